@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+
+namespace ChatFunctions.Configuration;
+
+/// <summary>
+/// Provider-independent chat settings. Names are flat upper-snake keys so the same
+/// names work as environment variables, Function App settings and local.settings.json values.
+/// </summary>
+public sealed class ChatOptions
+{
+    /// <summary>auto (default): Azure OpenAI when its endpoint is set, else an OpenAI-compatible endpoint when its base URL is set, else the demo model.</summary>
+    [ConfigurationKeyName("CHAT_PROVIDER")]
+    public ChatProviderKind Provider { get; set; } = ChatProviderKind.Auto;
+
+    [ConfigurationKeyName("CHAT_SYSTEM_PROMPT")]
+    [Required, MaxLength(16_000)]
+    public string SystemPrompt { get; set; } = "You are a helpful assistant. Answer in Markdown.";
+
+    [ConfigurationKeyName("CHAT_MAX_OUTPUT_TOKENS")]
+    [Range(1, 128_000)]
+    public int MaxOutputTokens { get; set; } = 1024;
+
+    [ConfigurationKeyName("CHAT_TEMPERATURE")]
+    [Range(0.0, 2.0)]
+    public float Temperature { get; set; } = 0.7f;
+
+    [ConfigurationKeyName("CHAT_MAX_MESSAGE_CHARS")]
+    [Range(1, 1_000_000)]
+    public int MaxMessageChars { get; set; } = 8_000;
+
+    [ConfigurationKeyName("CHAT_MAX_HISTORY_ITEMS")]
+    [Range(0, 1_000)]
+    public int MaxHistoryItems { get; set; } = 50;
+
+    [ConfigurationKeyName("CHAT_MAX_HISTORY_CHARS")]
+    [Range(0, 4_000_000)]
+    public int MaxHistoryChars { get; set; } = 64_000;
+
+    [ConfigurationKeyName("CHAT_MAX_REQUEST_BYTES")]
+    [Range(1_024, 16 * 1024 * 1024)]
+    public int MaxRequestBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Seconds without a written frame before an SSE comment keeps idle proxies (and the 230 s front-end limit) from cutting the stream.</summary>
+    [ConfigurationKeyName("CHAT_HEARTBEAT_SECONDS")]
+    [Range(1, 200)]
+    public int HeartbeatSeconds { get; set; } = 15;
+
+    /// <summary>Attempts for a 429/5xx answered before the first token; after the first token nothing is retried.</summary>
+    [ConfigurationKeyName("CHAT_RETRY_MAX_ATTEMPTS")]
+    [Range(1, 10)]
+    public int RetryMaxAttempts { get; set; } = 3;
+
+    /// <summary>Longest total wait for retries before the first token; a longer retry-after is passed to the client instead.</summary>
+    [ConfigurationKeyName("CHAT_RETRY_BUDGET_SECONDS")]
+    [Range(0, 120)]
+    public int RetryBudgetSeconds { get; set; } = 20;
+
+    /// <summary>Folder with the chat page (static-web's build output) served at / by the standalone host only.</summary>
+    [ConfigurationKeyName("CHAT_WEB_ROOT")]
+    public string? WebRoot { get; set; }
+}
+
+public enum ChatProviderKind
+{
+    Auto,
+    AzureOpenAI,
+    OpenAICompatible,
+    Demo,
+}
