@@ -1,6 +1,16 @@
+using ChatFunctions.Hosting;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 
-var builder = FunctionsApplication.CreateBuilder(args);
-builder.ConfigureFunctionsWebApplication();
-builder.Build().Run();
+if (HostMode.IsFunctionsHost(args, Environment.GetEnvironmentVariables()))
+{
+    var builder = FunctionsApplication.CreateBuilder(args);
+    builder.ConfigureFunctionsWebApplication();
+    builder.Services.AddChatFunctions(builder.Configuration);
+    builder.Services.AddTelemetry(builder.Configuration);
+    builder.Build().Run();
+}
+else
+{
+    StandaloneHost.Build(args).Run();
+}

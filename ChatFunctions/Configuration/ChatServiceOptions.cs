@@ -7,7 +7,7 @@ namespace ChatFunctions.Configuration;
 /// Provider-independent chat settings. Names are flat upper-snake keys so the same
 /// names work as environment variables, Function App settings and local.settings.json values.
 /// </summary>
-public sealed class ChatOptions
+public sealed class ChatServiceOptions
 {
     /// <summary>auto (default): Azure OpenAI when its endpoint is set, else an OpenAI-compatible endpoint when its base URL is set, else the demo model.</summary>
     [ConfigurationKeyName("CHAT_PROVIDER")]
@@ -59,6 +59,16 @@ public sealed class ChatOptions
     /// <summary>Folder with the chat page (static-web's build output) served at / by the standalone host only.</summary>
     [ConfigurationKeyName("CHAT_WEB_ROOT")]
     public string? WebRoot { get; set; }
+
+    /// <summary>Seconds the model may stay silent mid-stream before the stream ends with a retryable timeout.</summary>
+    [ConfigurationKeyName("CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS")]
+    [Range(1, 600)]
+    public int UpstreamIdleTimeoutSeconds { get; set; } = 90;
+
+    /// <summary>Whether the demo model may answer when no real model is configured. Deployments set false, so a
+    /// missing setting shows up as 503 and an unconfigured /api/health instead of demo replies.</summary>
+    [ConfigurationKeyName("CHAT_DEMO_ENABLED")]
+    public bool DemoEnabled { get; set; } = true;
 }
 
 public enum ChatProviderKind

@@ -1,0 +1,240 @@
+using System.Buffers;
+using System.Text.Json;
+using ChatFunctions.Configuration;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace ChatFunctions.Chat;
+
+public interface IChatRequestReader
+{
+    /// <summary>Reads and validates a POST JSON body or the GET query (the seed's EventSource contract).</summary>
+    Task<ChatRequestReadResult> ReadAsync(HttpRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Reads at most the configured number of bytes, so an oversized body is refused without buffering it whole,
+/// and validates the result against the configured limits. A rejected request never reaches the model.
+/// </summary>
+public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IChatRequestReader
+{
+    private readonly ChatServiceOptions _options = options.Value;
+
+    public async Task<ChatRequestReadResult> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (HttpMethods.IsGet(request.Method))
+        {
+            return ReadQuery(request.Query);
+        }
+
+        if (!IsJson(request.ContentType))
+        {
+            return new RequestRejection(StatusCodes.Status415UnsupportedMediaType, "content-type",
+                "Send the chat request as application/json.");
+        }
+
+        if (request.ContentLength > _options.MaxRequestBytes)
+        {
+            return TooLarge();
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(_options.MaxRequestBytes + 1, 64 * 1024));
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > _options.MaxRequestBytes)
+                    {
+                        return TooLarge();
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _options.MaxRequestBytes + 1));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+                if (length > _options.MaxRequestBytes)
+                {
+                    return TooLarge();
+                }
+            }
+
+            return ReadJson(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    internal ChatRequestReadResult ReadJson(ReadOnlySpan<byte> body)
+    {
+        if (body.IsEmpty)
+        {
+            return RequestRejection.BadRequest("body", "The request body is empty; send {\"message\": \"...\"}.");
+        }
+
+        ChatRequestDto? dto;
+        try
+        {
+            dto = JsonSerializer.Deserialize(body, ChatRequestJsonContext.Default.ChatRequestDto);
+        }
+        catch (JsonException ex)
+        {
+            return RequestRejection.BadRequest(FieldFromJsonPath(ex.Path), DescribeJsonError(ex));
+        }
+
+        if (dto is null)
+        {
+            return RequestRejection.BadRequest("body", "The request body must be a JSON object.");
+        }
+
+        return Validate(dto.Message, dto.History);
+    }
+
+    internal ChatRequestReadResult ReadQuery(IQueryCollection query)
+    {
+        List<ChatTurnDto?>? history = null;
+        var historyText = query["history"].ToString();
+        if (!string.IsNullOrWhiteSpace(historyText))
+        {
+            try
+            {
+                history = JsonSerializer.Deserialize(historyText, ChatRequestJsonContext.Default.ListChatTurnDto);
+            }
+            catch (JsonException ex)
+            {
+                var inner = FieldFromJsonPath(ex.Path);
+                var field = inner == "body" ? "history" : "history" + inner;
+                return RequestRejection.BadRequest(field, "The history query parameter must be a JSON array of {\"role\", \"content\"} objects. " + DescribeJsonError(ex));
+            }
+        }
+
+        var messages = query["message"];
+        if (messages.Count > 1)
+        {
+            return RequestRejection.BadRequest("message", "Send exactly one message parameter.");
+        }
+
+        return Validate(messages.Count == 1 ? messages[0] : null, history);
+    }
+
+    private ChatRequestReadResult Validate(string? message, List<ChatTurnDto?>? history)
+    {
+        if (message is null)
+        {
+            return RequestRejection.BadRequest("message", "The message field is required.");
+        }
+
+        if (string.IsNullOrWhiteSpace(message))
+        {
+            return RequestRejection.BadRequest("message", "The message must not be empty.");
+        }
+
+        if (message.Length > _options.MaxMessageChars)
+        {
+            return RequestRejection.BadRequest("message",
+                $"The message has {message.Length} characters; the limit is {_options.MaxMessageChars}.");
+        }
+
+        if (history is null || history.Count == 0)
+        {
+            return new ChatRequest(message, []);
+        }
+
+        if (history.Count > _options.MaxHistoryItems)
+        {
+            return RequestRejection.BadRequest("history",
+                $"The history has {history.Count} items; the limit is {_options.MaxHistoryItems}. Send only the most recent turns.");
+        }
+
+        var turns = new ChatTurn[history.Count];
+        long totalChars = 0;
+        for (var i = 0; i < history.Count; i++)
+        {
+            var item = history[i];
+            if (item is null)
+            {
+                return RequestRejection.BadRequest($"history[{i}]", "Each history item must be an object with role and content.");
+            }
+
+            ChatTurnRole role;
+            switch (item.Role)
+            {
+                case null:
+                    return RequestRejection.BadRequest($"history[{i}].role", "The role is required: \"user\" or \"assistant\".");
+                case var r when r.Equals("user", StringComparison.OrdinalIgnoreCase):
+                    role = ChatTurnRole.User;
+                    break;
+                case var r when r.Equals("assistant", StringComparison.OrdinalIgnoreCase):
+                    role = ChatTurnRole.Assistant;
+                    break;
+                case var r when r.Equals("system", StringComparison.OrdinalIgnoreCase):
+                    return RequestRejection.BadRequest($"history[{i}].role", "The system role is reserved for the server's own prompt.");
+                default:
+                    return RequestRejection.BadRequest($"history[{i}].role", "Unknown role; use \"user\" or \"assistant\".");
+            }
+
+            if (item.Content is null)
+            {
+                return RequestRejection.BadRequest($"history[{i}].content", "The content is required.");
+            }
+
+            totalChars += item.Content.Length;
+            if (totalChars > _options.MaxHistoryChars)
+            {
+                return RequestRejection.BadRequest("history",
+                    $"The history is longer than {_options.MaxHistoryChars} characters. Send only the most recent turns.");
+            }
+
+            turns[i] = new ChatTurn(role, item.Content);
+        }
+
+        return new ChatRequest(message, turns);
+    }
+
+    private RequestRejection TooLarge() => new(StatusCodes.Status413PayloadTooLarge, "body",
+        $"The request body is larger than {_options.MaxRequestBytes} bytes.");
+
+    private static bool IsJson(string? contentType)
+    {
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media) || media.MediaType.Value is not { } type)
+        {
+            return false;
+        }
+
+        return type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Turns System.Text.Json's "$.history[0].role" into "history[0].role"; the root becomes "body".</summary>
+    internal static string FieldFromJsonPath(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$")
+        {
+            return "body";
+        }
+
+        return path.StartsWith("$.", StringComparison.Ordinal) ? path[2..]
+            : path.StartsWith('$') ? path[1..]
+            : path;
+    }
+
+    private static string DescribeJsonError(JsonException ex) =>
+        ex.Path is null or "$"
+            ? "The body is not valid JSON."
+            : $"Invalid JSON or wrong type at '{FieldFromJsonPath(ex.Path)}' (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1}).";
+}

@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Http;
+
+namespace ChatFunctions.Chat;
+
+/// <summary>
+/// Why a request was refused before streaming began; becomes an RFC 9457 problem response.
+/// <paramref name="Field"/> names the offending input (<c>message</c>, <c>history[2].role</c>, <c>body</c>).
+/// </summary>
+public sealed record RequestRejection(int Status, string Field, string Detail)
+{
+    public static RequestRejection BadRequest(string field, string detail) => new(StatusCodes.Status400BadRequest, field, detail);
+}
+
+/// <summary>Either a valid request or the reason it was rejected.</summary>
+public readonly record struct ChatRequestReadResult(ChatRequest? Request, RequestRejection? Rejection)
+{
+    public static implicit operator ChatRequestReadResult(ChatRequest request) => new(request, null);
+
+    public static implicit operator ChatRequestReadResult(RequestRejection rejection) => new(null, rejection);
+}

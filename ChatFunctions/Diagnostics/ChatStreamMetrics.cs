@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using ChatFunctions.Streaming;
+
+namespace ChatFunctions.Diagnostics;
+
+/// <summary>Sees every stream start and end, and every rejected request; metrics hang off this.</summary>
+public interface IChatStreamObserver
+{
+    IStreamObservation StreamStarted(string provider, string model);
+
+    void RequestRejected(int status, string field);
+}
+
+public interface IStreamObservation : IDisposable
+{
+    void Completed(StreamSummary summary, StreamError? failure);
+}
+
+/// <summary>
+/// Per-stream metrics on the "ChatFunctions" meter, named after the OpenTelemetry GenAI semantic conventions
+/// where they exist (time to first chunk, time per output chunk, gen_ai.* attributes). Token usage itself comes
+/// from Microsoft.Extensions.AI's OpenTelemetry middleware (gen_ai.client.token.usage). No text is recorded.
+/// </summary>
+public sealed class ChatStreamMetrics : IChatStreamObserver
+{
+    public const string MeterName = "ChatFunctions";
+
+    private readonly Histogram<double> _timeToFirstChunk;
+    private readonly Histogram<double> _timePerOutputChunk;
+    private readonly Histogram<double> _duration;
+    private readonly Histogram<double> _tokensPerSecond;
+    private readonly Counter<long> _streams;
+    private readonly Counter<long> _rejected;
+    private readonly UpDownCounter<long> _active;
+
+    public ChatStreamMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(MeterName);
+        double[] seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 230];
+        _timeToFirstChunk = meter.CreateHistogram("gen_ai.client.operation.time_to_first_chunk", "s",
+            "Time from the request to the first streamed chunk.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });
+        _timePerOutputChunk = meter.CreateHistogram<double>("gen_ai.client.operation.time_per_output_chunk", "s",
+            "Mean time between streamed chunks after the first.");
+        _duration = meter.CreateHistogram("chatfunctions.stream.duration", "s",
+            "Duration of a chat stream, by outcome.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });
+        _tokensPerSecond = meter.CreateHistogram<double>("chatfunctions.stream.tokens_per_second", "{token}/s",
+            "Streamed chunks per second after the first.");
+        _streams = meter.CreateCounter<long>("chatfunctions.stream.count", "{stream}", "Chat streams, by outcome.");
+        _rejected = meter.CreateCounter<long>("chatfunctions.request.rejected", "{request}", "Chat requests refused before streaming.");
+        _active = meter.CreateUpDownCounter<long>("chatfunctions.stream.active", "{stream}", "Chat streams in flight.");
+    }
+
+    public IStreamObservation StreamStarted(string provider, string model)
+    {
+        var tags = new TagList
+        {
+            { "gen_ai.operation.name", "chat" },
+            { "gen_ai.provider.name", provider },
+            { "gen_ai.request.model", model },
+        };
+        _active.Add(1, tags);
+        return new Observation(this, tags);
+    }
+
+    public void RequestRejected(int status, string field) =>
+        _rejected.Add(1, new TagList { { "http.response.status_code", status }, { "chatfunctions.request.field", field } });
+
+    /// <summary>completed, cancelled, failed, content_filtered or length: what dashboards group by.</summary>
+    public static string Outcome(StreamFinishReason reason) => reason switch
+    {
+        StreamFinishReason.Stop => "completed",
+        StreamFinishReason.Cancelled => "cancelled",
+        StreamFinishReason.Error => "failed",
+        StreamFinishReason.ContentFilter => "content_filtered",
+        StreamFinishReason.Length => "length",
+        _ => "unknown",
+    };
+
+    private sealed class Observation(ChatStreamMetrics metrics, TagList baseTags) : IStreamObservation
+    {
+        private bool _ended;
+
+        public void Completed(StreamSummary summary, StreamError? failure)
+        {
+            var tags = baseTags;
+            tags.Add("chatfunctions.stream.outcome", Outcome(summary.FinishReason));
+            if (failure is not null)
+            {
+                tags.Add("error.type", failure.Code);
+            }
+
+            metrics._streams.Add(1, tags);
+            metrics._duration.Record(summary.Duration.TotalSeconds, tags);
+            if (summary.TimeToFirstToken is { } ttft)
+            {
+                metrics._timeToFirstChunk.Record(ttft.TotalSeconds, tags);
+            }
+
+            if (summary.TokensPerSecond > 0)
+            {
+                metrics._tokensPerSecond.Record(summary.TokensPerSecond, tags);
+                metrics._timePerOutputChunk.Record(1 / summary.TokensPerSecond, tags);
+            }
+
+            End();
+        }
+
+        public void Dispose() => End();
+
+        private void End()
+        {
+            if (!_ended)
+            {
+                _ended = true;
+                metrics._active.Add(-1, baseTags);
+            }
+        }
+    }
+}

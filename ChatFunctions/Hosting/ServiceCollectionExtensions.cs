@@ -1,0 +1,45 @@
+using ChatFunctions.Chat;
+using ChatFunctions.Configuration;
+using ChatFunctions.Diagnostics;
+using ChatFunctions.Http;
+using ChatFunctions.Models;
+using ChatFunctions.Streaming;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace ChatFunctions.Hosting;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Everything the functions need, registered once for both the Functions host and the standalone host.</summary>
+    public static IServiceCollection AddChatFunctions(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddSettings<ChatServiceOptions>(configuration);
+        services.AddSettings<AzureOpenAIOptions>(configuration);
+        services.AddSettings<OpenAICompatibleOptions>(configuration);
+        services.AddSettings<DemoOptions>(configuration);
+        services.AddSingleton<IValidateOptions<ChatServiceOptions>, ProviderSettingsValidator>();
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<IChatStreamObserver, ChatStreamMetrics>();
+        services.TryAddSingleton<UpstreamHttpClient>();
+        services.TryAddSingleton(ChatModelProviderFactory.Create);
+        services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
+        services.TryAddSingleton<IChatStreamer, ChatStreamer>();
+        services.TryAddSingleton<ProblemResponder>();
+        return services;
+    }
+
+    private static void AddSettings<TOptions>(this IServiceCollection services, IConfiguration configuration)
+        where TOptions : class
+    {
+        services.AddOptions<TOptions>()
+            .Bind(configuration)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TOptions>, SettingsValidator<TOptions>>();
+    }
+}

@@ -1,0 +1,21 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ChatFunctions.Http;
+
+/// <summary>Response headers and settings that keep an SSE stream flowing through proxies (see shared pitfalls).</summary>
+public static class EventStreamResponse
+{
+    public const string ContentType = "text/event-stream; charset=utf-8";
+
+    public static void Start(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = ContentType;
+        // no-transform keeps intermediaries from compressing (which buffers); X-Accel-Buffering turns off nginx-style buffering.
+        response.Headers.CacheControl = "no-cache, no-transform";
+        response.Headers["X-Accel-Buffering"] = "no";
+        response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+}

@@ -1,0 +1,50 @@
+using ChatFunctions.Chat;
+using ChatFunctions.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ChatFunctions.Http;
+
+/// <summary>Writes a rejection as RFC 9457 application/problem+json, naming the offending field in <c>errors</c>.</summary>
+public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<ProblemResponder> logger)
+{
+    public Task RejectAsync(HttpContext context, RequestRejection rejection)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(rejection);
+        Log.RequestRejected(logger, rejection.Status, rejection.Field);
+        observer.RequestRejected(rejection.Status, rejection.Field);
+
+        var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [rejection.Field] = [rejection.Detail] })
+        {
+            Status = rejection.Status,
+            Title = TitleFor(rejection.Status),
+            Detail = rejection.Detail,
+            Type = TypeFor(rejection.Status),
+        };
+        if (rejection.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = "30";
+        }
+
+        return TypedResults.Problem(problem).ExecuteAsync(context);
+    }
+
+    private static string TitleFor(int status) => status switch
+    {
+        StatusCodes.Status400BadRequest => "The chat request is invalid.",
+        StatusCodes.Status413PayloadTooLarge => "The chat request is too large.",
+        StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
+        StatusCodes.Status503ServiceUnavailable => "No chat model is available.",
+        _ => "The chat request was refused.",
+    };
+
+    private static string TypeFor(int status) => status switch
+    {
+        StatusCodes.Status400BadRequest => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
+        StatusCodes.Status413PayloadTooLarge => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14",
+        StatusCodes.Status415UnsupportedMediaType => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16",
+        StatusCodes.Status503ServiceUnavailable => "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4",
+        _ => "about:blank",
+    };
+}

@@ -1,0 +1,84 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Globalization;
+using ChatFunctions.Streaming;
+
+namespace ChatFunctions.Models;
+
+/// <summary>
+/// Maps what the SDKs throw to the stream's error vocabulary: whether it is worth retrying and when.
+/// The messages are ours and generic: upstream error bodies may echo the prompt, so they are never forwarded.
+/// </summary>
+public static class UpstreamErrorClassifier
+{
+    public static ChatUpstreamException Classify(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        switch (exception)
+        {
+            case ChatUpstreamException upstream:
+                return upstream;
+            case ClientResultException result:
+                return FromStatus(result.Status, result.GetRawResponse(), result);
+            case HttpRequestException http when http.StatusCode is { } status:
+                return FromStatus((int)status, null, http);
+            case HttpRequestException or IOException:
+                return new ChatUpstreamException(new StreamError(StreamError.Codes.UpstreamUnavailable,
+                    "The connection to the model service failed.", Retryable: true), exception);
+            case TimeoutException:
+                return new ChatUpstreamException(new StreamError(StreamError.Codes.UpstreamTimeout,
+                    "The model service did not answer in time.", Retryable: true), exception);
+            default:
+                return new ChatUpstreamException(new StreamError(StreamError.Codes.InternalError,
+                    "The server failed while streaming the reply.", Retryable: false), exception);
+        }
+    }
+
+    private static ChatUpstreamException FromStatus(int status, PipelineResponse? response, Exception inner)
+    {
+        var retryAfter = response is null ? null : ReadRetryAfter(response.Headers);
+        StreamError error = status switch
+        {
+            429 => new(StreamError.Codes.RateLimited, "The model service is rate limiting requests.", true, retryAfter),
+            408 or 504 => new(StreamError.Codes.UpstreamTimeout, "The model service timed out.", true, retryAfter),
+            >= 500 => new(StreamError.Codes.UpstreamUnavailable, "The model service is unavailable.", true, retryAfter),
+            401 or 403 => new(StreamError.Codes.UpstreamError, "The server is not authorized to use the model.", false),
+            404 => new(StreamError.Codes.UpstreamError, "The model deployment was not found.", false),
+            0 => new(StreamError.Codes.UpstreamUnavailable, "The connection to the model service failed.", true),
+            _ => new(StreamError.Codes.UpstreamError, "The model service refused the request.", false),
+        };
+        return new ChatUpstreamException(error, inner) { Status = status == 0 ? null : status };
+    }
+
+    /// <summary>Reads retry-after-ms (Azure OpenAI), then retry-after in seconds or as an HTTP date.</summary>
+    internal static TimeSpan? ReadRetryAfter(PipelineResponseHeaders headers)
+    {
+        if (headers.TryGetValue("retry-after-ms", out var ms)
+            && double.TryParse(ms, NumberStyles.Float, CultureInfo.InvariantCulture, out var millis) && millis >= 0)
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+
+        if (headers.TryGetValue("x-ms-retry-after-ms", out ms)
+            && double.TryParse(ms, NumberStyles.Float, CultureInfo.InvariantCulture, out millis) && millis >= 0)
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+
+        if (headers.TryGetValue("retry-after", out var value) && value is not null)
+        {
+            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0)
+            {
+                return TimeSpan.FromSeconds(seconds);
+            }
+
+            if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date))
+            {
+                var delta = date - DateTimeOffset.UtcNow;
+                return delta > TimeSpan.Zero ? delta : TimeSpan.Zero;
+            }
+        }
+
+        return null;
+    }
+}
