@@ -7,7 +7,7 @@ if (HostMode.IsFunctionsHost(args, Environment.GetEnvironmentVariables()))
     var builder = FunctionsApplication.CreateBuilder(args);
     builder.ConfigureFunctionsWebApplication();
     builder.Services.AddChatFunctions(builder.Configuration);
-    builder.Services.AddTelemetry(builder.Configuration);
+    builder.Services.AddTelemetry(builder.Configuration, functionsHost: true);
     builder.Build().Run();
 }
 else

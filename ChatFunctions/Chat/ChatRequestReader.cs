@@ -94,7 +94,7 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
         }
         catch (JsonException ex)
         {
-            return RequestRejection.BadRequest(FieldFromJsonPath(ex.Path), DescribeJsonError(ex));
+            return RequestRejection.BadRequest(FieldOf(ex, "body"), DescribeJsonError(ex));
         }
 
         if (dto is null)
@@ -117,9 +117,9 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             }
             catch (JsonException ex)
             {
-                var inner = FieldFromJsonPath(ex.Path);
-                var field = inner == "body" ? "history" : "history" + inner;
-                return RequestRejection.BadRequest(field, "The history query parameter must be a JSON array of {\"role\", \"content\"} objects. " + DescribeJsonError(ex));
+                var inner = FieldOf(ex, root: "");
+                return RequestRejection.BadRequest("history" + inner,
+                    "The history query parameter must be a URL-encoded JSON array of {\"role\", \"content\"} objects. " + DescribeJsonError(ex));
             }
         }
 
@@ -233,8 +233,37 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             : path;
     }
 
-    private static string DescribeJsonError(JsonException ex) =>
-        ex.Path is null or "$"
-            ? "The body is not valid JSON."
-            : $"Invalid JSON or wrong type at '{FieldFromJsonPath(ex.Path)}' (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1}).";
+    /// <summary>A value of the wrong type names its field; broken JSON syntax names the whole document.</summary>
+    private static string FieldOf(JsonException ex, string root)
+    {
+        if (!IsTypeMismatch(ex))
+        {
+            return root.Length == 0 ? "" : root;
+        }
+
+        var field = FieldFromJsonPath(ex.Path);
+        return root.Length == 0 ? (field == "body" ? "" : field) : field;
+    }
+
+    private static bool IsTypeMismatch(JsonException ex) =>
+        ex.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal);
+
+    private static string DescribeJsonError(JsonException ex)
+    {
+        var position = $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
+        if (!IsTypeMismatch(ex))
+        {
+            return $"The JSON is malformed {position}.";
+        }
+
+        var expected = ex.Message switch
+        {
+            var m when m.Contains("System.String", StringComparison.Ordinal) && !m.Contains("List", StringComparison.Ordinal) => "a string",
+            var m when m.Contains("List`1", StringComparison.Ordinal) => "an array",
+            var m when m.Contains("Dto", StringComparison.Ordinal) => "an object",
+            _ => "another type",
+        };
+        var field = FieldFromJsonPath(ex.Path);
+        return field == "body" ? $"The body must be a JSON object {position}." : $"'{field}' must be {expected} {position}.";
+    }
 }

@@ -18,9 +18,12 @@ public interface IStreamObservation : IDisposable
 }
 
 /// <summary>
-/// Per-stream metrics on the "ChatFunctions" meter, named after the OpenTelemetry GenAI semantic conventions
-/// where they exist (time to first chunk, time per output chunk, gen_ai.* attributes). Token usage itself comes
-/// from Microsoft.Extensions.AI's OpenTelemetry middleware (gen_ai.client.token.usage). No text is recorded.
+/// Per-stream metrics on the "ChatFunctions" meter, with the OpenTelemetry GenAI attributes (gen_ai.*). They are
+/// measured where the user sees them: from the request's arrival (retries and the meta frame included) to the chunk
+/// written to the client. Microsoft.Extensions.AI's middleware (ChatClientTelemetry) records the model-side
+/// gen_ai.client.operation.time_to_first_chunk / time_per_output_chunk and gen_ai.client.token.usage on its own
+/// meter; ours carry chatfunctions.* names so backends that merge metrics by name (Application Insights) don't
+/// mix the two. No text is recorded.
 /// </summary>
 public sealed class ChatStreamMetrics : IChatStreamObserver
 {
@@ -39,9 +42,9 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(MeterName);
         double[] seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 230];
-        _timeToFirstChunk = meter.CreateHistogram("gen_ai.client.operation.time_to_first_chunk", "s",
+        _timeToFirstChunk = meter.CreateHistogram("chatfunctions.stream.time_to_first_chunk", "s",
             "Time from the request to the first streamed chunk.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });
-        _timePerOutputChunk = meter.CreateHistogram<double>("gen_ai.client.operation.time_per_output_chunk", "s",
+        _timePerOutputChunk = meter.CreateHistogram<double>("chatfunctions.stream.time_per_output_chunk", "s",
             "Mean time between streamed chunks after the first.");
         _duration = meter.CreateHistogram("chatfunctions.stream.duration", "s",
             "Duration of a chat stream, by outcome.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });

@@ -1,3 +1,4 @@
+using Azure.Core;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
@@ -27,6 +28,7 @@ public static class ServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<IChatStreamObserver, ChatStreamMetrics>();
         services.TryAddSingleton<UpstreamHttpClient>();
+        services.TryAddSingleton<TokenCredential>(sp => ChatModelProviderFactory.CreateCredential(sp.GetRequiredService<IOptions<AzureOpenAIOptions>>().Value));
         services.TryAddSingleton(ChatModelProviderFactory.Create);
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();

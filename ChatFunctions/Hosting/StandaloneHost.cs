@@ -21,7 +21,9 @@ public static class StandaloneHost
     public const string DefaultUrl = "http://localhost:7071";
     public const string RoutePrefix = "api";
 
-    public static WebApplication Build(string[] args)
+    /// <param name="args">Command line: --urls and any setting as --NAME=value.</param>
+    /// <param name="configureServices">Replaces registrations after the app's own (tests swap in fakes of framework types).</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -39,6 +41,7 @@ public static class StandaloneHost
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Services.AddChatFunctions(builder.Configuration);
         builder.Services.AddTelemetry(builder.Configuration);
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
 
         var webRoot = ResolveWebRoot(app.Services.GetRequiredService<IOptions<ChatServiceOptions>>().Value.WebRoot);

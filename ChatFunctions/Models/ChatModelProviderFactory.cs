@@ -25,7 +25,7 @@ public static class ChatModelProviderFactory
         return kind switch
         {
             ChatProviderKind.AzureOpenAI => new ChatModelProvider(ChatModelProvider.AzureOpenAIName, azure.ChatDeployment!,
-                Wrap(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client), services)),
+                Wrap(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>), services)),
             ChatProviderKind.OpenAICompatible => new ChatModelProvider(ChatModelProvider.OpenAICompatibleName, compatible.Model!,
                 Wrap(CreateOpenAICompatible(compatible, services.GetRequiredService<UpstreamHttpClient>().Client), services)),
             ChatProviderKind.Demo => new ChatModelProvider(ChatModelProvider.DemoName, DemoChatClient.ModelName,
@@ -50,7 +50,7 @@ public static class ChatModelProviderFactory
         };
     }
 
-    internal static IChatClient CreateAzureOpenAI(AzureOpenAIOptions options, HttpClient httpClient)
+    internal static IChatClient CreateAzureOpenAI(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential)
     {
         var clientOptions = new AzureOpenAIClientOptions
         {
@@ -61,13 +61,13 @@ public static class ChatModelProviderFactory
         };
 
         var client = string.IsNullOrEmpty(options.ApiKey)
-            ? new AzureOpenAIClient(options.Endpoint!, CreateCredential(options), clientOptions)
+            ? new AzureOpenAIClient(options.Endpoint!, credential(), clientOptions)
             : new AzureOpenAIClient(options.Endpoint!, new ApiKeyCredential(options.ApiKey), clientOptions);
         return client.GetChatClient(options.ChatDeployment!).AsIChatClient();
     }
 
     /// <summary>Keyless: managed identity in Azure (the user-assigned one when AZURE_CLIENT_ID is set), developer credentials locally.</summary>
-    internal static TokenCredential CreateCredential(AzureOpenAIOptions options) =>
+    public static TokenCredential CreateCredential(AzureOpenAIOptions options) =>
         new DefaultAzureCredential(new DefaultAzureCredentialOptions
         {
             ManagedIdentityClientId = string.IsNullOrEmpty(options.ClientId) ? null : options.ClientId,

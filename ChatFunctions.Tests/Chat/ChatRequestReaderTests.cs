@@ -1,0 +1,224 @@
+using System.Text;
+using ChatFunctions.Chat;
+using ChatFunctions.Configuration;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace ChatFunctions.Tests.Chat;
+
+public class ChatRequestReaderTests
+{
+    private static readonly ChatServiceOptions Limits = new()
+    {
+        MaxMessageChars = 20,
+        MaxHistoryItems = 3,
+        MaxHistoryChars = 30,
+        MaxRequestBytes = 2048,
+    };
+
+    private static ChatRequestReader Reader() => new(Options.Create(Limits));
+
+    private static DefaultHttpContext Post(string body, string? contentType = "application/json", bool sendLength = true)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.ContentType = contentType;
+        var bytes = Encoding.UTF8.GetBytes(body);
+        context.Request.Body = new MemoryStream(bytes);
+        context.Request.ContentLength = sendLength ? bytes.Length : null;
+        return context;
+    }
+
+    public static TheoryData<string, string> InvalidBodies => new()
+    {
+        { "", "body" },
+        { "not json", "body" },
+        { "[]", "body" },
+        { "null", "body" },
+        { "{\"message\": 5}", "message" },
+        { "{\"message\": \"hi\", \"history\": {}}", "history" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\": \"user\", \"content\": 3}]}", "history[0].content" },
+        { "{}", "message" },
+        { "{\"message\": null}", "message" },
+        { "{\"message\": \"\"}", "message" },
+        { "{\"message\": \"   \\n \"}", "message" },
+        { "{\"message\": \"123456789012345678901\"}", "message" },
+        { "{\"message\": \"hi\", \"history\": [null]}", "history[0]" },
+        { "{\"message\": \"hi\", \"history\": [{\"content\": \"x\"}]}", "history[0].role" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\": \"bot\", \"content\": \"x\"}]}", "history[0].role" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"system\", \"content\": \"x\"}]}", "history[1].role" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\": \"user\"}]}", "history[0].content" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"a\"}]}", "history" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\":\"user\",\"content\":\"0123456789012345\"},{\"role\":\"assistant\",\"content\":\"0123456789012345\"}]}", "history" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidBodies))]
+    public async Task InvalidBody_IsRejectedWith400_NamingTheField(string body, string field)
+    {
+        var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
+
+        Assert.Null(result.Request);
+        Assert.NotNull(result.Rejection);
+        Assert.Equal(400, result.Rejection!.Status);
+        Assert.Equal(field, result.Rejection.Field);
+        Assert.False(string.IsNullOrWhiteSpace(result.Rejection.Detail));
+    }
+
+    [Fact]
+    public async Task ValidBody_IsRead_WithHistoryInOrder()
+    {
+        var result = await Reader().ReadAsync(Post("""
+            {"message":"hi","history":[{"role":"user","content":"a"},{"role":"Assistant","content":""}],"extra":true}
+            """).Request, CancellationToken.None);
+
+        Assert.Null(result.Rejection);
+        Assert.Equal("hi", result.Request!.Message);
+        Assert.Equal([new ChatTurn(ChatTurnRole.User, "a"), new ChatTurn(ChatTurnRole.Assistant, "")], result.Request.History);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/problem+json")]
+    [InlineData("APPLICATION/JSON")]
+    public async Task JsonContentTypes_AreAccepted(string contentType)
+    {
+        var result = await Reader().ReadAsync(Post("{\"message\":\"hi\"}", contentType).Request, CancellationToken.None);
+
+        Assert.NotNull(result.Request);
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData(null)]
+    public async Task OtherContentTypes_Get415(string? contentType)
+    {
+        var result = await Reader().ReadAsync(Post("{\"message\":\"hi\"}", contentType).Request, CancellationToken.None);
+
+        Assert.Equal(415, result.Rejection!.Status);
+    }
+
+    [Fact]
+    public async Task DeclaredLengthOverTheLimit_Gets413_WithoutReadingTheBody()
+    {
+        var context = Post("{\"message\":\"hi\"}");
+        context.Request.ContentLength = Limits.MaxRequestBytes + 1;
+        var body = new CountingStream(context.Request.Body);
+        context.Request.Body = body;
+
+        var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
+
+        Assert.Equal(413, result.Rejection!.Status);
+        Assert.Equal(0, body.BytesRead);
+    }
+
+    [Fact]
+    public async Task ChunkedBodyOverTheLimit_Gets413_AfterReadingOnlyTheLimit()
+    {
+        var huge = "{\"message\":\"" + new string('x', 100_000) + "\"}";
+        var context = Post(huge, sendLength: false);
+        var body = new CountingStream(context.Request.Body);
+        context.Request.Body = body;
+
+        var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
+
+        Assert.Equal(413, result.Rejection!.Status);
+        Assert.True(body.BytesRead <= Limits.MaxRequestBytes + 64 * 1024, $"read {body.BytesRead} bytes");
+    }
+
+    [Fact]
+    public async Task BodyOfExactlyTheLimit_IsAccepted()
+    {
+        var message = new string('x', 10);
+        var prefix = "{\"message\":\"" + message + "\",\"pad\":\"";
+        var padding = new string(' ', Limits.MaxRequestBytes - prefix.Length - 2);
+        var body = prefix + padding + "\"}";
+        Assert.Equal(Limits.MaxRequestBytes, Encoding.UTF8.GetByteCount(body));
+
+        var result = await Reader().ReadAsync(Post(body, sendLength: false).Request, CancellationToken.None);
+
+        Assert.Equal(message, result.Request?.Message);
+    }
+
+    public static TheoryData<string, string> InvalidQueries => new()
+    {
+        { "", "message" },
+        { "?message=", "message" },
+        { "?message=a&message=b", "message" },
+        { "?message=hi&history=not-json", "history" },
+        { "?message=hi&history={}", "history" },
+        { "?message=hi&history=[{\"role\":\"user\",\"content\":1}]", "history[0].content" },
+        { "?message=hi&history=[{\"role\":\"system\",\"content\":\"x\"}]", "history[0].role" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidQueries))]
+    public async Task InvalidQuery_IsRejectedWith400_NamingTheField(string query, string field)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.QueryString = query.Length == 0 ? QueryString.Empty : new QueryString(query);
+
+        var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(field, result.Rejection!.Field);
+    }
+
+    [Fact]
+    public async Task ValidQuery_IsRead()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.QueryString = QueryString.Create(new Dictionary<string, string?>
+        {
+            ["message"] = "안녕",
+            ["history"] = "[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]",
+        });
+
+        var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
+
+        Assert.Equal("안녕", result.Request!.Message);
+        Assert.Equal(2, result.Request.History.Count);
+    }
+
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public long BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = inner.Read(buffer, offset, Math.Min(count, 4096));
+            BytesRead += read;
+            return read;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer[..Math.Min(buffer.Length, 4096)], cancellationToken);
+            BytesRead += read;
+            return read;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

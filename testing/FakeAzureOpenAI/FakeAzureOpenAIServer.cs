@@ -1,0 +1,311 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace FakeAzureOpenAI;
+
+/// <summary>
+/// A Kestrel app on a free loopback port that answers POST /openai/deployments/{deployment}/chat/completions the
+/// way Azure OpenAI does when streaming: a prompt-filter chunk with empty choices, delta chunks, filter-only chunks,
+/// a finish_reason chunk, a usage chunk with empty choices, then [DONE]. Each request follows the next queued
+/// <see cref="FakeScript"/> (or the default one) so tests can script faults: 429 with retry-after-ms, 500,
+/// a connection reset mid-stream, a stall, a content-filter stop.
+/// </summary>
+public sealed class FakeAzureOpenAIServer : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<FakeScript> _scripts = new();
+    private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+
+    private FakeAzureOpenAIServer(WebApplication app) => _app = app;
+
+    public Uri Endpoint { get; private set; } = null!;
+
+    /// <summary>Used when no script is queued.</summary>
+    public FakeScript DefaultScript { get; set; } = FakeScript.Reply("Hello", " from", " the", " fake", " model", ".");
+
+    public IReadOnlyCollection<RecordedRequest> Requests => _requests;
+
+    /// <summary>Set when the server saw the caller abandon a streaming request (the HTTP request was aborted).</summary>
+    public event Action<RecordedRequest>? RequestAborted;
+
+    public static async Task<FakeAzureOpenAIServer> StartAsync(int port = 0, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Limits.MinResponseDataRate = null);
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        var app = builder.Build();
+        var server = new FakeAzureOpenAIServer(app);
+        app.MapPost("/openai/deployments/{deployment}/chat/completions", server.HandleAsync);
+        app.MapPost("/v1/chat/completions", server.HandleAsync);
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Endpoint = new Uri(address.EndsWith('/') ? address : address + "/");
+        return server;
+    }
+
+    public void Enqueue(params FakeScript[] scripts)
+    {
+        ArgumentNullException.ThrowIfNull(scripts);
+        foreach (var script in scripts)
+        {
+            _scripts.Enqueue(script);
+        }
+    }
+
+    private async Task HandleAsync(HttpContext context, string? deployment)
+    {
+        var received = Stopwatch.GetTimestamp();
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var body = await reader.ReadToEndAsync(context.RequestAborted);
+        var recorded = new RecordedRequest(
+            context.Request.Path + context.Request.QueryString,
+            deployment,
+            context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+            JsonNode.Parse(body)!.AsObject(),
+            received);
+        _requests.Enqueue(recorded);
+        var script = _scripts.TryDequeue(out var queued) ? queued : DefaultScript;
+
+        if (script.Status is { } status)
+        {
+            context.Response.StatusCode = status;
+            foreach (var (name, value) in script.Headers)
+            {
+                context.Response.Headers[name] = value;
+            }
+
+            if (script.ErrorBody is { } errorBody)
+            {
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(errorBody);
+                return;
+            }
+
+            await context.Response.WriteAsJsonAsync(new { error = new { code = status.ToString(System.Globalization.CultureInfo.InvariantCulture), message = "scripted failure" } });
+            return;
+        }
+
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers["apim-request-id"] = Guid.NewGuid().ToString();
+        using var abortRegistration = context.RequestAborted.Register(() =>
+        {
+            recorded.AbortedTimestamp = Stopwatch.GetTimestamp();
+            RequestAborted?.Invoke(recorded);
+        });
+
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..20];
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var model = script.Model;
+        try
+        {
+            // Azure sends the prompt's filter results first, with no choices at all.
+            await WriteAsync(context, new JsonObject
+            {
+                ["choices"] = new JsonArray(),
+                ["created"] = 0,
+                ["id"] = "",
+                ["model"] = "",
+                ["object"] = "",
+                ["prompt_filter_results"] = new JsonArray(new JsonObject { ["prompt_index"] = 0, ["content_filter_results"] = FilterResults() }),
+            });
+
+            if (script.DelayBeforeFirstToken > TimeSpan.Zero)
+            {
+                await Task.Delay(script.DelayBeforeFirstToken, context.RequestAborted);
+            }
+
+            for (var i = 0; i < script.Tokens.Count; i++)
+            {
+                if (i > 0 && script.TokenInterval > TimeSpan.Zero)
+                {
+                    await Task.Delay(script.TokenInterval, context.RequestAborted);
+                }
+
+                if (i == script.ResetAfterTokens)
+                {
+                    context.Abort();
+                    return;
+                }
+
+                if (i == script.StallAfterTokens)
+                {
+                    await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
+                }
+
+                var sentAt = Stopwatch.GetTimestamp();
+                await WriteAsync(context, Chunk(id, created, model, new JsonObject { ["content"] = script.Tokens[i] }, null, sentAt));
+                recorded.TokenSentTimestamps.Enqueue(sentAt);
+
+                if (script.FilterChunkEvery > 0 && (i + 1) % script.FilterChunkEvery == 0)
+                {
+                    // Asynchronous filtering: a chunk with only filter results and offsets, no delta.
+                    await WriteAsync(context, new JsonObject
+                    {
+                        ["choices"] = new JsonArray(new JsonObject
+                        {
+                            ["index"] = 0,
+                            ["finish_reason"] = null,
+                            ["content_filter_results"] = FilterResults(),
+                            ["content_filter_offsets"] = new JsonObject { ["check_offset"] = 0, ["start_offset"] = 0, ["end_offset"] = i },
+                        }),
+                        ["created"] = created,
+                        ["id"] = id,
+                        ["model"] = model,
+                        ["object"] = "chat.completion.chunk",
+                    });
+                }
+            }
+
+            if (script.ResetAfterTokens == script.Tokens.Count)
+            {
+                context.Abort();
+                return;
+            }
+
+            await WriteAsync(context, Chunk(id, created, model, new JsonObject(), script.FinishReason, null));
+            if (script.IncludeUsage && recorded.Body["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+            {
+                await WriteAsync(context, new JsonObject
+                {
+                    ["choices"] = new JsonArray(),
+                    ["created"] = created,
+                    ["id"] = id,
+                    ["model"] = model,
+                    ["object"] = "chat.completion.chunk",
+                    ["usage"] = new JsonObject
+                    {
+                        ["prompt_tokens"] = script.PromptTokens,
+                        ["completion_tokens"] = script.Tokens.Count,
+                        ["total_tokens"] = script.PromptTokens + script.Tokens.Count,
+                    },
+                });
+            }
+
+            await context.Response.WriteAsync("data: [DONE]\n\n");
+            await context.Response.Body.FlushAsync();
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away: exactly what the cancellation tests look for.
+        }
+    }
+
+    private static JsonObject Chunk(string id, long created, string model, JsonObject delta, string? finishReason, long? sentAt)
+    {
+        var chunk = new JsonObject
+        {
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["content_filter_results"] = finishReason is null ? FilterResults() : new JsonObject(),
+                ["delta"] = delta,
+                ["finish_reason"] = finishReason,
+                ["index"] = 0,
+                ["logprobs"] = null,
+            }),
+            ["created"] = created,
+            ["id"] = id,
+            ["model"] = model,
+            ["object"] = "chat.completion.chunk",
+            ["system_fingerprint"] = "fp_fake",
+        };
+        if (sentAt is { } ts)
+        {
+            // Lets the benchmark compute per-token added latency without clock sync: same machine, same clock.
+            chunk["x_sent_timestamp"] = ts;
+        }
+
+        return chunk;
+    }
+
+    private static JsonObject FilterResults() => new()
+    {
+        ["hate"] = new JsonObject { ["filtered"] = false, ["severity"] = "safe" },
+        ["self_harm"] = new JsonObject { ["filtered"] = false, ["severity"] = "safe" },
+        ["sexual"] = new JsonObject { ["filtered"] = false, ["severity"] = "safe" },
+        ["violence"] = new JsonObject { ["filtered"] = false, ["severity"] = "safe" },
+    };
+
+    private static async Task WriteAsync(HttpContext context, JsonObject payload)
+    {
+        await context.Response.WriteAsync("data: " + payload.ToJsonString(Json) + "\n\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>What the fake server does for one request.</summary>
+public sealed record FakeScript
+{
+    public IReadOnlyList<string> Tokens { get; init; } = [];
+
+    public int? Status { get; init; }
+
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>JSON body of a scripted failure (with <see cref="Status"/>); null: a generic error object.</summary>
+    public string? ErrorBody { get; init; }
+
+    public string FinishReason { get; init; } = "stop";
+
+    public TimeSpan TokenInterval { get; init; }
+
+    public TimeSpan DelayBeforeFirstToken { get; init; }
+
+    /// <summary>Abort the connection before sending token N (a reset mid-stream).</summary>
+    public int ResetAfterTokens { get; init; } = -1;
+
+    /// <summary>Go silent before token N until the caller gives up.</summary>
+    public int StallAfterTokens { get; init; } = -1;
+
+    /// <summary>Send a filter-only chunk after every N tokens (0: never).</summary>
+    public int FilterChunkEvery { get; init; } = 2;
+
+    public bool IncludeUsage { get; init; } = true;
+
+    public int PromptTokens { get; init; } = 21;
+
+    public string Model { get; init; } = "gpt-4o-mini-2024-07-18";
+
+    public static FakeScript Reply(params string[] tokens) => new() { Tokens = tokens };
+
+    public static FakeScript Failure(int status, params (string Name, string Value)[] headers) =>
+        new() { Status = status, Headers = headers.ToDictionary(h => h.Name, h => h.Value) };
+}
+
+/// <summary>A request the fake server received, with when it arrived and when its caller abandoned it.</summary>
+public sealed class RecordedRequest(string pathAndQuery, string? deployment, IReadOnlyDictionary<string, string> headers, JsonObject body, long receivedTimestamp)
+{
+    public string PathAndQuery { get; } = pathAndQuery;
+
+    public string? Deployment { get; } = deployment;
+
+    public IReadOnlyDictionary<string, string> Headers { get; } = headers;
+
+    public JsonObject Body { get; } = body;
+
+    public long ReceivedTimestamp { get; } = receivedTimestamp;
+
+    public long? AbortedTimestamp { get; set; }
+
+    public ConcurrentQueue<long> TokenSentTimestamps { get; } = new();
+}
