@@ -1,0 +1,189 @@
+// Shared setup for the browser tests: starts the real backend (the ChatFunctions dll, serving
+// static-web/dist at / and the API at /api on one origin) and a headless Debian Chromium.
+// Nothing is downloaded: the browser is the system's, driven by playwright-core.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const repoRoot = resolve(webDir, "..");
+export const distDir = join(webDir, "dist");
+export const artifactsDir = join(repoRoot, "test-artifacts");
+export const screenshotsDir = join(artifactsDir, "screenshots");
+
+const dllPath = resolve(repoRoot, process.env.CHATFUNCTIONS_DLL ?? "ChatFunctions/bin/Release/net10.0/ChatFunctions.dll");
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Fails loudly (never skips) when a prerequisite is missing. */
+function requireFile(path, hint) {
+  if (!existsSync(path)) throw new Error(`Missing ${path}\n${hint}`);
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts `dotnet ChatFunctions.dll` on a free loopback port with the demo model.
+ * @returns {Promise<{ baseUrl: string, stop: () => Promise<void> }>}
+ */
+export async function startBackend({ tokenDelayMs, env = {} }) {
+  requireFile(dllPath, "Build the backend first: dotnet build -c Release ChatFunctions/ChatFunctions.csproj (or set CHATFUNCTIONS_DLL).");
+  requireFile(join(distDir, "index.html"), "Build the page first: npm run build (npm run test:e2e does this).");
+
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const child = spawn("dotnet", [dllPath, "--urls", baseUrl], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      CHAT_WEB_ROOT: distDir,
+      CHAT_PROVIDER: "Demo",
+      DEMO_TOKEN_DELAY_MS: String(tokenDelayMs),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (data) => {
+    output = (output + data.toString()).slice(-8000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  let exited = null;
+  const exitPromise = new Promise((r) => child.on("exit", (code, signal) => r((exited = { code, signal }))));
+
+  const stop = async () => {
+    if (exited) return;
+    child.kill("SIGTERM");
+    const timeout = sleep(5000).then(() => "timeout");
+    if ((await Promise.race([exitPromise, timeout])) === "timeout") {
+      child.kill("SIGKILL");
+      await exitPromise;
+    }
+  };
+
+  const deadline = Date.now() + 60_000;
+  while (true) {
+    if (exited) throw new Error(`The backend exited (${JSON.stringify(exited)}) before it was healthy:\n${output}`);
+    try {
+      const response = await fetch(`${baseUrl}/api/health`);
+      if (response.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`The backend did not answer GET /api/health with 200 within 60 s:\n${output}`);
+    }
+    await sleep(200);
+  }
+  return { baseUrl, stop, output: () => output };
+}
+
+/**
+ * Headless Debian Chromium. Playwright starts it with a fresh temporary --user-data-dir of its own;
+ * each test then gets its own context (own localStorage). The flags keep it off the (closed) network.
+ */
+export async function launchBrowser() {
+  requireFile(chromiumPath, "Install Chromium: apt-get install -y chromium (or set CHROMIUM_PATH).");
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** The CSP that the deployed site sends (from public/staticwebapp.config.json), for same-origin runs. */
+export function deployedCsp() {
+  const config = JSON.parse(readFileSync(join(webDir, "public", "staticwebapp.config.json"), "utf8"));
+  return config.globalHeaders["Content-Security-Policy"];
+}
+
+/**
+ * A fresh page whose document carries the deployed CSP (the backend does not send it), with CSP
+ * violations, page errors and dialogs recorded so a test can assert there were none.
+ */
+export async function openChat(context, baseUrl, { query = "" } = {}) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  page.on("dialog", (dialog) => {
+    problems.push(`dialog: ${dialog.message()}`);
+    dialog.dismiss().catch(() => {});
+  });
+  page.on("console", (msg) => {
+    // /config.json is absent on same-origin runs by design: its 404 is expected.
+    if (msg.type() === "error" && !msg.location().url.endsWith("/config.json")) problems.push(`console: ${msg.text()}`);
+  });
+  const csp = deployedCsp();
+  // Only the HTML document is intercepted: routing the SSE request would buffer the stream.
+  await page.route((url) => url.origin === baseUrl && (url.pathname === "/" || url.pathname === "/index.html"), async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": csp } });
+  });
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
+  });
+  await page.goto(`${baseUrl}/${query}`);
+  await page.waitForSelector("#composer-input");
+  return { page, problems };
+}
+
+export async function cspViolations(page) {
+  return page.evaluate(() => window.__cspViolations);
+}
+
+export async function sendMessage(page, text) {
+  await page.fill("#composer-input", text);
+  await page.press("#composer-input", "Enter");
+}
+
+export const lastReply = (page) => page.locator("article.message.assistant").last();
+
+/** Waits until the last reply leaves the streaming state; returns its final status. */
+export async function waitForReplyEnd(page, timeout = 60_000) {
+  await page.waitForFunction(
+    () => {
+      const replies = document.querySelectorAll("article.message.assistant");
+      const last = replies[replies.length - 1];
+      return last && last.getAttribute("data-status") !== "streaming";
+    },
+    null,
+    { timeout, polling: 50 },
+  );
+  return lastReply(page).getAttribute("data-status");
+}
+
+export function ensureDir(dir) {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,70 @@
+import type { Message } from "../state/types";
+import { MAX_RECONNECTS } from "../state/useChat";
+import { secondsUntil, useNow } from "./useNow";
+
+/** Why a reply is incomplete (or is being retried), shown under it. Returns null for a normal reply. */
+export function ReplyNotice({ message }: { message: Message }) {
+  const counting = message.retryAt !== undefined && message.retryAt > Date.now();
+  const now = useNow(counting);
+  const wait = secondsUntil(message.retryAt, now);
+
+  if (message.status === "streaming" && message.restartPending && message.reconnectReason) {
+    const reason = message.reconnectReason;
+    const prefix = reason.kind === "rate_limited" ? "Rate limited" : "Connection problem";
+    return (
+      <p className="notice warning" data-notice="reconnecting">
+        <strong>{prefix}:</strong> {reason.message}{" "}
+        {wait > 0 ? `Reconnecting in ${wait} s` : "Reconnecting…"} (attempt {message.reconnects} of {MAX_RECONNECTS}).
+      </p>
+    );
+  }
+
+  const partial = message.content.trim() !== "";
+  const partialLabel = partial ? <span className="badge">Partial reply</span> : null;
+  const reconnects = message.reconnects ? ` Gave up after ${message.reconnects} reconnect${message.reconnects > 1 ? "s" : ""}.` : "";
+
+  if (message.status === "failed" && message.failure) {
+    const f = message.failure;
+    const what =
+      f.kind === "rate_limited"
+        ? "Rate limited"
+        : f.kind === "network"
+          ? "Connection lost"
+          : f.kind === "http"
+            ? "Request refused"
+            : "Server error";
+    return (
+      <p className="notice error" data-notice={f.kind}>
+        {partialLabel}
+        <strong>{what}:</strong> {f.message}
+        {reconnects}
+        {wait > 0 ? ` You can retry in ${wait} s.` : ""}
+      </p>
+    );
+  }
+  if (message.status === "stopped") {
+    return (
+      <p className="notice" data-notice="stopped">
+        {partialLabel}
+        Stopped.
+      </p>
+    );
+  }
+  if (message.status === "done" && message.finishReason === "length") {
+    return (
+      <p className="notice warning" data-notice="length">
+        {partialLabel}
+        <strong>Cut off:</strong> the reply reached the length limit.
+      </p>
+    );
+  }
+  if (message.status === "done" && message.finishReason === "content_filter") {
+    return (
+      <p className="notice warning" data-notice="content_filter">
+        {partialLabel}
+        <strong>Content filtered:</strong> the reply was stopped by the content filter.
+      </p>
+    );
+  }
+  return null;
+}

@@ -1,0 +1,186 @@
+import { describe, expect, it } from "vitest";
+import type { Failure } from "../api/chatClient";
+import { activeConversation, chatReducer, initialState, titleFrom, type ChatAction } from "./reducer";
+import type { ChatState } from "./types";
+
+const run = (actions: ChatAction[], state: ChatState = initialState) => actions.reduce(chatReducer, state);
+const send = (text = "Hello", ids = { c: "c1", u: "u1", a: "a1" }): ChatAction => ({
+  type: "send",
+  conversationId: ids.c,
+  userId: ids.u,
+  assistantId: ids.a,
+  text,
+  now: 1,
+});
+const reply = (state: ChatState) => activeConversation(state)!.messages.at(-1)!;
+const networkFailure: Failure = { kind: "network", message: "The connection was lost.", retryable: true };
+
+describe("chat reducer", () => {
+  it("send creates a conversation with the user turn and a streaming reply", () => {
+    const state = run([send("Hello there")]);
+    expect(state.activeId).toBe("c1");
+    expect(state.streaming).toEqual({ conversationId: "c1", messageId: "a1" });
+    const conversation = activeConversation(state)!;
+    expect(conversation.title).toBe("Hello there");
+    expect(conversation.messages.map((m) => [m.role, m.content, m.status])).toEqual([
+      ["user", "Hello there", undefined],
+      ["assistant", "", "streaming"],
+    ]);
+    expect(state.stats.replies).toBe(1);
+  });
+
+  it("refuses a second send while a reply streams", () => {
+    const state = run([send(), send("again", { c: "c1", u: "u2", a: "a2" })]);
+    expect(activeConversation(state)!.messages).toHaveLength(2);
+  });
+
+  it("appends text and finishes with metrics", () => {
+    const state = run([
+      send(),
+      { type: "appendText", messageId: "a1", text: "Hi" },
+      { type: "appendText", messageId: "a1", text: " there" },
+      {
+        type: "finish",
+        messageId: "a1",
+        finishReason: "stop",
+        usage: { outputTokens: 2 },
+        metrics: { timeToFirstTokenMs: 12, tokensPerSecond: 30 },
+        client: { clientTtftMs: 20 },
+      },
+    ]);
+    expect(reply(state)).toMatchObject({
+      content: "Hi there",
+      status: "done",
+      finishReason: "stop",
+      metrics: { serverTtftMs: 12, serverTokensPerSecond: 30, clientTtftMs: 20, outputTokens: 2 },
+    });
+    expect(state.streaming).toBeNull();
+  });
+
+  it("ignores events for a message that is not streaming (stale events after Stop)", () => {
+    const stopped = run([send(), { type: "appendText", messageId: "a1", text: "part" }, { type: "stop", messageId: "a1" }]);
+    const after = run([{ type: "appendText", messageId: "a1", text: "late" }], stopped);
+    expect(after).toBe(stopped);
+    expect(reply(after)).toMatchObject({ content: "part", status: "stopped", finishReason: "cancelled" });
+  });
+
+  it("keeps the partial text when a reconnect starts, and replaces it when new text arrives", () => {
+    const reconnecting = run([
+      send(),
+      { type: "appendText", messageId: "a1", text: "Partial answ" },
+      { type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 5000, reason: networkFailure },
+    ]);
+    expect(reply(reconnecting)).toMatchObject({ content: "Partial answ", restartPending: true, reconnects: 1, retryAt: 5000 });
+    expect(reconnecting.stats.reconnects).toBe(1);
+
+    const resumed = run([{ type: "appendText", messageId: "a1", text: "Fresh" }], reconnecting);
+    expect(reply(resumed)).toMatchObject({ content: "Fresh", restartPending: false, reconnects: 1 });
+  });
+
+  it("a failure keeps the partial text, records the reason and counts an error", () => {
+    const state = run([
+      send(),
+      { type: "appendText", messageId: "a1", text: "Partial" },
+      { type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 1, reason: networkFailure },
+      { type: "fail", messageId: "a1", failure: networkFailure },
+    ]);
+    expect(reply(state)).toMatchObject({ content: "Partial", status: "failed", failure: networkFailure, restartPending: false });
+    expect(state.stats).toEqual({ replies: 1, failedReplies: 1, reconnects: 1 });
+    expect(state.streaming).toBeNull();
+  });
+
+  it("a rate-limit failure keeps the retry time for the countdown", () => {
+    const failure: Failure = { kind: "rate_limited", message: "Slow down", retryable: true, retryAfterMs: 60_000 };
+    const state = run([send(), { type: "fail", messageId: "a1", failure, retryAt: 61_000 }]);
+    expect(reply(state)).toMatchObject({ status: "failed", retryAt: 61_000 });
+  });
+
+  it("records length and content-filter endings", () => {
+    const state = run([
+      send(),
+      { type: "appendText", messageId: "a1", text: "cut" },
+      { type: "finish", messageId: "a1", finishReason: "content_filter" },
+    ]);
+    expect(reply(state)).toMatchObject({ status: "done", finishReason: "content_filter", content: "cut" });
+  });
+
+  it("restartReply (Regenerate/Retry) re-streams the last reply in place, old text visible until new text", () => {
+    const failed = run([
+      send(),
+      { type: "appendText", messageId: "a1", text: "Old" },
+      { type: "fail", messageId: "a1", failure: networkFailure },
+    ]);
+    const restarted = run([{ type: "restartReply", conversationId: "c1", messageId: "a1", now: 2 }], failed);
+    expect(reply(restarted)).toMatchObject({ content: "Old", status: "streaming", restartPending: true, reconnects: 0 });
+    expect(reply(restarted).failure).toBeUndefined();
+    expect(restarted.stats.replies).toBe(2);
+    expect(activeConversation(restarted)!.messages).toHaveLength(2);
+  });
+
+  it("a restart that completes with no text ends empty, not with the old text", () => {
+    const state = run([
+      send(),
+      { type: "appendText", messageId: "a1", text: "Old" },
+      { type: "finish", messageId: "a1", finishReason: "stop" },
+      { type: "restartReply", conversationId: "c1", messageId: "a1", now: 2 },
+      { type: "finish", messageId: "a1", finishReason: "stop" },
+    ]);
+    expect(reply(state).content).toBe("");
+  });
+
+  it("restartReply only applies to the last message", () => {
+    const done = run([
+      send(),
+      { type: "finish", messageId: "a1", finishReason: "stop" },
+      { type: "send", conversationId: "c1", userId: "u2", assistantId: "a2", text: "next", now: 3 },
+      { type: "finish", messageId: "a2", finishReason: "stop" },
+    ]);
+    expect(run([{ type: "restartReply", conversationId: "c1", messageId: "a1", now: 4 }], done)).toBe(done);
+  });
+
+  it("keeps the most recently used conversation first", () => {
+    const state = run([
+      send("first", { c: "c1", u: "u1", a: "a1" }),
+      { type: "finish", messageId: "a1", finishReason: "stop" },
+      { type: "newChat" },
+      send("second", { c: "c2", u: "u2", a: "a2" }),
+      { type: "finish", messageId: "a2", finishReason: "stop" },
+      { type: "selectChat", id: "c1" },
+      { type: "send", conversationId: "c1", userId: "u3", assistantId: "a3", text: "more", now: 5 },
+    ]);
+    expect(state.conversations.map((c) => c.id)).toEqual(["c1", "c2"]);
+  });
+
+  it("New chat clears the selection; the conversation is created by the first send", () => {
+    const state = run([send(), { type: "finish", messageId: "a1", finishReason: "stop" }, { type: "newChat" }]);
+    expect(state.activeId).toBeNull();
+    expect(state.conversations).toHaveLength(1);
+  });
+
+  it("delete removes the conversation, its selection and its stream", () => {
+    const state = run([send(), { type: "deleteChat", id: "c1" }]);
+    expect(state.conversations).toEqual([]);
+    expect(state.activeId).toBeNull();
+    expect(state.streaming).toBeNull();
+  });
+
+  it("makes a one-line title", () => {
+    expect(titleFrom("  What is\nSSE?  ")).toBe("What is");
+    expect(titleFrom("x".repeat(100))).toHaveLength(60);
+    expect(titleFrom("   ")).toBe("New chat");
+  });
+
+  it("only the streaming message object changes on append (memoized messages stay equal)", () => {
+    const before = run([
+      send(),
+      { type: "finish", messageId: "a1", finishReason: "stop" },
+      { type: "send", conversationId: "c1", userId: "u2", assistantId: "a2", text: "next", now: 3 },
+    ]);
+    const after = run([{ type: "appendText", messageId: "a2", text: "x" }], before);
+    const previous = activeConversation(before)!.messages;
+    const next = activeConversation(after)!.messages;
+    expect(next.slice(0, 3).every((m, i) => m === previous[i])).toBe(true);
+    expect(next[3]).not.toBe(previous[3]);
+    expect(next[3].content).toBe("x");
+  });
+});

@@ -1,0 +1,24 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+
+// No React plugin: Vite 8 compiles TSX with Oxc, and the automatic JSX runtime is all we need
+// (Fast Refresh is a dev nicety not worth another dependency).
+export default defineConfig({
+  oxc: {
+    jsx: { runtime: "automatic" },
+  },
+  // `npm run dev`: the page on :5173, the API proxied to a local backend (same origin for the page).
+  server: {
+    proxy: { "/api": process.env.CHAT_API_URL ?? "http://localhost:7071" },
+  },
+  build: {
+    outDir: "dist",
+    sourcemap: true,
+    // Keep everything in external files: the CSP allows scripts and styles from 'self' only.
+    assetsInlineLimit: 0,
+  },
+  test: {
+    include: ["src/**/*.test.ts", "src/**/*.test.tsx", "scripts/**/*.test.mjs"],
+    environment: "node",
+  },
+});
