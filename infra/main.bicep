@@ -1,0 +1,354 @@
+targetScope = 'subscription'
+
+metadata description = 'ChatFunctions: a .NET isolated Function App on Flex Consumption that streams Azure OpenAI replies over SSE to a page on Azure Static Web Apps. Keyless throughout.'
+
+// ---------------------------------------------------------------------------
+// Environment (set by azd)
+// ---------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('Required. Name of the azd environment; with the subscription and location it seeds the unique suffix of every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Required. Primary location for all resources (must offer Flex Consumption).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Optional. Object ID of the user or service principal running azd, granted Cognitive Services OpenAI User so local runs work against the deployed model. Empty skips it.')
+param principalId string = ''
+
+@description('Optional. Type of principalId.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
+// ---------------------------------------------------------------------------
+// Name overrides: empty means abbreviation + unique token
+// ---------------------------------------------------------------------------
+
+@description('Optional. Name of the resource group.')
+param resourceGroupName string = ''
+
+@description('Optional. Name of the Function App.')
+param apiServiceName string = ''
+
+@description('Optional. Name of the Function App\'s user-assigned identity.')
+param apiUserAssignedIdentityName string = ''
+
+@description('Optional. Name of the Flex Consumption plan.')
+param appServicePlanName string = ''
+
+@description('Optional. Name of the storage account behind AzureWebJobsStorage and deployments.')
+param storageAccountName string = ''
+
+@description('Optional. Name of the Log Analytics workspace.')
+param logAnalyticsName string = ''
+
+@description('Optional. Name of the Application Insights component.')
+param applicationInsightsName string = ''
+
+@description('Optional. Name (and custom subdomain) of the Azure OpenAI account.')
+param openAiAccountName string = ''
+
+@description('Optional. Name of the Static Web App.')
+param webServiceName string = ''
+
+// ---------------------------------------------------------------------------
+// Azure OpenAI
+// ---------------------------------------------------------------------------
+
+@description('Optional. Location of the Azure OpenAI account when the model is not offered in the primary location; empty uses the primary location.')
+param openAiLocation string = ''
+
+@description('Optional. SKU of the Azure OpenAI account.')
+param openAiSkuName string = 'S0'
+
+@description('Optional. Name of the chat model deployment (AZURE_OPENAI_CHAT_DEPLOYMENT).')
+param chatDeploymentName string = 'chat'
+
+@description('Optional. Chat model name; a non-reasoning chat model (the app sends a temperature).')
+param chatModelName string = 'gpt-4.1-mini'
+
+@description('Optional. Chat model version.')
+param chatModelVersion string = '2025-04-14'
+
+@description('Optional. Deployment SKU of the chat model (GlobalStandard, DataZoneStandard, Standard, ...).')
+param chatDeploymentSkuName string = 'GlobalStandard'
+
+@description('Optional. Capacity of the chat deployment in thousands of tokens per minute.')
+@minValue(1)
+param chatDeploymentCapacity int = 30
+
+// ---------------------------------------------------------------------------
+// Function App (Flex Consumption)
+// ---------------------------------------------------------------------------
+
+@description('Optional. Memory of each Function App instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param functionInstanceMemoryMB int = 2048
+
+@description('Optional. Most instances the Function App scales out to.')
+@minValue(1)
+@maxValue(1000)
+param functionMaximumInstanceCount int = 40
+
+@description('Optional. Concurrent HTTP requests (open SSE streams) per instance before the platform adds one; streams mostly wait on the model, so more than the default 16.')
+@minValue(1)
+@maxValue(1000)
+param functionHttpPerInstanceConcurrency int = 64
+
+@description('Optional. Always-ready instances for HTTP triggers (no cold start, billed while idle); 0 scales to zero.')
+@minValue(0)
+@maxValue(1000)
+param functionAlwaysReadyInstanceCount int = 0
+
+@description('Optional. Let the local dev origins (http://localhost:4280, :5173, :7071) call the deployed API through CORS.')
+param allowLocalhostCors bool = false
+
+@description('Optional. System prompt for the deployed app (CHAT_SYSTEM_PROMPT); empty keeps the app\'s default.')
+param chatSystemPrompt string = ''
+
+@description('Optional. Cap on output tokens per reply (CHAT_MAX_OUTPUT_TOKENS).')
+@minValue(1)
+@maxValue(128000)
+param chatMaxOutputTokens int = 1024
+
+// ---------------------------------------------------------------------------
+// Static Web App
+// ---------------------------------------------------------------------------
+
+@description('Optional. Pricing tier of the Static Web App.')
+@allowed([
+  'Free'
+  'Standard'
+])
+param webSkuName string = 'Free'
+
+@description('Optional. Location of the Static Web App; empty uses the primary location when Static Web Apps is offered there, else eastus2.')
+param webLocation string = ''
+
+// ---------------------------------------------------------------------------
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+
+var staticWebAppLocations = [
+  'centralus'
+  'eastasia'
+  'eastus2'
+  'westeurope'
+  'westus2'
+]
+var fallbackStaticWebAppLocation = 'eastus2'
+var effectiveWebLocation = !empty(webLocation)
+  ? webLocation
+  : (contains(staticWebAppLocations, location) ? location : fallbackStaticWebAppLocation)
+
+var functionAppName = !empty(apiServiceName) ? apiServiceName : '${abbrs.webSitesFunctions}api-${resourceToken}'
+var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+// The identity the Function App runs as: storage, Azure OpenAI and telemetry all trust it, no keys anywhere.
+module apiIdentity 'core/security/user-assigned-identity.bicep' = {
+  name: 'api-identity'
+  scope: rg
+  params: {
+    name: !empty(apiUserAssignedIdentityName) ? apiUserAssignedIdentityName : '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'core/storage/storage-account.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    containers: [
+      deploymentStorageContainerName
+    ]
+    roleAssignments: [
+      {
+        principalId: apiIdentity.outputs.principalId
+        principalType: 'ServicePrincipal'
+        roleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner: host leases, deployment package
+        description: 'Functions host (AzureWebJobsStorage) and Flex Consumption deployment package'
+      }
+      {
+        principalId: apiIdentity.outputs.principalId
+        principalType: 'ServicePrincipal'
+        roleDefinitionId: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
+        description: 'Functions host (AzureWebJobsStorage) queues'
+      }
+      {
+        principalId: apiIdentity.outputs.principalId
+        principalType: 'ServicePrincipal'
+        roleDefinitionId: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
+        description: 'Functions host (AzureWebJobsStorage) tables'
+      }
+    ]
+  }
+}
+
+module logAnalytics 'core/monitor/loganalytics.bicep' = {
+  name: 'log-analytics'
+  scope: rg
+  params: {
+    name: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module applicationInsights 'core/monitor/applicationinsights.bicep' = {
+  name: 'application-insights'
+  scope: rg
+  params: {
+    name: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+    logAnalyticsWorkspaceResourceId: logAnalytics.outputs.resourceId
+    roleAssignments: [
+      {
+        principalId: apiIdentity.outputs.principalId
+        principalType: 'ServicePrincipal'
+        roleDefinitionId: '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
+        description: 'Keyless telemetry (APPLICATIONINSIGHTS_AUTHENTICATION_STRING)'
+      }
+    ]
+  }
+}
+
+module openAi 'core/ai/cognitiveservices.bicep' = {
+  name: 'openai'
+  scope: rg
+  params: {
+    name: !empty(openAiAccountName) ? openAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
+    location: !empty(openAiLocation) ? openAiLocation : location
+    tags: tags
+    kind: 'OpenAI'
+    skuName: openAiSkuName
+    deployments: [
+      {
+        name: chatDeploymentName
+        model: {
+          format: 'OpenAI'
+          name: chatModelName
+          version: chatModelVersion
+        }
+        sku: {
+          name: chatDeploymentSkuName
+          capacity: chatDeploymentCapacity
+        }
+      }
+    ]
+    roleAssignments: concat(
+      [
+        {
+          principalId: apiIdentity.outputs.principalId
+          principalType: 'ServicePrincipal'
+          roleDefinitionId: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd' // Cognitive Services OpenAI User
+          description: 'The chat API calls the model keylessly'
+        }
+      ],
+      empty(principalId)
+        ? []
+        : [
+            {
+              principalId: principalId
+              principalType: principalType
+              roleDefinitionId: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd' // Cognitive Services OpenAI User
+              description: 'The developer who ran azd, for local runs against the deployed model'
+            }
+          ]
+    )
+  }
+}
+
+module web 'app/web.bicep' = {
+  name: 'web'
+  scope: rg
+  params: {
+    name: !empty(webServiceName) ? webServiceName : '${abbrs.webStaticSites}web-${resourceToken}'
+    location: effectiveWebLocation
+    tags: tags
+    serviceName: 'web'
+    skuName: webSkuName
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    tags: tags
+    serviceName: 'api'
+    appServicePlanName: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
+    identityId: apiIdentity.outputs.resourceId
+    identityClientId: apiIdentity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.primaryBlobEndpoint
+    deploymentStorageContainerName: deploymentStorageContainerName
+    applicationInsightsConnectionString: applicationInsights.outputs.connectionString
+    openAiEndpoint: openAi.outputs.endpoint
+    openAiChatDeploymentName: chatDeploymentName
+    webOrigin: web.outputs.uri
+    allowLocalhostOrigins: allowLocalhostCors
+    instanceMemoryMB: functionInstanceMemoryMB
+    maximumInstanceCount: functionMaximumInstanceCount
+    httpPerInstanceConcurrency: functionHttpPerInstanceConcurrency
+    httpAlwaysReadyInstanceCount: functionAlwaysReadyInstanceCount
+    chatSystemPrompt: chatSystemPrompt
+    chatMaxOutputTokens: chatMaxOutputTokens
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Outputs: azd writes these into .azure/<env>/.env; local settings reuse the same names.
+// ---------------------------------------------------------------------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+
+output AZURE_OPENAI_ENDPOINT string = openAi.outputs.endpoint
+output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatDeploymentName
+output AZURE_OPENAI_CHAT_MODEL string = chatModelName
+output AZURE_OPENAI_ACCOUNT_NAME string = openAi.outputs.name
+
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = applicationInsights.outputs.connectionString
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_API_IDENTITY_CLIENT_ID string = apiIdentity.outputs.clientId
+
+output API_BASE_URL string = api.outputs.uri
+output API_ALLOWED_ORIGINS string[] = api.outputs.allowedOrigins
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+
+output WEB_URI string = web.outputs.uri
+output SERVICE_WEB_NAME string = web.outputs.name
+output SERVICE_WEB_URI string = web.outputs.uri
