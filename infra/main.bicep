@@ -126,6 +126,11 @@ param chatSystemPrompt string = ''
 @maxValue(128000)
 param chatMaxOutputTokens int = 1024
 
+@description('Optional. Chat requests one client address may start per minute on one Function App instance (CHAT_RATE_LIMIT_PER_MINUTE); 0 turns the limit off.')
+@minValue(0)
+@maxValue(100000)
+param chatRateLimitPerMinute int = 30
+
 // ---------------------------------------------------------------------------
 // Static Web App
 // ---------------------------------------------------------------------------
@@ -323,6 +328,7 @@ module api 'app/api.bicep' = {
     httpAlwaysReadyInstanceCount: functionAlwaysReadyInstanceCount
     chatSystemPrompt: chatSystemPrompt
     chatMaxOutputTokens: chatMaxOutputTokens
+    chatRateLimitPerMinute: chatRateLimitPerMinute
   }
 }
 

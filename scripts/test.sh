@@ -1,4 +1,36 @@
 #!/usr/bin/env bash
+# Runs every test: .NET unit, HTTP, wire, infrastructure and benchmark smoke tests, then the page's unit tests
+# and its browser tests against the real backend. Installs what it needs (Chromium from Debian, npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dotnet test ChatFunctions.sln
+root=$(pwd)
+configuration=Release
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Chromium for the browser tests"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+chromium --version
+
+step "Page: install and build (the backend serves static-web/dist)"
+(cd static-web && npm ci --no-audit --no-fund && npm run build)
+
+step ".NET: build"
+dotnet build ChatFunctions.sln -c "$configuration" -warnaserror --nologo -v quiet
+
+step ".NET: tests"
+dotnet test ChatFunctions.sln -c "$configuration" --no-build --nologo --logger "console;verbosity=normal"
+
+step "Page: unit tests"
+(cd static-web && npm test)
+
+step "Page: browser tests against the real backend (demo model)"
+(cd static-web && CHATFUNCTIONS_DLL="$root/ChatFunctions/bin/$configuration/net10.0/ChatFunctions.dll" npm run test:e2e)
+
+step "All tests passed"

@@ -190,6 +190,26 @@ public sealed class ChatStreamEndpointTests : IAsyncLifetime
 }
 
 [Trait("Category", "Http")]
+public sealed class RateLimitTests
+{
+    [Fact]
+    public async Task OverTheLimit_Gets429_WithRetryAfter_BeforeTheModelIsCalled()
+    {
+        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["CHAT_RATE_LIMIT_PER_MINUTE"] = "2" });
+
+        for (var i = 0; i < 2; i++)
+        {
+            var frames = await SseClient.ReadAllAsync(app.Client, SseClient.Post("hi [demo:tokens=2]"));
+            SseClient.AssertWellFormed(frames);
+        }
+
+        using var refused = await app.Client.PostAsync("/api/chat/stream", JsonContent.Create(new { message = "hi" }));
+        await ChatStreamEndpointTests.AssertProblemAsync(refused, 429, "client");
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+    }
+}
+
+[Trait("Category", "Http")]
 public sealed class NoModelTests
 {
     [Fact]

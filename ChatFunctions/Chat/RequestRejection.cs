@@ -8,6 +8,9 @@ namespace ChatFunctions.Chat;
 /// </summary>
 public sealed record RequestRejection(int Status, string Field, string Detail)
 {
+    /// <summary>Sent as Retry-After (429, 503).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static RequestRejection BadRequest(string field, string detail) => new(StatusCodes.Status400BadRequest, field, detail);
 }
 

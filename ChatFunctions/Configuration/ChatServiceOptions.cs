@@ -65,6 +65,12 @@ public sealed class ChatServiceOptions
     [Range(1, 600)]
     public int UpstreamIdleTimeoutSeconds { get; set; } = 90;
 
+    /// <summary>Chat requests one client (IP address) may start per minute on one instance; 0 turns the limit off.
+    /// It bounds what one page or script can spend on tokens.</summary>
+    [ConfigurationKeyName("CHAT_RATE_LIMIT_PER_MINUTE")]
+    [Range(0, 100_000)]
+    public int RateLimitPerMinute { get; set; }
+
     /// <summary>Whether the demo model may answer when no real model is configured. Deployments set false, so a
     /// missing setting shows up as 503 and an unconfigured /api/health instead of demo replies.</summary>
     [ConfigurationKeyName("CHAT_DEMO_ENABLED")]

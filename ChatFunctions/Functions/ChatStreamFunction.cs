@@ -17,6 +17,7 @@ public sealed class ChatStreamFunction(
     IChatModelProvider provider,
     IOptions<ChatServiceOptions> options,
     TimeProvider time,
+    ClientRateLimiter rateLimiter,
     ProblemResponder problems)
 {
     [Function("ChatStream")]
@@ -29,6 +30,13 @@ public sealed class ChatStreamFunction(
         // The abort token fires when the client disconnects; the function's token when the host shuts down.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, cancellationToken);
         var aborted = linked.Token;
+
+        if (rateLimiter.TryAdmit(context) is { } wait)
+        {
+            await problems.RejectAsync(context, new RequestRejection(StatusCodes.Status429TooManyRequests, "client",
+                $"Too many chat requests from this address; try again in {Math.Ceiling(wait.TotalSeconds)} s.") { RetryAfter = wait });
+            return;
+        }
 
         ChatRequestReadResult read;
         try
@@ -49,7 +57,10 @@ public sealed class ChatStreamFunction(
         if (!provider.IsAvailable)
         {
             await problems.RejectAsync(context, new RequestRejection(StatusCodes.Status503ServiceUnavailable, "model",
-                "No chat model is configured. Set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_CHAT_DEPLOYMENT, or OPENAI_BASE_URL and OPENAI_MODEL."));
+                "No chat model is configured. Set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_CHAT_DEPLOYMENT, or OPENAI_BASE_URL and OPENAI_MODEL.")
+            {
+                RetryAfter = TimeSpan.FromSeconds(30),
+            });
             return;
         }
 

@@ -33,6 +33,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton<ProblemResponder>();
+        services.TryAddSingleton<ClientRateLimiter>();
         return services;
     }
 

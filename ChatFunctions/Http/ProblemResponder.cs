@@ -22,9 +22,9 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
             Detail = rejection.Detail,
             Type = TypeFor(rejection.Status),
         };
-        if (rejection.Status == StatusCodes.Status503ServiceUnavailable)
+        if (rejection.RetryAfter is { } retryAfter)
         {
-            context.Response.Headers.RetryAfter = "30";
+            context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         return TypedResults.Problem(problem).ExecuteAsync(context);
@@ -35,6 +35,7 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status400BadRequest => "The chat request is invalid.",
         StatusCodes.Status413PayloadTooLarge => "The chat request is too large.",
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
+        StatusCodes.Status429TooManyRequests => "Too many chat requests.",
         StatusCodes.Status503ServiceUnavailable => "No chat model is available.",
         _ => "The chat request was refused.",
     };
@@ -44,6 +45,7 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status400BadRequest => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
         StatusCodes.Status413PayloadTooLarge => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14",
         StatusCodes.Status415UnsupportedMediaType => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16",
+        StatusCodes.Status429TooManyRequests => "https://www.rfc-editor.org/rfc/rfc6585#section-4",
         StatusCodes.Status503ServiceUnavailable => "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4",
         _ => "about:blank",
     };

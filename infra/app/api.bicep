@@ -76,6 +76,11 @@ param chatSystemPrompt string = ''
 @maxValue(128000)
 param chatMaxOutputTokens int = 1024
 
+@description('Optional. Chat requests one client address may start per minute on one instance (CHAT_RATE_LIMIT_PER_MINUTE); 0 turns the limit off.')
+@minValue(0)
+@maxValue(100000)
+param chatRateLimitPerMinute int = 30
+
 var localhostOrigins = [
   'http://localhost:4280'
   'http://localhost:5173'
@@ -96,6 +101,7 @@ var appSettings = {
   // A missing model setting must show as 503 and an unconfigured health check, never as demo replies.
   CHAT_DEMO_ENABLED: 'false'
   CHAT_MAX_OUTPUT_TOKENS: string(chatMaxOutputTokens)
+  CHAT_RATE_LIMIT_PER_MINUTE: string(chatRateLimitPerMinute)
 }
 
 var optionalAppSettings = empty(chatSystemPrompt) ? {} : { CHAT_SYSTEM_PROMPT: chatSystemPrompt }

@@ -1,0 +1,52 @@
+using System.Net;
+using ChatFunctions.Chat;
+using ChatFunctions.Configuration;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace ChatFunctions.Tests.Chat;
+
+public class ClientRateLimiterTests
+{
+    private static DefaultHttpContext From(string remote, string? forwardedFor = null)
+    {
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Parse(remote);
+        if (forwardedFor is not null)
+        {
+            context.Request.Headers["X-Forwarded-For"] = forwardedFor;
+        }
+
+        return context;
+    }
+
+    [Fact]
+    public void Off_AdmitsEverything()
+    {
+        using var limiter = new ClientRateLimiter(Options.Create(new ChatServiceOptions { RateLimitPerMinute = 0 }));
+
+        Assert.All(Enumerable.Range(0, 100), _ => Assert.Null(limiter.TryAdmit(From("10.0.0.1"))));
+    }
+
+    [Fact]
+    public void OverTheLimit_IsRefusedWithAWait_PerClient()
+    {
+        using var limiter = new ClientRateLimiter(Options.Create(new ChatServiceOptions { RateLimitPerMinute = 2 }));
+
+        Assert.Null(limiter.TryAdmit(From("10.0.0.1")));
+        Assert.Null(limiter.TryAdmit(From("10.0.0.1")));
+        var wait = limiter.TryAdmit(From("10.0.0.1"));
+
+        Assert.NotNull(wait);
+        Assert.InRange(wait.Value, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        Assert.Null(limiter.TryAdmit(From("10.0.0.2")));
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7", null, "203.0.113.7")]
+    [InlineData("10.0.0.9", "198.51.100.4:53122", "198.51.100.4")]
+    [InlineData("10.0.0.9", "1.1.1.1, 198.51.100.4", "198.51.100.4")]
+    [InlineData("10.0.0.9", "[2001:db8::1]:443", "2001:db8::1")]
+    public void TheClientIsTheLastForwardedAddress_ThePlatformAppendsIt(string remote, string? forwardedFor, string expected) =>
+        Assert.Equal(expected, ClientRateLimiter.ClientKey(From(remote, forwardedFor)));
+}
