@@ -1,0 +1,52 @@
+using ChatFunctions.Bench;
+
+namespace ChatFunctions.Tests.Diagnostics;
+
+/// <summary>
+/// A seconds-long run of the benchmark (bench/ChatFunctions.Bench) with tiny parameters, so it keeps working:
+/// the app in this process, Azure OpenAI SDK against the fake server, relay and direct.
+/// </summary>
+[Trait("Category", "Bench")]
+public sealed class BenchSmokeTests
+{
+    [Fact]
+    public async Task A_tiny_sweep_relays_every_token_in_order_with_sane_numbers()
+    {
+        var sweep = await Sweep.RunAsync(new SweepOptions
+        {
+            Levels = [3],
+            Tokens = 20,
+            TokensPerSecond = 50,
+            AppDll = null,
+            LevelTimeout = TimeSpan.FromSeconds(60),
+        });
+
+        Assert.Equal(["relay", "direct"], sweep.Levels.Select(l => l.Mode));
+        foreach (var level in sweep.Levels)
+        {
+            Assert.Equal(3, level.Streams);
+            Assert.Equal(60, level.TokensReceived);
+            Assert.Equal(0, level.LostFrames);
+            Assert.Equal(0, level.ReorderedStreams);
+            Assert.Equal(0, level.IdGapStreams);
+            Assert.Equal(0, level.FailedStreams);
+            Assert.Equal(60, level.AddedLatencyMs.Count);
+            Assert.InRange(level.AddedLatencyMs.P50, 0, 10_000);
+            Assert.InRange(level.AddedLatencyMs.Max, level.AddedLatencyMs.P99, 10_000);
+            Assert.InRange(level.TimeToFirstByteMs.P50, 0, 10_000);
+        }
+
+        var chart = Report.LatencyChart(sweep);
+        Assert.StartsWith("<svg", chart, StringComparison.Ordinal);
+        Assert.Contains("relay p99", chart, StringComparison.Ordinal);
+        Assert.Contains("| 3 | relay |", Report.SweepTable(sweep), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_allocation_measurement_runs_every_path()
+    {
+        var rows = await Allocations.RunAsync(500);
+        Assert.Equal(5, rows.Count);
+        Assert.All(rows, r => Assert.True(r.BytesPerToken >= 0 && double.IsFinite(r.CpuMicrosecondsPerToken)));
+    }
+}

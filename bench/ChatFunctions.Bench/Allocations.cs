@@ -1,0 +1,222 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.IO.Pipelines;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Azure.AI.OpenAI;
+using ChatFunctions.Chat;
+using ChatFunctions.Configuration;
+using ChatFunctions.Diagnostics;
+using ChatFunctions.Models;
+using ChatFunctions.Streaming;
+using FakeAzureOpenAI;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace ChatFunctions.Bench;
+
+public sealed record AllocationRow(string Path, double BytesPerToken, double CpuMicrosecondsPerToken, int Tokens);
+
+/// <summary>
+/// Allocations on the hot path, in this process with nothing else running: the relay loop (ChatStreamer +
+/// SseChatWriter into a Pipe) fed by a fake IChatClient, the real Azure OpenAI SDK parsing a recorded stream of the
+/// fake server's bytes, and both together (what the app does per token, less Kestrel's socket writes).
+/// </summary>
+public static class Allocations
+{
+    public static async Task<IReadOnlyList<AllocationRow>> RunAsync(int tokens, CancellationToken cancellationToken = default)
+    {
+        // The fake server's bytes for one reply of `tokens` tokens, recorded once.
+        byte[] recorded;
+        await using (var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken))
+        {
+            fake.DefaultScript = new FakeScript { Tokens = Enumerable.Range(0, tokens).Select(i => $"t{i} ").ToArray(), FilterChunkEvery = 10 };
+            using var http = new HttpClient { BaseAddress = fake.Endpoint };
+            using var content = new StringContent("""{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}""", System.Text.Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync("openai/deployments/bench/chat/completions?api-version=2025-04-01-preview", content, cancellationToken);
+            recorded = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        }
+
+        var updates = Enumerable.Range(0, tokens).Select(i => new ChatResponseUpdate(ChatRole.Assistant, $"t{i} ")).ToArray();
+        var rows = new List<AllocationRow>();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var sdk = CreateSdkClient(recorded);
+        var telemetry = new ChatClientTelemetry();
+
+        rows.Add(await MeasureAsync("SDK: Azure OpenAI SDK + M.E.AI adapter parsing the stream (no relay)", tokens, () => DrainAsync(sdk)));
+        rows.Add(await MeasureAsync("Ours: ChatStreamer + SseChatWriter (fake IChatClient, no telemetry)", tokens,
+            () => RelayAsync(new ListChatClient(updates), services)));
+        rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, nobody listening", tokens,
+            () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
+        using (Listen())
+        {
+            rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, exporter listening (traces + metrics)", tokens,
+                () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
+        }
+
+        rows.Add(await MeasureAsync("Whole path: SDK → middleware → ChatStreamer → SseChatWriter (as deployed, nobody listening)", tokens,
+            () => RelayAsync(telemetry.Build(sdk, services), services)));
+        return rows;
+    }
+
+    private static async Task<AllocationRow> MeasureAsync(string path, int tokens, Func<Task> run)
+    {
+        // Warm up (JIT, tiering to optimized code), then measure the best of three.
+        for (var i = 0; i < 8; i++)
+        {
+            await run();
+        }
+
+        var best = double.MaxValue;
+        var bestCpu = double.MaxValue;
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            await run();
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            var cpuUsed = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            best = Math.Min(best, (double)allocated / tokens);
+            bestCpu = Math.Min(bestCpu, cpuUsed.TotalMicroseconds / tokens);
+        }
+
+        return new AllocationRow(path, best, bestCpu, tokens);
+    }
+
+    private static async Task DrainAsync(IChatClient client)
+    {
+        await foreach (var update in client.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, "hi")]))
+        {
+            _ = update;
+        }
+    }
+
+    private static async Task RelayAsync(IChatClient client, IServiceProvider services)
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+        var reader = Task.Run(async () =>
+        {
+            while (true)
+            {
+                var read = await pipe.Reader.ReadAsync();
+                pipe.Reader.AdvanceTo(read.Buffer.End);
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            await pipe.Reader.CompleteAsync();
+        });
+        var provider = new ChatModelProvider("bench", "bench", client);
+        var streamer = new ChatStreamer(provider, Options.Create(new ChatServiceOptions()), TimeProvider.System,
+            new ChatStreamMetrics(services.GetRequiredService<IMeterFactory>()), NullLogger<ChatStreamer>.Instance);
+        await using (var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, TimeSpan.FromSeconds(15)))
+        {
+            await streamer.StreamAsync("bench", new ChatRequest("hi", []), writer, CancellationToken.None);
+        }
+
+        await pipe.Writer.CompleteAsync();
+        await reader;
+    }
+
+    private static IChatClient CreateSdkClient(byte[] recorded)
+    {
+        var http = new HttpClient(new RecordedStreamHandler(recorded));
+        var options = new AzureOpenAIClientOptions
+        {
+            Transport = new HttpClientPipelineTransport(http),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        };
+        return new AzureOpenAIClient(new Uri("http://127.0.0.1:9/"), new ApiKeyCredential("bench-key"), options)
+            .GetChatClient("bench").AsIChatClient();
+    }
+
+    /// <summary>What an exporter does: enables every instrument and samples every span of the GenAI middleware and our meter.</summary>
+    private static IDisposable Listen()
+    {
+        var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name is ChatClientTelemetry.SourceName or ChatStreamMetrics.MeterName)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        meters.SetMeasurementEventCallback<double>(static (_, _, _, _) => { });
+        meters.SetMeasurementEventCallback<long>(static (_, _, _, _) => { });
+        meters.SetMeasurementEventCallback<int>(static (_, _, _, _) => { });
+        meters.Start();
+        var spans = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == ChatClientTelemetry.SourceName,
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(spans);
+        return new Both(meters, spans);
+    }
+
+    private sealed class Both(IDisposable a, IDisposable b) : IDisposable
+    {
+        public void Dispose()
+        {
+            a.Dispose();
+            b.Dispose();
+        }
+    }
+
+    /// <summary>Answers every request with the recorded event stream, from memory.</summary>
+    private sealed class RecordedStreamHandler(byte[] body) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new MemoryStream(body, writable: false)), RequestMessage = request };
+            response.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/event-stream");
+            return Task.FromResult(response);
+        }
+    }
+
+    /// <summary>Yields prepared updates, then a usage update; allocates nothing per token of its own.</summary>
+    private sealed class ListChatClient(ChatResponseUpdate[] updates) : IChatClient
+    {
+        private static readonly ChatResponseUpdate Usage = new()
+        {
+            Role = ChatRole.Assistant,
+            FinishReason = ChatFinishReason.Stop,
+            Contents = [new UsageContent(new UsageDetails { InputTokenCount = 10, OutputTokenCount = 10, TotalTokenCount = 20 })],
+        };
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+            IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            for (var i = 0; i < updates.Length; i++)
+            {
+                if (i % 64 == 63)
+                {
+                    await Task.Yield();
+                }
+
+                yield return updates[i];
+            }
+
+            yield return Usage;
+        }
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}

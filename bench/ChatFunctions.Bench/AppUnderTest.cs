@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using ChatFunctions.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatFunctions.Bench;
+
+/// <summary>
+/// The real app on the standalone host, configured for Azure OpenAI (real SDK, API key) against the fake server.
+/// Out of process (`dotnet ChatFunctions.dll`, the way it is measured) or in this process (smoke tests).
+/// </summary>
+public sealed class AppUnderTest : IAsyncDisposable
+{
+    private readonly Process? _process;
+    private readonly WebApplication? _app;
+
+    private AppUnderTest(Process? process, WebApplication? app, Uri baseAddress)
+    {
+        _process = process;
+        _app = app;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>The process whose CPU and memory are measured (this one when the app runs in process).</summary>
+    public int ProcessId => _process?.Id ?? Environment.ProcessId;
+
+    public bool OutOfProcess => _process is not null;
+
+    public static Dictionary<string, string> Settings(Uri fakeEndpoint) => new()
+    {
+        ["CHAT_HOST_MODE"] = "standalone",
+        ["CHAT_PROVIDER"] = "AzureOpenAI",
+        ["AZURE_OPENAI_ENDPOINT"] = fakeEndpoint.ToString(),
+        ["AZURE_OPENAI_CHAT_DEPLOYMENT"] = "bench",
+        ["AZURE_OPENAI_API_KEY"] = "bench-key",
+        ["CHAT_WEB_ROOT"] = "",
+        ["CHAT_MAX_OUTPUT_TOKENS"] = "100000",
+        // Two log lines per stream at Information; the bench measures the relay, not the console.
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["APPLICATIONINSIGHTS_CONNECTION_STRING"] = "",
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "",
+    };
+
+    public static async Task<AppUnderTest> StartAsync(Uri fakeEndpoint, string? appDll, IReadOnlyDictionary<string, string>? extraEnvironment, CancellationToken cancellationToken)
+    {
+        var settings = Settings(fakeEndpoint);
+        foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>())
+        {
+            settings[k] = v;
+        }
+
+        if (appDll is null)
+        {
+            var args = new List<string> { "--urls=http://127.0.0.1:0" };
+            args.AddRange(settings.Select(kv => $"--{kv.Key.Replace("__", ":", StringComparison.Ordinal)}={kv.Value}"));
+            var app = StandaloneHost.Build([.. args]);
+            await app.StartAsync(cancellationToken);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            return new AppUnderTest(null, app, new Uri(address));
+        }
+
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { appDll, "--urls", $"http://127.0.0.1:{port}" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (k, v) in settings)
+        {
+            start.Environment[k] = v;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the app");
+        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { Console.Error.WriteLine("[app] " + line); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { Console.Error.WriteLine("[app] " + line); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var baseAddress = new Uri($"http://127.0.0.1:{port}/");
+        using var probe = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"the app exited with code {process.ExitCode}");
+            }
+
+            try
+            {
+                using var response = await probe.GetAsync("api/health", cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+
+            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException("the app did not answer /api/health within 30 s");
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        return new AppUnderTest(process, null, baseAddress);
+    }
+
+    /// <summary>The app built by `dotnet build -c Release ChatFunctions.sln`, found from this program's folder upwards.</summary>
+    public static string? FindReleaseDll()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var dll = Path.Combine(dir.FullName, "ChatFunctions", "bin", "Release", "net10.0", "ChatFunctions.dll");
+            if (File.Exists(dll))
+            {
+                return dll;
+            }
+        }
+
+        return null;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        if (_process is not null)
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+
+            _process.Dispose();
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json;
+using ChatFunctions.Bench;
+
+// Usage (docs/benchmarks.md):
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- [--levels 1,10,100,...] [--tokens 100] [--rate 20]
+//        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
+//        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
+var options = ParseArgs(args);
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+
+if (options.TryGetValue("url", out var url))
+{
+    var streams = int.Parse(options.GetValueOrDefault("streams", "10"), CultureInfo.InvariantCulture);
+    var prompt = options.GetValueOrDefault("prompt", "Write three short paragraphs about streaming.");
+    var remote = await Remote.RunAsync(new Uri(url.EndsWith('/') ? url : url + "/"), prompt, streams,
+        TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("ramp-seconds", "1"), CultureInfo.InvariantCulture)),
+        TimeSpan.FromSeconds(double.Parse(options.GetValueOrDefault("timeout-seconds", "300"), CultureInfo.InvariantCulture)), stop.Token);
+    Console.WriteLine($"{streams} concurrent streams against {url}");
+    Console.WriteLine();
+    Console.WriteLine(Report.RemoteTable(remote));
+    return remote.Completed == streams ? 0 : 1;
+}
+
+var outDir = options.GetValueOrDefault("out");
+if (!options.ContainsKey("no-alloc"))
+{
+    var allocTokens = int.Parse(options.GetValueOrDefault("alloc-tokens", "20000"), CultureInfo.InvariantCulture);
+    Console.Error.WriteLine($"allocations: {allocTokens} tokens per run, in process ...");
+    var rows = await Allocations.RunAsync(allocTokens, stop.Token);
+    var table = Report.AllocationTable(rows);
+    Console.WriteLine(table);
+    Write(outDir, "allocations.md", table);
+}
+
+var appDll = options.ContainsKey("in-process") ? null : options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()
+    ?? throw new InvalidOperationException("ChatFunctions.dll (Release) not found: run `dotnet build -c Release ChatFunctions.sln` first, or pass --app-dll or --in-process.");
+var sweepOptions = new SweepOptions
+{
+    AppDll = appDll is null ? null : Path.GetFullPath(appDll),
+    Direct = !options.ContainsKey("no-direct"),
+    Progress = line => Console.Error.WriteLine(line),
+};
+if (options.TryGetValue("app-env", out var appEnv))
+{
+    // --app-env "NAME=value;NAME2=value": runtime knobs for the app process (GC, thread pool) to compare settings.
+    sweepOptions = sweepOptions with
+    {
+        AppEnvironment = appEnv.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]),
+    };
+}
+
+if (options.TryGetValue("levels", out var levels))
+{
+    sweepOptions = sweepOptions with { Levels = levels.Split(',').Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToArray() };
+}
+
+if (options.TryGetValue("tokens", out var tokens))
+{
+    sweepOptions = sweepOptions with { Tokens = int.Parse(tokens, CultureInfo.InvariantCulture) };
+}
+
+if (options.TryGetValue("rate", out var rate))
+{
+    sweepOptions = sweepOptions with { TokensPerSecond = double.Parse(rate, CultureInfo.InvariantCulture) };
+}
+
+Console.Error.WriteLine($"sweep: levels {string.Join(',', sweepOptions.Levels)}, {sweepOptions.Tokens} tokens per stream at {sweepOptions.TokensPerSecond} tok/s, app {sweepOptions.AppDll ?? "in process"}");
+var started = DateTime.UtcNow;
+var sweep = await Sweep.RunAsync(sweepOptions, stop.Token);
+var sweepTable = Report.SweepTable(sweep);
+Console.WriteLine(sweepTable);
+var crossing = sweep.Levels.Where(l => l.Mode == "relay" && l.AddedLatencyMs.P99 > 50).Select(l => (int?)l.Streams).FirstOrDefault();
+var summary = crossing is { } c ? $"relay p99 first passes 50 ms at {c} streams" : "relay p99 stays under 50 ms at every level";
+var integrity = sweep.Levels.All(l => l.LostFrames == 0 && l.ReorderedStreams == 0 && l.IdGapStreams == 0 && l.FailedStreams == 0)
+    ? "no frame lost or reordered, no id gap, no failed stream at any level" : "SOME FRAMES WERE LOST OR REORDERED, or streams failed: see the table";
+Console.WriteLine($"{summary}; {integrity}; sweep took {(DateTime.UtcNow - started).TotalSeconds:F0} s.");
+Write(outDir, "sweep.md", sweepTable + "\n" + summary + "; " + integrity + ".\n");
+Write(outDir, "sweep.json", JsonSerializer.Serialize(sweep, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+Write(outDir, "latency.svg", Report.LatencyChart(sweep));
+return 0;
+
+static void Write(string? dir, string name, string text)
+{
+    if (dir is null)
+    {
+        return;
+    }
+
+    Directory.CreateDirectory(dir);
+    File.WriteAllText(Path.Combine(dir, name), text);
+    Console.Error.WriteLine($"wrote {Path.Combine(dir, name)}");
+}
+
+static Dictionary<string, string> ParseArgs(string[] args)
+{
+    var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"unexpected argument '{args[i]}'");
+        }
+
+        var key = args[i][2..];
+        var eq = key.IndexOf('=', StringComparison.Ordinal);
+        if (eq >= 0)
+        {
+            result[key[..eq]] = key[(eq + 1)..];
+        }
+        else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+        {
+            result[key] = args[++i];
+        }
+        else
+        {
+            result[key] = "true";
+        }
+    }
+
+    return result;
+}
