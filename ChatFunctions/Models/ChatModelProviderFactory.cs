@@ -87,8 +87,9 @@ public static class ChatModelProviderFactory
         return new OpenAIClient(new ApiKeyCredential(key), clientOptions).GetChatClient(options.Model!).AsIChatClient();
     }
 
-    private static IChatClient Wrap(IChatClient inner, IServiceProvider services)
+    private static IChatClient Wrap(IChatClient sdkClient, IServiceProvider services)
     {
+        var inner = new SdkBoundaryChatClient(sdkClient);
         var configure = services.GetService<IChatClientPipeline>();
         return configure is null ? inner : configure.Build(inner, services);
     }

@@ -34,6 +34,30 @@ public static class UpstreamErrorClassifier
         }
     }
 
+    /// <summary>
+    /// The exception as it may be logged. The SDK puts the model service's response body in
+    /// ClientResultException.Message, and error bodies may quote the prompt: such an exception is replaced by one
+    /// that keeps only its type and status.
+    /// </summary>
+    public static Exception ForLogging(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            // Status 0: no response, so no body; the network exception inside is worth keeping.
+            if (e is ClientResultException { Status: > 0 } result)
+            {
+                return new ChatUpstreamException(string.Create(CultureInfo.InvariantCulture,
+                    $"{exception.GetType().FullName}: HTTP {result.Status} from the model service (response body withheld: it may quote the prompt)."))
+                {
+                    Status = result.Status,
+                };
+            }
+        }
+
+        return exception;
+    }
+
     private static ChatUpstreamException FromStatus(int status, PipelineResponse? response, Exception inner)
     {
         var retryAfter = response is null ? null : ReadRetryAfter(response.Headers);

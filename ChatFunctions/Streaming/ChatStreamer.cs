@@ -119,7 +119,7 @@ public sealed class ChatStreamer(
                     continue;
                 }
 
-                Log.StreamFailed(logger, requestId, progress.Chunks, failure.Error.Code, failure.Status, failure.Error.Retryable, ex);
+                Log.StreamFailed(logger, requestId, progress.Chunks, failure.Error.Code, failure.Status, failure.Error.Retryable, UpstreamErrorClassifier.ForLogging(ex));
                 progress.Error = failure.Error;
                 await writer.WriteErrorAsync(failure.Error, cancellationToken);
                 return StreamFinishReason.Error;

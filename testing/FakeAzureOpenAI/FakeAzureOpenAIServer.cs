@@ -138,7 +138,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
 
                 if (i == script.ResetAfterTokens)
                 {
-                    context.Abort();
+                    await ResetAsync(context, script);
                     return;
                 }
 
@@ -173,7 +173,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
 
             if (script.ResetAfterTokens == script.Tokens.Count)
             {
-                context.Abort();
+                await ResetAsync(context, script);
                 return;
             }
 
@@ -203,6 +203,16 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         {
             // The caller went away: exactly what the cancellation tests look for.
         }
+    }
+
+    private static async Task ResetAsync(HttpContext context, FakeScript script)
+    {
+        if (script.ResetTrigger is { } trigger)
+        {
+            await trigger.WaitAsync(context.RequestAborted);
+        }
+
+        context.Abort();
     }
 
     private static JsonObject Chunk(string id, long created, string model, JsonObject delta, string? finishReason, long? sentAt)
@@ -272,7 +282,12 @@ public sealed record FakeScript
     public TimeSpan DelayBeforeFirstToken { get; init; }
 
     /// <summary>Abort the connection before sending token N (a reset mid-stream).</summary>
+    /// <remarks>Kestrel's abort drops response bytes it has not sent yet, and writes complete before the bytes
+    /// leave: without <see cref="ResetTrigger"/> the caller may lose the tokens sent just before the reset.</remarks>
     public int ResetAfterTokens { get; init; } = -1;
+
+    /// <summary>When set, the reset waits for this task, e.g. until the test saw the tokens before it arrive downstream.</summary>
+    public Task? ResetTrigger { get; init; }
 
     /// <summary>Go silent before token N until the caller gives up.</summary>
     public int StallAfterTokens { get; init; } = -1;

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Net.ServerSentEvents;
+using System.Text;
+using System.Text.Json.Nodes;
+using ChatFunctions.Tests.TestInfrastructure;
+using FakeAzureOpenAI;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatFunctions.Tests.Wire;
+
+/// <summary>
+/// The fake Azure OpenAI server and the real app pointed at it through the real Azure.AI.OpenAI client,
+/// with every log entry captured. Each test starts and disposes its own.
+/// </summary>
+public sealed class WireHost : IAsyncDisposable
+{
+    public const string Deployment = "chat-test";
+    public const string ApiKey = "test-key";
+    public const string SystemPrompt = "You are the wire-test assistant. Be brief.";
+
+    private WireHost(FakeAzureOpenAIServer fake, AppServer app, CapturedLogs logs)
+    {
+        Fake = fake;
+        App = app;
+        Logs = logs;
+    }
+
+    public FakeAzureOpenAIServer Fake { get; }
+
+    public AppServer App { get; }
+
+    public CapturedLogs Logs { get; }
+
+    /// <summary>Overall bound for one test's network work: generous, so a noisy machine never flakes.</summary>
+    public static CancellationTokenSource Timeout() => new(TimeSpan.FromSeconds(30));
+
+    /// <param name="settings">Added to (and overriding) the Azure OpenAI settings; a null value removes a setting.</param>
+    public static async Task<WireHost> StartAsync(
+        IReadOnlyDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? configureServices = null,
+        Action<FakeAzureOpenAIServer>? configureFake = null)
+    {
+        var fake = await FakeAzureOpenAIServer.StartAsync();
+        try
+        {
+            configureFake?.Invoke(fake);
+            var merged = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["CHAT_PROVIDER"] = "AzureOpenAI",
+                ["AZURE_OPENAI_ENDPOINT"] = fake.Endpoint.ToString(),
+                ["AZURE_OPENAI_CHAT_DEPLOYMENT"] = Deployment,
+                ["AZURE_OPENAI_API_KEY"] = ApiKey,
+                ["CHAT_SYSTEM_PROMPT"] = SystemPrompt,
+                ["CHAT_MAX_OUTPUT_TOKENS"] = "321",
+            };
+            foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            {
+                merged[key] = value;
+            }
+
+            var logs = new CapturedLogs();
+            var app = await AppServer.StartAsync(
+                merged.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.OrdinalIgnoreCase),
+                services =>
+                {
+                    logs.Register(services);
+                    configureServices?.Invoke(services);
+                });
+            return new WireHost(fake, app, logs);
+        }
+        catch
+        {
+            await fake.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Task<List<ReceivedFrame>> StreamAsync(string message, object? history, CancellationToken cancellationToken) =>
+        SseClient.ReadAllAsync(App.Client, SseClient.Post(message, history), cancellationToken);
+
+    /// <summary>Waits for the fake to see its request <paramref name="request"/> aborted by the app.</summary>
+    public static async Task<long> WaitForAbortAsync(RecordedRequest request, TimeSpan timeout)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (request.AbortedTimestamp is null)
+        {
+            Assert.True(stopwatch.Elapsed < timeout, $"the fake server did not see its request aborted within {timeout.TotalSeconds} s");
+            await Task.Delay(10);
+        }
+
+        return request.AbortedTimestamp.Value;
+    }
+
+    /// <summary>Parses a raw SSE body with SseParser, the way <see cref="SseClient"/> reads a live stream.</summary>
+    public static List<ReceivedFrame> ParseFrames(string rawBody)
+    {
+        var parser = SseParser.Create(new MemoryStream(Encoding.UTF8.GetBytes(rawBody)));
+        var frames = new List<ReceivedFrame>();
+        foreach (var item in parser.Enumerate())
+        {
+            frames.Add(new ReceivedFrame(parser.LastEventId, item.EventType, JsonNode.Parse(item.Data)!.AsObject(), 0));
+        }
+
+        return frames;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        await Fake.DisposeAsync();
+    }
+}
+
+/// <summary>Assertions on single frames, shared by the wire tests.</summary>
+public static class FrameAssert
+{
+    public static void Meta(ReceivedFrame frame)
+    {
+        Assert.True(frame.IsMeta, $"expected meta, got {frame.Data.ToJsonString()}");
+        var meta = frame.Data["meta"]!.AsObject();
+        Assert.Equal("azure-openai", meta["provider"]!.GetValue<string>());
+        Assert.Equal(WireHost.Deployment, meta["model"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(meta["requestId"]!.GetValue<string>()));
+    }
+
+    public static void Chunks(IEnumerable<ReceivedFrame> frames, params string[] expected)
+    {
+        var list = frames.ToList();
+        Assert.All(list, f => Assert.True(f.IsChunk, $"expected a chunk, got {f.Data.ToJsonString()}"));
+        Assert.Equal(expected, list.Select(f => f.Chunk));
+    }
+
+    public static JsonObject Error(ReceivedFrame frame, string code, bool retryable)
+    {
+        Assert.True(frame.IsError, $"expected error, got {frame.Data.ToJsonString()}");
+        var error = frame.Data["error"]!.AsObject();
+        Assert.Equal(code, error["code"]!.GetValue<string>());
+        Assert.Equal(retryable, error["retryable"]!.GetValue<bool>());
+        Assert.False(string.IsNullOrWhiteSpace(error["message"]!.GetValue<string>()));
+        return error;
+    }
+
+    public static JsonObject Done(ReceivedFrame frame, string finishReason)
+    {
+        Assert.True(frame.IsDone, $"expected done, got {frame.Data.ToJsonString()}");
+        Assert.True(frame.Data["done"]!.GetValue<bool>());
+        Assert.Equal(finishReason, frame.Data["finishReason"]!.GetValue<string>());
+        return frame.Data;
+    }
+}
