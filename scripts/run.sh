@@ -27,7 +27,7 @@ if [ ! -f "$page" ] || [ -n "$(find static-web/src static-web/public static-web/
 fi
 
 echo "Building the Functions app..."
-dotnet build ChatFunctions/ChatFunctions.csproj -c "$configuration" --nologo -v quiet
+dotnet build ChatFunctions/ChatFunctions.csproj -c "$configuration" --nologo -v quiet -clp:ErrorsOnly
 
 if [ "$mode" = standalone ]; then
   echo "Starting the standalone host: open http://localhost:7071 (Ctrl+C stops)."
@@ -38,7 +38,7 @@ fi
 if [ ! -f local.settings.json ]; then
   cp local.settings.sample.json local.settings.json
   echo "Created local.settings.json from local.settings.sample.json (git-ignored; edit it to configure a model)."
-  dotnet build ChatFunctions/ChatFunctions.csproj -c "$configuration" --nologo -v quiet
+  dotnet build ChatFunctions/ChatFunctions.csproj -c "$configuration" --nologo -v quiet -clp:ErrorsOnly
 fi
 
 pids=()

@@ -190,31 +190,85 @@ public class ChatStreamerTests
     public async Task ClientCancellation_StopsTheModelCall_AndIsACancellationNotAnError()
     {
         using var cts = new CancellationTokenSource();
-        CancellationToken seen = default;
+        var model = new EndlessModel(cancelAfter: 3, cts);
         _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
-            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => { seen = ct; return Endless(cts, ct); });
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct));
 
         var (summary, frames) = await RunAsync(cts.Token);
 
-        Assert.True(seen.IsCancellationRequested, "the token given to the model was cancelled");
+        Assert.True(model.Stopped, "the model's stream was disposed, which aborts the upstream request");
+        Assert.InRange(model.Yielded, 3, 4);
         Assert.Equal(StreamFinishReason.Cancelled, summary.FinishReason);
         Assert.DoesNotContain(frames, f => f.ContainsKey("error"));
         Assert.DoesNotContain(frames, f => f.ContainsKey("done")); // nobody is there to read it
         _observation.Verify(o => o.Completed(It.Is<StreamSummary>(s => s.FinishReason == StreamFinishReason.Cancelled), null), Times.Once);
     }
 
-    private static async IAsyncEnumerable<ChatResponseUpdate> Endless(CancellationTokenSource cancelAfterThree, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private sealed class EndlessModel(int cancelAfter, CancellationTokenSource client)
     {
-        for (var i = 0; ; i++)
-        {
-            if (i == 3)
-            {
-                await cancelAfterThree.CancelAsync();
-            }
+        public int Yielded { get; private set; }
 
-            await Task.Delay(5, cancellationToken);
-            yield return Text("t");
+        public bool Stopped { get; private set; }
+
+        public async IAsyncEnumerable<ChatResponseUpdate> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            try
+            {
+                while (true)
+                {
+                    if (Yielded == cancelAfter)
+                    {
+                        // As Kestrel does when the connection drops: synchronously, between two model updates.
+                        client.Cancel();
+                    }
+
+                    await Task.Delay(5, cancellationToken);
+                    Yielded++;
+                    yield return Text("t");
+                }
+            }
+            finally
+            {
+                Stopped = true;
+            }
         }
+    }
+
+    [Fact]
+    public async Task FramesAlreadyWritten_AreFlushedBeforeWaitingOnTheModel()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns(BurstThenWait(release.Task));
+        var pipe = new Pipe();
+        await using var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan);
+
+        var streaming = Streamer().StreamAsync("req", Request(), writer, CancellationToken.None);
+        // The burst of three is visible to the client while the model is still thinking.
+        var seen = "";
+        for (var i = 0; i < 200 && !seen.Contains("\"c\"", StringComparison.Ordinal); i++)
+        {
+            var read = await pipe.Reader.ReadAsync();
+            seen += System.Text.Encoding.UTF8.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer));
+            pipe.Reader.AdvanceTo(read.Buffer.End);
+        }
+
+        Assert.Contains("{\"chunk\":\"a\"}", seen, StringComparison.Ordinal);
+        Assert.Contains("{\"chunk\":\"c\"}", seen, StringComparison.Ordinal);
+        Assert.False(streaming.IsCompleted);
+
+        release.SetResult();
+        var summary = await streaming;
+        Assert.Equal(4, summary.Chunks);
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> BurstThenWait(Task release)
+    {
+        yield return Text("a");
+        yield return Text("b");
+        yield return Text("c");
+        await release;
+        yield return Text("d");
     }
 
     [Fact]

@@ -97,6 +97,23 @@ public class SseChatWriterTests
     }
 
     [Fact]
+    public async Task UnflushedChunks_WaitForFlush_ThenGoOutTogether()
+    {
+        var pipe = new Pipe();
+        await using var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan);
+
+        await writer.WriteChunkAsync("a", CancellationToken.None, flush: false);
+        await writer.WriteChunkAsync("b", CancellationToken.None, flush: false);
+        Assert.True(writer.HasUnflushedFrames);
+        Assert.False(pipe.Reader.TryRead(out _));
+
+        await writer.FlushAsync(CancellationToken.None);
+        Assert.False(writer.HasUnflushedFrames);
+        Assert.True(pipe.Reader.TryRead(out var read));
+        Assert.Equal("id: 1\ndata: {\"chunk\":\"a\"}\n\nid: 2\ndata: {\"chunk\":\"b\"}\n\n", Encoding.UTF8.GetString(read.Buffer));
+    }
+
+    [Fact]
     public async Task Heartbeat_IsWrittenAfterTheIntervalWithoutFrames()
     {
         var time = new FakeTimeProvider();

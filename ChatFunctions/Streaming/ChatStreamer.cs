@@ -133,35 +133,54 @@ public sealed class ChatStreamer(
     {
         ChatFinishReason? finish = null;
         idle.CancelAfter(idleTimeout);
-        await foreach (var update in provider.Client.GetStreamingResponseAsync(messages, chatOptions, idle.Token))
+        var updates = provider.Client.GetStreamingResponseAsync(messages, chatOptions, idle.Token).GetAsyncEnumerator(idle.Token);
+        await using (updates)
         {
-            idle.CancelAfter(idleTimeout);
-            var contents = update.Contents;
-            for (var i = 0; i < contents.Count; i++)
+            while (true)
             {
-                switch (contents[i])
+                var next = updates.MoveNextAsync();
+                if (!next.IsCompleted && writer.HasUnflushedFrames)
                 {
-                    case TextContent { Text: { Length: > 0 } text }:
-                        if (progress.Chunks++ == 0)
-                        {
-                            progress.FirstTokenTimestamp = time.GetTimestamp();
-                        }
-
-                        // The client's token, not the idle one: a slow client is not a silent model.
-                        await writer.WriteChunkAsync(text, cancellationToken);
-                        break;
-                    case UsageContent usage:
-                        progress.Usage = usage.Details;
-                        break;
+                    // Nothing more is ready: send what was written before waiting on the model. While output is
+                    // already waiting (a burst, or a relay that fell behind) frames go out together, one write each burst.
+                    await writer.FlushAsync(cancellationToken);
                 }
-            }
 
-            if (update.FinishReason is { } reason)
-            {
-                finish = reason;
+                if (!await next)
+                {
+                    break;
+                }
+
+                idle.CancelAfter(idleTimeout);
+                var update = updates.Current;
+                var contents = update.Contents;
+                for (var i = 0; i < contents.Count; i++)
+                {
+                    switch (contents[i])
+                    {
+                        case TextContent { Text: { Length: > 0 } text }:
+                            if (progress.Chunks++ == 0)
+                            {
+                                progress.FirstTokenTimestamp = time.GetTimestamp();
+                            }
+
+                            // The client's token, not the idle one: a slow client is not a silent model.
+                            await writer.WriteChunkAsync(text, cancellationToken, flush: false);
+                            break;
+                        case UsageContent usage:
+                            progress.Usage = usage.Details;
+                            break;
+                    }
+                }
+
+                if (update.FinishReason is { } reason)
+                {
+                    finish = reason;
+                }
             }
         }
 
+        await writer.FlushAsync(cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         return finish == ChatFinishReason.Length ? StreamFinishReason.Length
             : finish == ChatFinishReason.ContentFilter ? StreamFinishReason.ContentFilter

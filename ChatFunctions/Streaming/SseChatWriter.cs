@@ -37,6 +37,7 @@ public sealed class SseChatWriter : IAsyncDisposable
     private readonly ITimer? _heartbeatTimer;
     private long _lastWriteTimestamp;
     private long _nextId;
+    private bool _unflushed;
     private bool _completed;
 
     public SseChatWriter(PipeWriter output, TimeProvider time, TimeSpan heartbeatInterval)
@@ -70,8 +71,30 @@ public sealed class SseChatWriter : IAsyncDisposable
             json.WriteEndObject();
         }, (requestId, provider, model), cancellationToken);
 
-    public ValueTask WriteChunkAsync(string text, CancellationToken cancellationToken) =>
-        WriteFrameAsync(static (json, text) => json.WriteString("chunk", text), text, cancellationToken);
+    /// <param name="flush">False leaves the frame in the pipe for a later <see cref="FlushAsync"/>: the relay passes
+    /// false while more model output is already waiting, so a burst goes out in one write instead of one per token.</param>
+    public ValueTask WriteChunkAsync(string text, CancellationToken cancellationToken, bool flush = true) =>
+        WriteFrameAsync(static (json, text) => json.WriteString("chunk", text), text, cancellationToken, flush);
+
+    /// <summary>Whether frames were written but not yet flushed.</summary>
+    public bool HasUnflushedFrames => Volatile.Read(ref _unflushed);
+
+    /// <summary>Sends frames written with flush: false.</summary>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_unflushed && !_completed)
+            {
+                await FlushCoreAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     public ValueTask WriteErrorAsync(StreamError error, CancellationToken cancellationToken) =>
         WriteFrameAsync(static (json, error) =>
@@ -125,7 +148,7 @@ public sealed class SseChatWriter : IAsyncDisposable
         }
     }
 
-    private async ValueTask WriteFrameAsync<TState>(Action<Utf8JsonWriter, TState> writeBody, TState state, CancellationToken cancellationToken)
+    private async ValueTask WriteFrameAsync<TState>(Action<Utf8JsonWriter, TState> writeBody, TState state, CancellationToken cancellationToken, bool flush = true)
     {
         await _gate.WaitAsync(cancellationToken);
         try
@@ -143,7 +166,14 @@ public sealed class SseChatWriter : IAsyncDisposable
             _json.Flush();
 
             Write(_output, FrameEnd);
-            await FlushAsync(cancellationToken);
+            if (flush)
+            {
+                await FlushCoreAsync(cancellationToken);
+            }
+            else
+            {
+                _unflushed = true;
+            }
         }
         finally
         {
@@ -151,8 +181,9 @@ public sealed class SseChatWriter : IAsyncDisposable
         }
     }
 
-    private async ValueTask FlushAsync(CancellationToken cancellationToken)
+    private async ValueTask FlushCoreAsync(CancellationToken cancellationToken)
     {
+        _unflushed = false;
         var result = await _output.FlushAsync(cancellationToken);
         Volatile.Write(ref _lastWriteTimestamp, _time.GetTimestamp());
         if (result.IsCanceled || result.IsCompleted)
@@ -185,7 +216,7 @@ public sealed class SseChatWriter : IAsyncDisposable
                 if (idle >= _heartbeatInterval)
                 {
                     Write(_output, Heartbeat);
-                    await FlushAsync(CancellationToken.None);
+                    await FlushCoreAsync(CancellationToken.None);
                     HeartbeatsWritten++;
                     dueIn = _heartbeatInterval;
                 }
