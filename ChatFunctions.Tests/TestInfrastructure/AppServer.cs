@@ -29,7 +29,13 @@ public sealed class AppServer : IAsyncDisposable
 
     public static async Task<AppServer> StartAsync(IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
-        var args = new List<string> { "--urls=http://127.0.0.1:0", "--CHAT_HOST_MODE=standalone" };
+        var args = new List<string>
+        {
+            "--urls=http://127.0.0.1:0",
+            "--CHAT_HOST_MODE=standalone",
+            // Keep the test output readable; tests that look at logs add their own provider.
+            "--Logging:Console:LogLevel:Default=Warning",
+        };
         var merged = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
             // Keep tests independent of whatever the machine has in its environment.
