@@ -68,5 +68,7 @@ public class FunctionMetadataTests
         // A customHeaders Content-Type would overwrite text/event-stream (shared pitfalls).
         Assert.Null(host["extensions"]?["http"]?["customHeaders"]?["Content-Type"]);
         Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "host.json")), "host.json is linked into the build output");
+        // The worker exports with OpenTelemetry; the host must too, or Application Insights gets host and worker logs twice.
+        Assert.Equal("OpenTelemetry", host["telemetryMode"]?.GetValue<string>());
     }
 }
