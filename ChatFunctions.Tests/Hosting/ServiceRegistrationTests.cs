@@ -7,6 +7,7 @@ using ChatFunctions.Models;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Tests.Hosting;
@@ -17,7 +18,7 @@ public class ServiceRegistrationTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
-        services.AddLogging();
+        services.AddLogging(logging => logging.AddProvider(Microsoft.Extensions.Logging.Abstractions.NullLoggerProvider.Instance));
         services.AddChatFunctions(configuration);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
@@ -35,6 +36,17 @@ public class ServiceRegistrationTests
         Assert.Equal(ServiceLifetime.Singleton, descriptor.Lifetime);
         using var provider = Build([]);
         Assert.IsType(implementation, provider.GetRequiredService(service));
+    }
+
+    [Fact]
+    public void RequestStartLogs_WhichCarryAGetsQuery_AreOffByDefault_OnEitherHost()
+    {
+        using var provider = Build([]);
+        var loggers = provider.GetRequiredService<ILoggerFactory>();
+
+        Assert.False(loggers.CreateLogger(LogFilters.RequestStart).IsEnabled(LogLevel.Information));
+        Assert.True(loggers.CreateLogger(LogFilters.RequestStart).IsEnabled(LogLevel.Warning));
+        Assert.True(loggers.CreateLogger("ChatFunctions.Streaming.ChatStreamer").IsEnabled(LogLevel.Information));
     }
 
     [Fact]

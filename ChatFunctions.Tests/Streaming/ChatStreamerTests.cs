@@ -210,12 +210,18 @@ public class ChatStreamerTests
 
         public bool Stopped { get; private set; }
 
-        public async IAsyncEnumerable<ChatResponseUpdate> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        public async IAsyncEnumerable<ChatResponseUpdate> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken, int pauseAfter = -1)
         {
             try
             {
                 while (true)
                 {
+                    if (Yielded == pauseAfter)
+                    {
+                        // The model is thinking: a read is pending when the client leaves.
+                        await Task.Delay(Timeout.Infinite, cancellationToken);
+                    }
+
                     if (Yielded == cancelAfter)
                     {
                         // As Kestrel does when the connection drops: synchronously, between two model updates.
@@ -269,6 +275,59 @@ public class ChatStreamerTests
         yield return Text("c");
         await release;
         yield return Text("d");
+    }
+
+    [Fact]
+    public async Task ClientLeavingWhileAFlushWaits_ReleasesTheModelStream_AsACancellation()
+    {
+        using var cts = new CancellationTokenSource();
+        var model = new EndlessModel(cancelAfter: -1, cts);
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct, pauseAfter: 1));
+        // A client that stops reading: after the meta frame, flushes wait on back-pressure.
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8, resumeWriterThreshold: 4, useSynchronizationContext: false));
+        await using var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan);
+
+        var streaming = Streamer().StreamAsync("req", Request(), writer, cts.Token);
+        var meta = await pipe.Reader.ReadAsync();
+        pipe.Reader.AdvanceTo(meta.Buffer.End);
+        for (var i = 0; i < 200 && model.Yielded < 1; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(50); // the relay is now flushing "t" while the model's next read is pending
+        await cts.CancelAsync();
+        var summary = await streaming.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(StreamFinishReason.Cancelled, summary.FinishReason);
+        Assert.True(model.Stopped, "the model's stream was disposed, which aborts the upstream request");
+    }
+
+    [Fact]
+    public async Task ConnectionClosingWhileAFlushWaits_BeforeTheAbortToken_ReleasesTheModelStream_AsACancellation()
+    {
+        var model = new EndlessModel(cancelAfter: -1, new CancellationTokenSource());
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct, pauseAfter: 1));
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8, resumeWriterThreshold: 4, useSynchronizationContext: false));
+        await using var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan);
+
+        var streaming = Streamer().StreamAsync("req", Request(), writer, CancellationToken.None);
+        var meta = await pipe.Reader.ReadAsync();
+        pipe.Reader.AdvanceTo(meta.Buffer.End);
+        for (var i = 0; i < 200 && model.Yielded < 1; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        await Task.Delay(50); // the relay's flush of "t" waits on back-pressure while the model's next read is pending
+        // The connection is gone before any abort token says so: the waiting flush is refused.
+        await pipe.Reader.CompleteAsync();
+        var summary = await streaming.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(StreamFinishReason.Cancelled, summary.FinishReason);
+        Assert.True(model.Stopped, "the model's stream was disposed, which aborts the upstream request");
     }
 
     [Fact]

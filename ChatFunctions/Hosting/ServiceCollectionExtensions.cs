@@ -14,6 +14,7 @@ namespace ChatFunctions.Hosting;
 
 public static class ServiceCollectionExtensions
 {
+
     /// <summary>Everything the functions need, registered once for both the Functions host and the standalone host.</summary>
     public static IServiceCollection AddChatFunctions(this IServiceCollection services, IConfiguration configuration)
     {
@@ -23,6 +24,7 @@ public static class ServiceCollectionExtensions
         services.AddSettings<OpenAICompatibleOptions>(configuration);
         services.AddSettings<DemoOptions>(configuration);
         services.AddSingleton<IValidateOptions<ChatServiceOptions>, ProviderSettingsValidator>();
+        services.AddLogging(logging => logging.AddPrivacyFilters());
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();

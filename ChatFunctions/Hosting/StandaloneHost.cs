@@ -37,10 +37,6 @@ public static class StandaloneHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
-        // Request-start logs carry the URL, and a GET's query holds the user's message: keep them out by default.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
-        // Routing logs a line per request; the app's own stream logs say more.
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
         builder.Services.AddChatFunctions(builder.Configuration);
         builder.Services.AddTelemetry(builder.Configuration);
         configureServices?.Invoke(builder.Services);

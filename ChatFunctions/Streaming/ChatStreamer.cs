@@ -42,7 +42,7 @@ public sealed class ChatStreamer(
             await writer.WriteMetaAsync(requestId, provider.Name, provider.Model, cancellationToken);
             finishReason = await RelayWithRetriesAsync(requestId, request, writer, progress, started, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
         {
             finishReason = StreamFinishReason.Cancelled;
         }
@@ -60,13 +60,13 @@ public sealed class ChatStreamer(
         scope.Completed(summary, progress.Error);
 
         // The done frame goes out whatever happened, unless the client is gone and cannot read it.
-        if (!cancellationToken.IsCancellationRequested)
+        if (finishReason != StreamFinishReason.Cancelled)
         {
             try
             {
                 await writer.WriteDoneAsync(summary, cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
             {
                 // The client left while the last frame was being written.
             }
@@ -94,7 +94,7 @@ public sealed class ChatStreamer(
             {
                 return await RelayOnceAsync(messages, chatOptions, writer, progress, started, idle, idleTimeout, cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
             {
                 throw;
             }
@@ -143,7 +143,19 @@ public sealed class ChatStreamer(
                 {
                     // Nothing more is ready: send what was written before waiting on the model. While output is
                     // already waiting (a burst, or a relay that fell behind) frames go out together, one write each burst.
-                    await writer.FlushAsync(cancellationToken);
+                    try
+                    {
+                        await writer.FlushAsync(cancellationToken);
+                    }
+                    catch
+                    {
+                        // The client is gone. The model read still pending must end before the enumerator is
+                        // disposed, or the upstream response is never released (and never aborted).
+                        await idle.CancelAsync();
+                        await next.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        throw;
+                    }
                 }
 
                 if (!await next)
@@ -201,6 +213,10 @@ public sealed class ChatStreamer(
         messages.Add(new ChatMessage(ChatRole.User, request.Message));
         return messages;
     }
+
+    /// <summary>The request was aborted, or the response pipe refused more frames: either way nobody is reading.</summary>
+    private static bool ClientLeft(OperationCanceledException exception, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested || exception is ClientGoneException;
 
     private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(250 * Math.Pow(2, attempt - 1));
 

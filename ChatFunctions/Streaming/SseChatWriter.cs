@@ -189,7 +189,7 @@ public sealed class SseChatWriter : IAsyncDisposable
         if (result.IsCanceled || result.IsCompleted)
         {
             // The reader (the client connection) has gone; the caller's cancellation token will say why.
-            throw new OperationCanceledException("The client stopped reading the stream.");
+            throw new ClientGoneException();
         }
     }
 

@@ -45,3 +45,22 @@ public sealed record StreamSummary(
     double TokensPerSecond,
     TimeSpan Duration,
     int Chunks);
+
+/// <summary>The response pipe refused a frame: the client stopped reading, whether or not the abort token fired yet.</summary>
+public sealed class ClientGoneException : OperationCanceledException
+{
+    public ClientGoneException()
+        : base("The client stopped reading the stream.")
+    {
+    }
+
+    public ClientGoneException(string? message)
+        : base(message)
+    {
+    }
+
+    public ClientGoneException(string? message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}
