@@ -18,7 +18,7 @@ public class ServiceRegistrationTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
-        services.AddLogging(logging => logging.AddProvider(Microsoft.Extensions.Logging.Abstractions.NullLoggerProvider.Instance));
+        services.AddLogging(logging => logging.AddProvider(new EveryLevelProvider()));
         services.AddChatFunctions(configuration);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
@@ -115,5 +115,27 @@ public class ServiceRegistrationTests
 
         Assert.All(names, n => Assert.Matches("^[A-Z][A-Z0-9_]+$", n));
         Assert.Equal(names.Count, names.Distinct().Count());
+    }
+
+    /// <summary>A provider with no rules of its own whose loggers take every level: what gets through is the filters' doing.</summary>
+    private sealed class EveryLevelProvider : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new EveryLevelLogger();
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class EveryLevelLogger : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+            }
+        }
     }
 }
