@@ -55,10 +55,7 @@ public sealed class SseChatWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Frames written so far; the id of the last one.</summary>
-    public long FramesWritten => Volatile.Read(ref _nextId);
-
-    /// <summary>Raised after a heartbeat comment was flushed (for tests and metrics).</summary>
+    /// <summary>Heartbeat comments flushed so far.</summary>
     public int HeartbeatsWritten { get; private set; }
 
     public ValueTask WriteMetaAsync(string requestId, string provider, string model, CancellationToken cancellationToken) =>
