@@ -31,15 +31,18 @@ public sealed class CancellationTests(ITestOutputHelper output)
     private static readonly TimeSpan TokenInterval = TimeSpan.FromMilliseconds(300);
     private static readonly TimeSpan MaxAbortLatency = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>A long reply at a slow pace, so the client's disconnect lands between two tokens.</summary>
+    private static FakeScript SlowReply() => new()
+    {
+        Tokens = Enumerable.Range(1, ScriptTokens).Select(i => $"t{i} ").ToList(),
+        TokenInterval = TokenInterval,
+    };
+
     [Fact]
     public async Task A_client_disconnect_between_tokens_aborts_the_upstream_request_within_100_ms_every_time()
     {
         await using var host = await WireHost.StartAsync();
-        host.Fake.DefaultScript = new FakeScript
-        {
-            Tokens = Enumerable.Range(1, ScriptTokens).Select(i => $"t{i} ").ToList(),
-            TokenInterval = TokenInterval,
-        };
+        host.Fake.DefaultScript = SlowReply();
         var latencies = new List<TimeSpan>();
 
         for (var run = 1; run <= Runs; run++)
@@ -100,11 +103,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
     {
         await using var host = await WireHost.StartAsync(configureServices: services =>
             services.AddSingleton<IChatClientPipeline>(new PauseAfterTextUpdates(2)));
-        host.Fake.DefaultScript = new FakeScript
-        {
-            Tokens = Enumerable.Range(1, ScriptTokens).Select(i => $"t{i} ").ToList(),
-            TokenInterval = TokenInterval,
-        };
+        host.Fake.DefaultScript = SlowReply();
         var latencies = new List<TimeSpan>();
 
         for (var run = 1; run <= Runs; run++)

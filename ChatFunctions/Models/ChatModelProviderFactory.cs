@@ -54,7 +54,7 @@ public static class ChatModelProviderFactory
     {
         var clientOptions = new AzureOpenAIClientOptions
         {
-            Transport = UpstreamTransport.CreatePipelineTransport(httpClient),
+            Transport = new HttpClientPipelineTransport(httpClient),
             // Retries happen in ChatStreamer, only before the first token and within a budget: the SDK's own
             // policy would wait out a retry-after of any length.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
@@ -78,7 +78,7 @@ public static class ChatModelProviderFactory
         var clientOptions = new OpenAIClientOptions
         {
             Endpoint = options.BaseUrl,
-            Transport = UpstreamTransport.CreatePipelineTransport(httpClient),
+            Transport = new HttpClientPipelineTransport(httpClient),
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
         };
 

@@ -1,4 +1,3 @@
-using System.ClientModel.Primitives;
 using System.Net;
 
 namespace ChatFunctions.Models;
@@ -16,7 +15,7 @@ public static class UpstreamTransport
         Timeout = Timeout.InfiniteTimeSpan,
     };
 
-    public static SocketsHttpHandler CreateHandler() => new()
+    private static SocketsHttpHandler CreateHandler() => new()
     {
         ResponseDrainTimeout = TimeSpan.Zero,
         MaxResponseDrainSize = 0,
@@ -24,6 +23,4 @@ public static class UpstreamTransport
         AutomaticDecompression = DecompressionMethods.None,
         EnableMultipleHttp2Connections = true,
     };
-
-    public static HttpClientPipelineTransport CreatePipelineTransport(HttpClient client) => new(client);
 }

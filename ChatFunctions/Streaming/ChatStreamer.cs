@@ -92,7 +92,7 @@ public sealed class ChatStreamer(
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
-                return await RelayOnceAsync(messages, chatOptions, writer, progress, started, idle, idleTimeout, cancellationToken);
+                return await RelayOnceAsync(messages, chatOptions, writer, progress, idle, idleTimeout, cancellationToken);
             }
             catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
             {
@@ -128,7 +128,7 @@ public sealed class ChatStreamer(
     }
 
     private async Task<StreamFinishReason> RelayOnceAsync(
-        List<ChatMessage> messages, ChatOptions chatOptions, SseChatWriter writer, StreamProgress progress, long started,
+        List<ChatMessage> messages, ChatOptions chatOptions, SseChatWriter writer, StreamProgress progress,
         CancellationTokenSource idle, TimeSpan idleTimeout, CancellationToken cancellationToken)
     {
         ChatFinishReason? finish = null;
