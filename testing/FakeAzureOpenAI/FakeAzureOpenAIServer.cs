@@ -102,11 +102,9 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers["apim-request-id"] = Guid.NewGuid().ToString();
-        using var abortRegistration = context.RequestAborted.Register(() =>
-        {
-            recorded.AbortedTimestamp = Stopwatch.GetTimestamp();
-            RequestAborted?.Invoke(recorded);
-        });
+        // The caller's abandonment shows either as the abort token (while waiting between tokens) or as a failed
+        // write (when the reset lands mid-write, the handler ends before the token fires): record whichever comes first.
+        using var abortRegistration = context.RequestAborted.Register(() => MarkAborted(recorded));
 
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..20];
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -199,9 +197,18 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             await context.Response.WriteAsync("data: [DONE]\n\n");
             await context.Response.Body.FlushAsync();
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
         {
             // The caller went away: exactly what the cancellation tests look for.
+            MarkAborted(recorded);
+        }
+    }
+
+    private void MarkAborted(RecordedRequest recorded)
+    {
+        if (recorded.TryMarkAborted(Stopwatch.GetTimestamp()))
+        {
+            RequestAborted?.Invoke(recorded);
         }
     }
 
@@ -320,7 +327,12 @@ public sealed class RecordedRequest(string pathAndQuery, string? deployment, IRe
 
     public long ReceivedTimestamp { get; } = receivedTimestamp;
 
-    public long? AbortedTimestamp { get; set; }
+    private long _abortedTimestamp;
+
+    /// <summary>When the server saw the caller abandon the request, if it did.</summary>
+    public long? AbortedTimestamp => Interlocked.Read(ref _abortedTimestamp) is var t and not 0 ? t : null;
+
+    internal bool TryMarkAborted(long timestamp) => Interlocked.CompareExchange(ref _abortedTimestamp, timestamp, 0) == 0;
 
     public ConcurrentQueue<long> TokenSentTimestamps { get; } = new();
 }
