@@ -35,7 +35,8 @@ public sealed class TelemetryTests
     {
         var metrics = new List<MetricSnapshot>();
         var spans = new List<Activity>();
-        await using var server = await AppServer.StartAsync(configureServices: services => services.AddOpenTelemetry()
+        // No grace: the client that leaves mid-reply stops it at once, so its outcome is measured here.
+        await using var server = await AppServer.StartAsync(new Dictionary<string, string> { ["CHAT_RESUME_GRACE_SECONDS"] = "0" }, configureServices: services => services.AddOpenTelemetry()
             .WithMetrics(m => m.AddChatFunctionsMeters().AddInMemoryExporter(metrics))
             .WithTracing(t => t.AddChatFunctionsSources().AddInMemoryExporter(spans)));
         var marker = "zqx" + Guid.NewGuid().ToString("N");

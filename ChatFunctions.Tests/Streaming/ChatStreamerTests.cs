@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
@@ -6,6 +5,7 @@ using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
+using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -38,21 +38,21 @@ public class ChatStreamerTests
 
     private async Task<(StreamSummary Summary, List<JsonObject> Frames)> RunAsync(CancellationToken cancellationToken = default)
     {
-        var pipe = new Pipe();
-        StreamSummary summary;
-        await using (var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan))
-        {
-            summary = await Streamer().StreamAsync("req", Request(), writer, cancellationToken);
-        }
+        using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
+        var summary = await Streamer().ProduceAsync(reply, Request(), cancellationToken);
+        Assert.True(reply.Log.IsCompleted);
+        return (summary, await ParseAsync(reply.Log.ToArray(0, reply.Log.Published)));
+    }
 
-        await pipe.Writer.CompleteAsync();
+    private static async Task<List<JsonObject>> ParseAsync(byte[] bytes)
+    {
         var frames = new List<JsonObject>();
-        await foreach (var item in SseParser.Create(pipe.Reader.AsStream()).EnumerateAsync())
+        await foreach (var item in SseParser.Create(new MemoryStream(bytes)).EnumerateAsync())
         {
             frames.Add(JsonNode.Parse(item.Data)!.AsObject());
         }
 
-        return (summary, frames);
+        return frames;
     }
 
     private void Stream(params Func<int, IAsyncEnumerable<ChatResponseUpdate>>[] attempts)
@@ -78,6 +78,8 @@ public class ChatStreamerTests
     }
 
     private static ChatResponseUpdate Text(string text) => new(ChatRole.Assistant, text);
+
+    private static ChatResponseUpdate Finish(string reason = "stop") => new() { FinishReason = new ChatFinishReason(reason) };
 
     [Fact]
     public async Task Relays_EveryTextDelta_ThenDoneWithUsageAndMetrics()
@@ -108,7 +110,7 @@ public class ChatStreamerTests
         ChatOptions? sentOptions = null;
         _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
             .Callback((IEnumerable<ChatMessage> m, ChatOptions? o, CancellationToken _) => { sent = m.ToList(); sentOptions = o; })
-            .Returns(Updates([Text("ok")]));
+            .Returns(Updates([Text("ok"), Finish()]));
 
         await RunAsync();
 
@@ -152,7 +154,7 @@ public class ChatStreamerTests
     public async Task RetryableFailureBeforeTheFirstToken_IsRetried_WithinTheBudget()
     {
         var rateLimited = new ChatUpstreamException(new StreamError("rate_limited", "slow down", true, TimeSpan.FromMilliseconds(50)));
-        Stream(_ => Updates([], rateLimited), _ => Updates([Text("ok")]));
+        Stream(_ => Updates([], rateLimited), _ => Updates([Text("ok"), Finish()]));
 
         var (_, frames) = await RunAsync();
 
@@ -187,7 +189,7 @@ public class ChatStreamerTests
     }
 
     [Fact]
-    public async Task ClientCancellation_StopsTheModelCall_AndIsACancellationNotAnError()
+    public async Task Stop_StopsTheModelCall_AndEndsTheLogWithDoneCancelled_NotAnError()
     {
         using var cts = new CancellationTokenSource();
         var model = new EndlessModel(cancelAfter: 3, cts);
@@ -200,11 +202,43 @@ public class ChatStreamerTests
         Assert.InRange(model.Yielded, 3, 4);
         Assert.Equal(StreamFinishReason.Cancelled, summary.FinishReason);
         Assert.DoesNotContain(frames, f => f.ContainsKey("error"));
-        Assert.DoesNotContain(frames, f => f.ContainsKey("done")); // nobody is there to read it
+        // A reader that resumes later learns how the reply ended.
+        Assert.Equal("cancelled", frames[^1]["finishReason"]!.GetValue<string>());
         _observation.Verify(o => o.Completed(It.Is<StreamSummary>(s => s.FinishReason == StreamFinishReason.Cancelled), null), Times.Once);
     }
 
-    private sealed class EndlessModel(int cancelAfter, CancellationTokenSource client)
+    [Fact]
+    public async Task Shutdown_EndsTheReplyAsIncomplete_AndRetryable()
+    {
+        using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
+        var model = new EndlessModel(cancelAfter: -1, new CancellationTokenSource());
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct));
+
+        var producing = Streamer().ProduceAsync(reply, Request(), reply.Stopping);
+        await WaitUntilAsync(() => model.Yielded >= 2);
+        reply.Stop(StreamStopReason.Shutdown);
+        var summary = await producing.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var frames = await ParseAsync(reply.Log.ToArray(0, reply.Log.Published));
+        Assert.Equal(StreamFinishReason.Error, summary.FinishReason);
+        Assert.Equal("incomplete", frames[^2]["error"]!["code"]!.GetValue<string>());
+        Assert.True(frames[^2]["error"]!["retryable"]!.GetValue<bool>());
+        Assert.Equal("error", frames[^1]["finishReason"]!.GetValue<string>());
+        Assert.True(model.Stopped);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+
+    private sealed class EndlessModel(int cancelAfter, CancellationTokenSource client, string text = "t", bool delay = true)
     {
         public int Yielded { get; private set; }
 
@@ -228,9 +262,18 @@ public class ChatStreamerTests
                         client.Cancel();
                     }
 
-                    await Task.Delay(5, cancellationToken);
+                    if (delay)
+                    {
+                        await Task.Delay(5, cancellationToken);
+                    }
+                    else
+                    {
+                        await Task.Yield();
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
                     Yielded++;
-                    yield return Text("t");
+                    yield return Text(text);
                 }
             }
             finally
@@ -241,30 +284,21 @@ public class ChatStreamerTests
     }
 
     [Fact]
-    public async Task FramesAlreadyWritten_AreFlushedBeforeWaitingOnTheModel()
+    public async Task FramesAlreadyWritten_ArePublishedBeforeWaitingOnTheModel()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
             .Returns(BurstThenWait(release.Task));
-        var pipe = new Pipe();
-        await using var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan);
+        using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
 
-        var streaming = Streamer().StreamAsync("req", Request(), writer, CancellationToken.None);
-        // The burst of three is visible to the client while the model is still thinking.
-        var seen = "";
-        for (var i = 0; i < 200 && !seen.Contains("\"c\"", StringComparison.Ordinal); i++)
-        {
-            var read = await pipe.Reader.ReadAsync();
-            seen += System.Text.Encoding.UTF8.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer));
-            pipe.Reader.AdvanceTo(read.Buffer.End);
-        }
-
-        Assert.Contains("{\"chunk\":\"a\"}", seen, StringComparison.Ordinal);
-        Assert.Contains("{\"chunk\":\"c\"}", seen, StringComparison.Ordinal);
-        Assert.False(streaming.IsCompleted);
+        var producing = Streamer().ProduceAsync(reply, Request(), CancellationToken.None);
+        // The burst of three is readable while the model is still thinking.
+        await WaitUntilAsync(() => System.Text.Encoding.UTF8.GetString(reply.Log.ToArray(0, reply.Log.Published)).Contains("{\"chunk\":\"c\"}", StringComparison.Ordinal));
+        Assert.False(producing.IsCompleted);
+        Assert.False(reply.Log.IsCompleted);
 
         release.SetResult();
-        var summary = await streaming;
+        var summary = await producing;
         Assert.Equal(4, summary.Chunks);
     }
 
@@ -275,48 +309,86 @@ public class ChatStreamerTests
         yield return Text("c");
         await release;
         yield return Text("d");
+        yield return Finish();
     }
 
     /// <summary>
-    /// The client leaves while the relay's flush waits on back-pressure and the model's next read is pending: through
-    /// the abort token, or through the connection closing before any token says so (the pipe refuses the flush).
-    /// Either way the pending read must end and the model's stream be released, which aborts the upstream request.
+    /// Backpressure: while an attached reader is far behind, the model is not read, so a client that stops reading
+    /// cannot make the server read the whole upstream reply into memory. When the reader leaves, reading resumes.
     /// </summary>
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task ClientLeavingWhileAFlushWaits_ReleasesTheModelStream_AsACancellation(bool viaAbortToken)
+    [Fact]
+    public async Task ReaderFarBehind_StopsTheModelReads_UntilItCatchesUpOrLeaves()
     {
-        using var cts = new CancellationTokenSource();
-        var model = new EndlessModel(cancelAfter: -1, cts);
+        var model = new EndlessModel(cancelAfter: -1, new CancellationTokenSource(), text: new string('x', 1000));
         _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
-            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct, pauseAfter: 1));
-        // A client that stops reading: after the meta frame, flushes wait on back-pressure.
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8, resumeWriterThreshold: 4, useSynchronizationContext: false));
-        await using var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, Timeout.InfiniteTimeSpan);
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct));
+        using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
+        var reader = reply.Log.Attach(0); // attached, reads nothing
 
-        var streaming = Streamer().StreamAsync("req", Request(), writer, cts.Token);
-        var meta = await pipe.Reader.ReadAsync();
-        pipe.Reader.AdvanceTo(meta.Buffer.End);
-        for (var i = 0; i < 200 && model.Yielded < 1; i++)
-        {
-            await Task.Delay(10);
-        }
+        var producing = Streamer().ProduceAsync(reply, Request(), reply.Stopping);
+        await WaitUntilAsync(() => reply.Log.Written >= ChatStreamer.ReaderHighWaterBytes);
+        await Task.Delay(100);
+        var held = model.Yielded;
+        await Task.Delay(200);
 
-        await Task.Delay(50); // the relay's flush of "t" now waits while the model's next read is pending
-        if (viaAbortToken)
-        {
-            await cts.CancelAsync();
-        }
-        else
-        {
-            await pipe.Reader.CompleteAsync();
-        }
+        Assert.Equal(held, model.Yielded); // paused
+        Assert.InRange(reply.Log.Written, ChatStreamer.ReaderHighWaterBytes, ChatStreamer.ReaderHighWaterBytes + 2048);
 
-        var summary = await streaming.WaitAsync(TimeSpan.FromSeconds(10));
+        reader.Advance(reply.Log.Published); // it caught up: reading goes on
+        await WaitUntilAsync(() => model.Yielded > held + 5);
 
-        Assert.Equal(StreamFinishReason.Cancelled, summary.FinishReason);
-        Assert.True(model.Stopped, "the model's stream was disposed, which aborts the upstream request");
+        reader.Dispose(); // it left: nobody holds the model back
+        var yieldedWhenLeft = model.Yielded;
+        await WaitUntilAsync(() => model.Yielded > yieldedWhenLeft + 20);
+        reply.Stop(StreamStopReason.Cancelled);
+        await producing.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task ReplyPastTheSizeLimit_IsCutOffWithAnErrorFrame()
+    {
+        _options.MaxOutputTokens = 1; // the limit is then its floor, 1 MiB
+        var model = new EndlessModel(cancelAfter: -1, new CancellationTokenSource(), text: new string('y', 8000), delay: false);
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct));
+
+        var (summary, frames) = await RunAsync();
+
+        Assert.Equal(StreamFinishReason.Error, summary.FinishReason);
+        Assert.Equal("incomplete", frames[^2]["error"]!["code"]!.GetValue<string>());
+        Assert.False(frames[^2]["error"]!["retryable"]!.GetValue<bool>());
+        Assert.True(model.Stopped);
+        Assert.InRange(frames.Count(f => f.ContainsKey("chunk")) * 8000L, 1024 * 1024 - 8000, 1024 * 1024 + 8000);
+    }
+
+    /// <summary>Every way a model stream can end without saying it finished is reported as cut off, never as "stop".</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task StreamEndingWithoutAFinishReason_IsIncomplete_KeepingWhatWasSent(int tokens)
+    {
+        _options.RetryMaxAttempts = 1;
+        Stream(_ => Updates(Enumerable.Range(0, tokens).Select(i => Text($"t{i}"))));
+
+        var (summary, frames) = await RunAsync();
+
+        Assert.Equal(tokens, frames.Count(f => f.ContainsKey("chunk")));
+        Assert.Equal("incomplete", frames[^2]["error"]!["code"]!.GetValue<string>());
+        Assert.True(frames[^2]["error"]!["retryable"]!.GetValue<bool>());
+        Assert.Equal("error", frames[^1]["finishReason"]!.GetValue<string>());
+        Assert.Equal(StreamFinishReason.Error, summary.FinishReason);
+    }
+
+    [Fact]
+    public async Task EmptyStreamBeforeTheFirstToken_IsRetried_LikeAnyRetryableFailure()
+    {
+        Stream(_ => Updates([]), _ => Updates([Text("ok"), Finish()]));
+
+        var (_, frames) = await RunAsync();
+
+        Assert.Equal(["meta", "chunk", "done"], frames.Select(f => f.First().Key));
+        Assert.Equal("stop", frames[^1]["finishReason"]!.GetValue<string>());
     }
 
     [Fact]

@@ -70,8 +70,10 @@ public static class SseClient
         Assert.Single(frames, f => f.IsDone);
         Assert.True(frames[^1].IsDone, "done is the last frame");
         Assert.True(frames.Count(f => f.IsError) <= 1, "at most one error frame");
-        var ids = frames.Select(f => long.Parse(f.Id!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        Assert.Equal(Enumerable.Range(1, ids.Count).Select(i => (long)i), ids);
+        // Every id is "<streamId>:<seq>": one stream id (the meta frame's), frame numbers 1, 2, 3, …
+        var streamId = frames[0].Data["meta"]!["streamId"]!.GetValue<string>();
+        Assert.True(ChatFunctions.Resumption.StreamId.IsValid(streamId), $"'{streamId}' is a 22-character base64url stream id");
+        Assert.Equal(Enumerable.Range(1, frames.Count).Select(i => $"{streamId}:{i}"), frames.Select(f => f.Id));
         Assert.All(frames, f => Assert.Equal("message", f.EventType));
     }
 

@@ -38,10 +38,13 @@ public sealed class CancellationTests(ITestOutputHelper output)
         TokenInterval = TokenInterval,
     };
 
+    /// <summary>With no grace window a disconnect stops the reply at once, as before resumable streams.</summary>
+    private static readonly Dictionary<string, string?> NoGrace = new() { ["CHAT_RESUME_GRACE_SECONDS"] = "0" };
+
     [Fact]
     public async Task A_client_disconnect_between_tokens_aborts_the_upstream_request_within_100_ms_every_time()
     {
-        await using var host = await WireHost.StartAsync();
+        await using var host = await WireHost.StartAsync(NoGrace);
         host.Fake.DefaultScript = SlowReply();
         var latencies = new List<TimeSpan>();
 
@@ -101,7 +104,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
     [Fact]
     public async Task A_client_disconnect_while_the_app_is_between_model_updates_aborts_the_upstream_request_within_100_ms_every_time()
     {
-        await using var host = await WireHost.StartAsync(configureServices: services =>
+        await using var host = await WireHost.StartAsync(NoGrace, configureServices: services =>
             services.AddSingleton<IChatClientPipeline>(new PauseAfterTextUpdates(2)));
         host.Fake.DefaultScript = SlowReply();
         var latencies = new List<TimeSpan>();

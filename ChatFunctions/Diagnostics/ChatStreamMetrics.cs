@@ -10,6 +10,18 @@ public interface IChatStreamObserver
     IStreamObservation StreamStarted(string provider, string model);
 
     void RequestRejected(int status, string field);
+
+    /// <summary>A client resumed a stream, from this instance's memory or from the store.</summary>
+    void StreamResumed(string source);
+
+    /// <summary>A stream log write failed (resumability degrades; the live reply does not).</summary>
+    void StoreFailed(string operation);
+
+    /// <summary>Every reader left and none came back within the grace window: the model call was stopped.</summary>
+    void StreamAbandoned();
+
+    /// <summary>A client's delivery ended: it had the last frame, left, or was dropped for stalling.</summary>
+    void DeliveryEnded(DeliveryEnd outcome);
 }
 
 public interface IStreamObservation : IDisposable
@@ -36,6 +48,10 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
     private readonly Counter<long> _streams;
     private readonly Counter<long> _rejected;
     private readonly UpDownCounter<long> _active;
+    private readonly Counter<long> _resumed;
+    private readonly Counter<long> _storeFailures;
+    private readonly Counter<long> _abandoned;
+    private readonly Counter<long> _deliveries;
 
     public ChatStreamMetrics(IMeterFactory meterFactory)
     {
@@ -53,6 +69,10 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
         _streams = meter.CreateCounter<long>("chatfunctions.stream.count", "{stream}", "Chat streams, by outcome.");
         _rejected = meter.CreateCounter<long>("chatfunctions.request.rejected", "{request}", "Chat requests refused before streaming.");
         _active = meter.CreateUpDownCounter<long>("chatfunctions.stream.active", "{stream}", "Chat streams in flight.");
+        _resumed = meter.CreateCounter<long>("chatfunctions.stream.resumed", "{resume}", "Streams resumed by a client, by source (memory or store).");
+        _storeFailures = meter.CreateCounter<long>("chatfunctions.stream.store_failures", "{failure}", "Stream log writes that failed; resumability degraded, the live reply did not.");
+        _abandoned = meter.CreateCounter<long>("chatfunctions.stream.abandoned", "{stream}", "Streams stopped because no reader came back within the grace window.");
+        _deliveries = meter.CreateCounter<long>("chatfunctions.delivery.count", "{delivery}", "Client deliveries, by how they ended (finished, client_gone, stalled).");
     }
 
     public IStreamObservation StreamStarted(string provider, string model)
@@ -69,6 +89,17 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
 
     public void RequestRejected(int status, string field) =>
         _rejected.Add(1, new TagList { { "http.response.status_code", status }, { "chatfunctions.request.field", field } });
+
+    public void StreamResumed(string source) => _resumed.Add(1, new TagList { { "chatfunctions.resume.source", source } });
+
+    public void StoreFailed(string operation) => _storeFailures.Add(1, new TagList { { "chatfunctions.store.operation", operation } });
+
+    public void StreamAbandoned() => _abandoned.Add(1);
+
+    public void DeliveryEnded(DeliveryEnd outcome) => _deliveries.Add(1, new TagList
+    {
+        { "chatfunctions.delivery.end", outcome switch { DeliveryEnd.Finished => "finished", DeliveryEnd.Stalled => "stalled", _ => "client_gone" } },
+    });
 
     /// <summary>completed, cancelled, failed, content_filtered or length: what dashboards group by.</summary>
     public static string Outcome(StreamFinishReason reason) => reason switch

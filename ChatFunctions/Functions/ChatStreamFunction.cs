@@ -1,22 +1,23 @@
 using System.Diagnostics;
 using ChatFunctions.Chat;
-using ChatFunctions.Configuration;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
+using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Functions;
 
-/// <summary>POST/GET /api/chat/stream: translates HTTP to a validated request and an SSE response; the streamer does the rest.</summary>
+/// <summary>POST/GET /api/chat/stream: translates HTTP to a validated request and an SSE response. The reply is
+/// produced apart from the connection (so it can be resumed); this request is its first reader. An EventSource that
+/// reconnects to the same URL with Last-Event-ID continues the same reply.</summary>
 public sealed class ChatStreamFunction(
     IChatRequestReader reader,
-    IChatStreamer streamer,
     IChatModelProvider provider,
-    IOptions<ChatServiceOptions> options,
-    TimeProvider time,
+    LiveReplies streams,
+    StreamResumer resumer,
+    EventStreamDelivery delivery,
     ClientRateLimiter rateLimiter,
     ProblemResponder problems)
 {
@@ -30,6 +31,12 @@ public sealed class ChatStreamFunction(
         // The abort token fires when the client disconnects; the function's token when the host shuts down.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, cancellationToken);
         var aborted = linked.Token;
+
+        if (HttpMethods.IsGet(request.Method) && request.Headers.ContainsKey(StreamResumer.LastEventIdHeader))
+        {
+            await ResumeAsync(context, aborted);
+            return;
+        }
 
         if (rateLimiter.TryAdmit(context) is { } wait)
         {
@@ -64,9 +71,22 @@ public sealed class ChatStreamFunction(
             return;
         }
 
-        EventStreamResponse.Start(context.Response);
-        await using var writer = new SseChatWriter(context.Response.BodyWriter, time, TimeSpan.FromSeconds(options.Value.HeartbeatSeconds));
         var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        await streamer.StreamAsync(requestId, read.Request!, writer, aborted);
+        var stream = streams.Start(requestId, read.Request!, ownerKey: null);
+        await delivery.DeliverAsync(context, new LiveLogSource(stream.Log, 0), aborted);
+    }
+
+    /// <summary>EventSource's own reconnect: same URL, with the last id it saw.</summary>
+    private async Task ResumeAsync(HttpContext context, CancellationToken aborted)
+    {
+        var (streamId, sequence, invalid) = StreamResumer.ReadPosition(context.Request, streamId: null);
+        var result = invalid is null ? await resumer.OpenAsync(streamId!, sequence, callerKey: null, aborted) : null;
+        if ((invalid ?? result!.Rejection) is { } rejection)
+        {
+            await problems.RejectAsync(context, rejection);
+            return;
+        }
+
+        await delivery.DeliverAsync(context, result!.Source!, aborted);
     }
 }

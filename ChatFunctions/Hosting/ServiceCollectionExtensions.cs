@@ -4,6 +4,7 @@ using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
+using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +24,7 @@ public static class ServiceCollectionExtensions
         services.AddSettings<AzureOpenAIOptions>(configuration);
         services.AddSettings<OpenAICompatibleOptions>(configuration);
         services.AddSettings<DemoOptions>(configuration);
+        services.AddSettings<ResumeOptions>(configuration);
         services.AddSingleton<IValidateOptions<ChatServiceOptions>, ProviderSettingsValidator>();
         services.AddLogging(logging => logging.AddPrivacyFilters());
 
@@ -34,6 +36,10 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(ChatModelProviderFactory.Create);
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
+        services.TryAddSingleton(StreamLogStoreFactory.Create);
+        services.TryAddSingleton<LiveReplies>();
+        services.TryAddSingleton<StreamResumer>();
+        services.TryAddSingleton<EventStreamDelivery>();
         services.TryAddSingleton<ProblemResponder>();
         services.TryAddSingleton<ClientRateLimiter>();
         return services;

@@ -33,6 +33,8 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
     private static string TitleFor(int status) => status switch
     {
         StatusCodes.Status400BadRequest => "The chat request is invalid.",
+        StatusCodes.Status404NotFound => "No such stream.",
+        StatusCodes.Status410Gone => "The stream has expired.",
         StatusCodes.Status413PayloadTooLarge => "The chat request is too large.",
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
         StatusCodes.Status429TooManyRequests => "Too many chat requests.",
@@ -43,6 +45,8 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
     private static string TypeFor(int status) => status switch
     {
         StatusCodes.Status400BadRequest => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
+        StatusCodes.Status404NotFound => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.5",
+        StatusCodes.Status410Gone => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.11",
         StatusCodes.Status413PayloadTooLarge => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14",
         StatusCodes.Status415UnsupportedMediaType => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16",
         StatusCodes.Status429TooManyRequests => "https://www.rfc-editor.org/rfc/rfc6585#section-4",

@@ -2,6 +2,7 @@ using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
+using ChatFunctions.Resumption;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,13 +11,16 @@ namespace ChatFunctions.Streaming;
 
 public interface IChatStreamer
 {
-    /// <summary>Streams one reply as frames: meta, chunks, at most one error, then exactly one done.</summary>
-    Task<StreamSummary> StreamAsync(string requestId, ChatRequest request, SseChatWriter writer, CancellationToken cancellationToken);
+    /// <summary>Produces one reply into the stream's log: meta, chunks, at most one error, then exactly one done.
+    /// Never throws; <paramref name="cancellationToken"/> stops the model call (the stream says why).</summary>
+    Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken);
 }
 
 /// <summary>
-/// Relays the model's stream to the SSE writer. Retries 429/5xx only before the first token and within a
-/// budget; after that a failure becomes an error frame, so nothing already sent is lost or repeated.
+/// The relay: reads the model's stream and writes frames into the stream's log, which its readers deliver. Retries
+/// 429/5xx only before the first token and within a budget; after that a failure becomes an error frame, so nothing
+/// already sent is lost or repeated. A reply that did not end the way a complete reply ends is never called
+/// complete. While an attached reader is far behind, the model is not read (backpressure).
 /// </summary>
 public sealed class ChatStreamer(
     IChatModelProvider provider,
@@ -25,58 +29,67 @@ public sealed class ChatStreamer(
     IChatStreamObserver observer,
     ILogger<ChatStreamer> logger) : IChatStreamer
 {
+    /// <summary>How far (bytes) an attached reader may fall behind before the model is no longer read. With Kestrel's
+    /// own response buffer (64 KiB) this bounds what a slow client makes the server hold beyond the reply itself.</summary>
+    public const int ReaderHighWaterBytes = 16 * 1024;
+
     private readonly ChatServiceOptions _options = options.Value;
 
-    public async Task<StreamSummary> StreamAsync(string requestId, ChatRequest request, SseChatWriter writer, CancellationToken cancellationToken)
+    /// <summary>The most a reply's log may hold; an upstream that sends more is cut off with an error frame.</summary>
+    public long MaxReplyBytes => Math.Max(1024L * 1024, _options.MaxOutputTokens * 64L);
+
+    public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(writer);
         var started = time.GetTimestamp();
         var progress = new StreamProgress();
+        var log = stream.Log;
+        using var frames = new SseFrameWriter(log, stream.StreamId);
         using var scope = observer.StreamStarted(provider.Name, provider.Model);
-        Log.StreamStarted(logger, requestId, provider.Name, provider.Model, request.History.Count, request.Message.Length);
+        Log.StreamStarted(logger, stream.RequestId, provider.Name, provider.Model, request.History.Count, request.Message.Length);
+
+        frames.WriteMeta(stream.RequestId, stream.StreamId, provider.Name, provider.Model);
+        log.Publish();
 
         StreamFinishReason finishReason;
         try
         {
-            await writer.WriteMetaAsync(requestId, provider.Name, provider.Model, cancellationToken);
-            finishReason = await RelayWithRetriesAsync(requestId, request, writer, progress, started, cancellationToken);
+            finishReason = await RelayWithRetriesAsync(stream, request, frames, progress, started, cancellationToken);
         }
-        catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             finishReason = StreamFinishReason.Cancelled;
+        }
+
+        if (finishReason == StreamFinishReason.Cancelled && stream.StopReason == StreamStopReason.Shutdown)
+        {
+            // Not the user's choice: say the reply is cut off, and that asking again may work.
+            progress.Error = new StreamError(StreamError.Codes.Incomplete, "The reply was cut off before it finished.", Retryable: true);
+            frames.WriteError(progress.Error);
+            finishReason = StreamFinishReason.Error;
         }
 
         var summary = Summarize(finishReason, progress, started);
         if (finishReason == StreamFinishReason.Cancelled)
         {
-            Log.StreamCancelled(logger, requestId, progress.Chunks);
+            Log.StreamCancelled(logger, stream.RequestId, progress.Chunks);
         }
         else
         {
-            Log.StreamFinished(logger, requestId, finishReason.ToWireName(), progress.Chunks, summary.TimeToFirstToken?.TotalMilliseconds, summary.Duration.TotalMilliseconds);
+            Log.StreamFinished(logger, stream.RequestId, finishReason.ToWireName(), progress.Chunks, summary.TimeToFirstToken?.TotalMilliseconds, summary.Duration.TotalMilliseconds);
         }
 
         scope.Completed(summary, progress.Error);
 
-        // The done frame goes out whatever happened, unless the client is gone and cannot read it.
-        if (finishReason != StreamFinishReason.Cancelled)
-        {
-            try
-            {
-                await writer.WriteDoneAsync(summary, cancellationToken);
-            }
-            catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
-            {
-                // The client left while the last frame was being written.
-            }
-        }
-
+        // The done frame always ends the log, whoever is reading now: a reader that resumes later sees how it ended.
+        frames.WriteDone(summary);
+        log.Complete();
         return summary;
     }
 
     private async Task<StreamFinishReason> RelayWithRetriesAsync(
-        string requestId, ChatRequest request, SseChatWriter writer, StreamProgress progress, long started, CancellationToken cancellationToken)
+        LiveReply stream, ChatRequest request, SseFrameWriter frames, StreamProgress progress, long started, CancellationToken cancellationToken)
     {
         var messages = BuildMessages(request);
         var chatOptions = new ChatOptions
@@ -84,53 +97,57 @@ public sealed class ChatStreamer(
             MaxOutputTokens = _options.MaxOutputTokens,
             Temperature = _options.Temperature,
         };
-        var idleTimeout = TimeSpan.FromSeconds(_options.UpstreamIdleTimeoutSeconds);
         var retryBudget = TimeSpan.FromSeconds(_options.RetryBudgetSeconds);
 
         for (var attempt = 1; ; attempt++)
         {
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Exception failureCause;
             try
             {
-                return await RelayOnceAsync(messages, chatOptions, writer, progress, idle, idleTimeout, cancellationToken);
+                return await RelayOnceAsync(stream.Log, messages, chatOptions, frames, progress, idle, cancellationToken);
             }
-            catch (OperationCanceledException ex) when (ClientLeft(ex, cancellationToken))
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                throw;
+                // Not a stop: our idle timeout, or the SDK's network timeout.
+                Log.UpstreamIdleTimeout(logger, stream.RequestId, _options.UpstreamIdleTimeoutSeconds);
+                failureCause = ex;
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // An OperationCanceledException that is not the client's: our idle timeout or the SDK's network timeout.
-                var failure = ex is OperationCanceledException
-                    ? new ChatUpstreamException(new StreamError(StreamError.Codes.UpstreamTimeout,
-                        $"The model sent nothing for {_options.UpstreamIdleTimeoutSeconds} seconds.", Retryable: true), ex)
-                    : UpstreamErrorClassifier.Classify(ex);
-                if (ex is OperationCanceledException)
-                {
-                    Log.UpstreamIdleTimeout(logger, requestId, _options.UpstreamIdleTimeoutSeconds);
-                }
-
-                var delay = failure.Error.RetryAfter ?? Backoff(attempt);
-                if (progress.Chunks == 0 && failure.Error.Retryable && attempt < _options.RetryMaxAttempts
-                    && time.GetElapsedTime(started) + delay <= retryBudget)
-                {
-                    Log.RetryingBeforeFirstToken(logger, requestId, failure.Error.Code, failure.Status, attempt, delay.TotalMilliseconds);
-                    await Task.Delay(delay, time, cancellationToken);
-                    continue;
-                }
-
-                Log.StreamFailed(logger, requestId, progress.Chunks, failure.Error.Code, failure.Status, failure.Error.Retryable, UpstreamErrorClassifier.ForLogging(ex));
-                progress.Error = failure.Error;
-                await writer.WriteErrorAsync(failure.Error, cancellationToken);
-                return StreamFinishReason.Error;
+                failureCause = ex;
             }
+
+            var failure = failureCause is OperationCanceledException
+                ? new ChatUpstreamException(new StreamError(StreamError.Codes.UpstreamTimeout,
+                    $"The model sent nothing for {_options.UpstreamIdleTimeoutSeconds} seconds.", Retryable: true), failureCause)
+                : UpstreamErrorClassifier.Classify(failureCause);
+
+            var delay = failure.Error.RetryAfter ?? Backoff(attempt);
+            if (progress.Chunks == 0 && failure.Error.Retryable && attempt < _options.RetryMaxAttempts
+                && time.GetElapsedTime(started) + delay <= retryBudget)
+            {
+                Log.RetryingBeforeFirstToken(logger, stream.RequestId, failure.Error.Code, failure.Status, attempt, delay.TotalMilliseconds);
+                await Task.Delay(delay, time, cancellationToken);
+                continue;
+            }
+
+            Log.StreamFailed(logger, stream.RequestId, progress.Chunks, failure.Error.Code, failure.Status, failure.Error.Retryable, UpstreamErrorClassifier.ForLogging(failureCause));
+            progress.Error = failure.Error;
+            frames.WriteError(failure.Error);
+            return StreamFinishReason.Error;
         }
     }
 
+    /// <summary>
+    /// The loop: wait for readers that fell far behind, ask the model for the next update, publish what is written
+    /// before waiting on it (so a burst goes out in one write), write each text delta as a chunk frame.
+    /// </summary>
     private async Task<StreamFinishReason> RelayOnceAsync(
-        List<ChatMessage> messages, ChatOptions chatOptions, SseChatWriter writer, StreamProgress progress,
-        CancellationTokenSource idle, TimeSpan idleTimeout, CancellationToken cancellationToken)
+        StreamLog log, List<ChatMessage> messages, ChatOptions chatOptions, SseFrameWriter frames, StreamProgress progress,
+        CancellationTokenSource idle, CancellationToken cancellationToken)
     {
+        var idleTimeout = TimeSpan.FromSeconds(_options.UpstreamIdleTimeoutSeconds);
         ChatFinishReason? finish = null;
         idle.CancelAfter(idleTimeout);
         var updates = provider.Client.GetStreamingResponseAsync(messages, chatOptions, idle.Token).GetAsyncEnumerator(idle.Token);
@@ -139,23 +156,9 @@ public sealed class ChatStreamer(
             while (true)
             {
                 var next = updates.MoveNextAsync();
-                if (!next.IsCompleted && writer.HasUnflushedFrames)
+                if (!next.IsCompleted)
                 {
-                    // Nothing more is ready: send what was written before waiting on the model. While output is
-                    // already waiting (a burst, or a relay that fell behind) frames go out together, one write each burst.
-                    try
-                    {
-                        await writer.FlushAsync(cancellationToken);
-                    }
-                    catch
-                    {
-                        // The client is gone. The model read still pending must end before the enumerator is
-                        // disposed, or the upstream response is never released (and never aborted).
-                        await idle.CancelAsync();
-                        await next.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-                            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                        throw;
-                    }
+                    log.Publish();
                 }
 
                 if (!await next)
@@ -163,7 +166,6 @@ public sealed class ChatStreamer(
                     break;
                 }
 
-                idle.CancelAfter(idleTimeout);
                 var update = updates.Current;
                 var contents = update.Contents;
                 for (var i = 0; i < contents.Count; i++)
@@ -176,8 +178,7 @@ public sealed class ChatStreamer(
                                 progress.FirstTokenTimestamp = time.GetTimestamp();
                             }
 
-                            // The client's token, not the idle one: a slow client is not a silent model.
-                            await writer.WriteChunkAsync(text, cancellationToken, flush: false);
+                            frames.WriteChunk(text);
                             break;
                         case UsageContent usage:
                             progress.Usage = usage.Details;
@@ -189,14 +190,37 @@ public sealed class ChatStreamer(
                 {
                     finish = reason;
                 }
+
+                if (log.Written > MaxReplyBytes)
+                {
+                    throw new ChatUpstreamException(new StreamError(StreamError.Codes.Incomplete,
+                        "The reply was cut off: it grew past the size limit.", Retryable: false));
+                }
+
+                // Backpressure: a reader far behind (a slow client) stops the model reads until it catches up or is
+                // dropped by its stall timeout. The model is not silent meanwhile, so its idle timer pauses too.
+                if (log.AnyReaderBehind(ReaderHighWaterBytes))
+                {
+                    idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                    log.Publish();
+                    await log.WaitForReadersAsync(ReaderHighWaterBytes, cancellationToken);
+                }
+
+                idle.CancelAfter(idleTimeout);
             }
         }
 
-        await writer.FlushAsync(cancellationToken);
-        cancellationToken.ThrowIfCancellationRequested();
-        return finish == ChatFinishReason.Length ? StreamFinishReason.Length
-            : finish == ChatFinishReason.ContentFilter ? StreamFinishReason.ContentFilter
-            : StreamFinishReason.Stop;
+        log.Publish();
+        return finish switch
+        {
+            { } f when f == ChatFinishReason.Length => StreamFinishReason.Length,
+            { } f when f == ChatFinishReason.ContentFilter => StreamFinishReason.ContentFilter,
+            not null => StreamFinishReason.Stop,
+            // The body ended without a finish reason: cut off (a dropped connection, a proxy's page, an error object
+            // in the stream). Never report that as complete; sending again may work.
+            null => throw new ChatUpstreamException(new StreamError(StreamError.Codes.Incomplete,
+                "The model's reply was cut off before it finished.", Retryable: true)),
+        };
     }
 
     private List<ChatMessage> BuildMessages(ChatRequest request)
@@ -213,10 +237,6 @@ public sealed class ChatStreamer(
         messages.Add(new ChatMessage(ChatRole.User, request.Message));
         return messages;
     }
-
-    /// <summary>The request was aborted, or the response pipe refused more frames: either way nobody is reading.</summary>
-    private static bool ClientLeft(OperationCanceledException exception, CancellationToken cancellationToken) =>
-        cancellationToken.IsCancellationRequested || exception is ClientGoneException;
 
     private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(250 * Math.Pow(2, attempt - 1));
 

@@ -12,6 +12,10 @@ public sealed record StreamError(string Code, string Message, bool Retryable, Ti
         public const string UpstreamTimeout = "upstream_timeout";
         public const string UpstreamError = "upstream_error";
         public const string InternalError = "internal_error";
+
+        /// <summary>The reply did not end the way a complete reply ends (no finish reason, an error object in the
+        /// stream, a body that was not an event stream, a shutdown): what was sent stands, the rest is missing.</summary>
+        public const string Incomplete = "incomplete";
     }
 }
 
@@ -45,22 +49,3 @@ public sealed record StreamSummary(
     double TokensPerSecond,
     TimeSpan Duration,
     int Chunks);
-
-/// <summary>The response pipe refused a frame: the client stopped reading, whether or not the abort token fired yet.</summary>
-public sealed class ClientGoneException : OperationCanceledException
-{
-    public ClientGoneException()
-        : base("The client stopped reading the stream.")
-    {
-    }
-
-    public ClientGoneException(string? message)
-        : base(message)
-    {
-    }
-
-    public ClientGoneException(string? message, Exception? innerException)
-        : base(message, innerException)
-    {
-    }
-}

@@ -10,6 +10,7 @@ using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
+using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using FakeAzureOpenAI;
 using Microsoft.Extensions.AI;
@@ -23,7 +24,7 @@ public sealed record AllocationRow(string Path, double BytesPerToken, double Cpu
 
 /// <summary>
 /// Allocations on the hot path, in this process with nothing else running: the relay loop (ChatStreamer +
-/// SseChatWriter into a Pipe) fed by a fake IChatClient, the real Azure OpenAI SDK parsing a recorded stream of the
+/// LiveReply log delivered into a Pipe) fed by a fake IChatClient, the real Azure OpenAI SDK parsing a recorded stream of the
 /// fake server's bytes, and both together (what the app does per token, less Kestrel's socket writes).
 /// </summary>
 public static class Allocations
@@ -117,10 +118,13 @@ public static class Allocations
         var provider = new ChatModelProvider("bench", "bench", client);
         var streamer = new ChatStreamer(provider, Options.Create(new ChatServiceOptions()), TimeProvider.System,
             new ChatStreamMetrics(services.GetRequiredService<IMeterFactory>()), NullLogger<ChatStreamer>.Instance);
-        await using (var writer = new SseChatWriter(pipe.Writer, TimeProvider.System, TimeSpan.FromSeconds(15)))
-        {
-            await streamer.StreamAsync("bench", new ChatRequest("hi", []), writer, CancellationToken.None);
-        }
+        // The producer writes frames into the stream's log; the delivery copies them into the client's pipe.
+        using var reply = new LiveReply(StreamId.New(), "bench", ownerKey: null);
+        using var source = new LiveLogSource(reply.Log, 0);
+        var delivery = new StreamDelivery(TimeProvider.System, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), static () => { });
+        var delivering = delivery.RunAsync(source, pipe.Writer, CancellationToken.None);
+        await streamer.ProduceAsync(reply, new ChatRequest("hi", []), CancellationToken.None);
+        await delivering;
 
         await pipe.Writer.CompleteAsync();
         await reader;

@@ -133,7 +133,9 @@ public static class StreamClient
                 var frame = item.Data;
                 if (relay)
                 {
-                    if (!long.TryParse(parser.LastEventId, out var id) || id != lastId + 1)
+                    // Ids are "<streamId>:<seq>": the frame number follows the last colon.
+                    var eventId = parser.LastEventId;
+                    if (!long.TryParse(eventId.AsSpan(eventId.LastIndexOf(':') + 1), System.Globalization.CultureInfo.InvariantCulture, out var id) || id != lastId + 1)
                     {
                         result.IdGap = true;
                     }

@@ -1,0 +1,31 @@
+using ChatFunctions.Http;
+using ChatFunctions.Resumption;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+
+namespace ChatFunctions.Functions;
+
+/// <summary>GET /api/chat/streams/{streamId}: continues a stream after the frame named by Last-Event-ID (header, or
+/// the lastEventId query parameter for clients that cannot set headers), or replays it from the start.</summary>
+public sealed class ResumeStreamFunction(StreamResumer resumer, EventStreamDelivery delivery, ProblemResponder problems)
+{
+    [Function("ResumeStream")]
+    public async Task RunAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "chat/streams/{streamId}")] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var context = request.HttpContext;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, cancellationToken);
+        var (streamId, badId) = StreamResumer.ReadStreamId(request);
+        var (_, sequence, badPosition) = badId is null ? StreamResumer.ReadPosition(request, streamId) : default;
+        var result = (badId ?? badPosition) is null ? await resumer.OpenAsync(streamId!, sequence, callerKey: null, linked.Token) : null;
+        if ((badId ?? badPosition ?? result!.Rejection) is { } rejection)
+        {
+            await problems.RejectAsync(context, rejection);
+            return;
+        }
+
+        await delivery.DeliverAsync(context, result!.Source!, linked.Token);
+    }
+}

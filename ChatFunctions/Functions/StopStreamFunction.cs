@@ -1,0 +1,30 @@
+using ChatFunctions.Http;
+using ChatFunctions.Resumption;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+
+namespace ChatFunctions.Functions;
+
+/// <summary>DELETE /api/chat/streams/{streamId}: stops the reply (the model call is aborted; the stream ends with
+/// finishReason "cancelled"). A disconnect is not a stop: it leaves the reply running for the grace window.</summary>
+public sealed class StopStreamFunction(StreamResumer resumer, ProblemResponder problems)
+{
+    [Function("StopStream")]
+    public async Task RunAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "chat/streams/{streamId}")] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var context = request.HttpContext;
+        var (streamId, badId) = StreamResumer.ReadStreamId(request);
+        var rejection = badId ?? await resumer.StopAsync(streamId!, callerKey: null, cancellationToken);
+        if (rejection is not null)
+        {
+            await problems.RejectAsync(context, rejection);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        context.Response.Headers.CacheControl = "no-store";
+    }
+}

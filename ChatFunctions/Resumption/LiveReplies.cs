@@ -1,0 +1,268 @@
+using System.Collections.Concurrent;
+using ChatFunctions.Chat;
+using ChatFunctions.Configuration;
+using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatFunctions.Resumption;
+
+/// <summary>
+/// The streams this instance produces. Starting one starts its producer (the relay, <see cref="IChatStreamer"/>)
+/// apart from any connection, and its persister, which appends the log to the store in batches. When the last reader
+/// leaves, the producer goes on for the grace window so that a reconnect, here or on another instance, continues the
+/// same reply; if nobody comes back (and nobody asked to stop), the model call is cancelled so billing stops.
+/// </summary>
+public sealed class LiveReplies : IDisposable
+{
+    private readonly ConcurrentDictionary<string, LiveReply> _streams = new(StringComparer.Ordinal);
+    private readonly IChatStreamer _streamer;
+    private readonly IStreamLogStore _store;
+    private readonly ResumeOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IChatStreamObserver _observer;
+    private readonly ILogger<LiveReplies> _logger;
+    private readonly CancellationTokenRegistration _shutdown;
+
+    public LiveReplies(
+        IChatStreamer streamer,
+        IStreamLogStore store,
+        IOptions<ResumeOptions> options,
+        TimeProvider time,
+        IChatStreamObserver observer,
+        ILogger<LiveReplies> logger,
+        IHostApplicationLifetime? lifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _streamer = streamer;
+        _store = store;
+        _options = options.Value;
+        _time = time;
+        _observer = observer;
+        _logger = logger;
+        _shutdown = lifetime?.ApplicationStopping.Register(StopAll) ?? default;
+    }
+
+    /// <summary>Streams in memory here (producing, or finished and lingering for quick replays).</summary>
+    public int Count => _streams.Count;
+
+    /// <summary>Starts producing a reply. The caller attaches its own reader to the returned stream's log.</summary>
+    public LiveReply Start(string requestId, ChatRequest request, string? ownerKey)
+    {
+        var stream = new LiveReply(StreamId.New(), requestId, ownerKey);
+        _streams[stream.StreamId] = stream;
+        stream.Log.ReadersChanged = count =>
+        {
+            if (count == 0)
+            {
+                OnLastReaderLeft(stream);
+            }
+        };
+        var persisting = PersistAsync(stream);
+        stream.Production = RunAsync(stream, request, persisting);
+        return stream;
+    }
+
+    public LiveReply? Find(string streamId) => _streams.TryGetValue(streamId, out var stream) ? stream : null;
+
+    private async Task RunAsync(LiveReply stream, ChatRequest request, Task persisting)
+    {
+        // The caller goes on to attach its reader; the model call runs on its own, apart from any connection.
+        await Task.Yield();
+        try
+        {
+            await _streamer.ProduceAsync(stream, request, stream.Stopping);
+        }
+        catch (Exception ex)
+        {
+            // ProduceAsync ends every stream with a done frame and does not throw; if it ever did, readers still end.
+            ResumptionLog.ProducerFailed(_logger, stream.RequestId, ex);
+            stream.Log.Complete();
+        }
+
+        await persisting;
+
+        // Finished streams stay a while, so a late reconnect here replays from memory; the store keeps them longer.
+        try
+        {
+            await Task.Delay(Linger, _time, CancellationToken.None);
+        }
+        finally
+        {
+            _streams.TryRemove(stream.StreamId, out _);
+            stream.Dispose();
+        }
+    }
+
+    private TimeSpan Linger => _options.Grace > TimeSpan.FromSeconds(5) ? _options.Grace : TimeSpan.FromSeconds(5);
+
+    /// <summary>Appends what was published since the last batch, every flush interval, until the last frame is stored.
+    /// Failures cost resumability only: the live readers read from memory and never wait on this.</summary>
+    private async Task PersistAsync(LiveReply stream)
+    {
+        await Task.Yield();
+        var log = stream.Log;
+        try
+        {
+            await _store.CreateAsync(stream.StreamId, stream.OwnerKey, CancellationToken.None);
+        }
+        catch (StreamLogUnavailableException ex)
+        {
+            StoreFailed(stream, "create", ex);
+            return;
+        }
+
+        long stored = 0;
+        var failures = 0;
+        while (true)
+        {
+            var completed = log.IsCompleted;
+            var end = log.Published;
+            if (end > stored)
+            {
+                try
+                {
+                    await _store.AppendAsync(stream.StreamId, stored, log.ToArray(stored, end), CancellationToken.None);
+                    stored = end;
+                    failures = 0;
+                }
+                catch (StreamLogUnavailableException ex)
+                {
+                    StoreFailed(stream, "append", ex);
+                    if (++failures >= MaxConsecutiveStoreFailures)
+                    {
+                        // The store is down: stop paying for attempts; this stream resumes only on this instance.
+                        return;
+                    }
+                }
+            }
+
+            if (completed && stored == end)
+            {
+                return;
+            }
+
+            await Task.Delay(_options.FlushInterval, _time, CancellationToken.None);
+        }
+    }
+
+    private const int MaxConsecutiveStoreFailures = 3;
+
+    private void StoreFailed(LiveReply stream, string operation, Exception exception)
+    {
+        ResumptionLog.StoreWriteFailed(_logger, stream.RequestId, operation, exception.InnerException?.GetType().Name ?? exception.GetType().Name);
+        _observer.StoreFailed(operation);
+    }
+
+    private void OnLastReaderLeft(LiveReply stream)
+    {
+        Volatile.Write(ref stream.LastReaderLeftTicks, _time.GetUtcNow().UtcTicks);
+        if (stream.Log.IsCompleted || Interlocked.Exchange(ref stream.Watching, 1) == 1)
+        {
+            return;
+        }
+
+        if (_options.GraceSeconds == 0)
+        {
+            // No grace: a disconnect stops the model at once, as before resumable streams.
+            Interlocked.Exchange(ref stream.Watching, 0);
+            Abandon(stream);
+            return;
+        }
+
+        _ = WatchDetachedAsync(stream);
+    }
+
+    /// <summary>
+    /// Counts the grace window down while no reader is attached here. With a shared store it also looks, every flush
+    /// interval, for a cancel request or a reader following from another instance (which extends the window).
+    /// </summary>
+    private async Task WatchDetachedAsync(LiveReply stream)
+    {
+        var log = stream.Log;
+        DateTimeOffset? readerElsewhere = null;
+        try
+        {
+            while (!log.IsCompleted && log.ReaderCount == 0)
+            {
+                var deadline = new DateTimeOffset(Volatile.Read(ref stream.LastReaderLeftTicks), TimeSpan.Zero) + _options.Grace;
+                if (readerElsewhere is { } seen && seen + _options.Grace > deadline)
+                {
+                    deadline = seen + _options.Grace;
+                }
+
+                var remaining = deadline - _time.GetUtcNow();
+                if (remaining <= TimeSpan.Zero)
+                {
+                    Abandon(stream);
+                    return;
+                }
+
+                var wait = _store.IsShared && _options.FlushInterval < remaining ? _options.FlushInterval : remaining;
+                await Task.Delay(wait, _time, stream.Stopping);
+                if (!_store.IsShared || log.IsCompleted || log.ReaderCount > 0)
+                {
+                    continue;
+                }
+
+                StreamLogState? state;
+                try
+                {
+                    state = await _store.GetStateAsync(stream.StreamId, stream.Stopping);
+                }
+                catch (StreamLogUnavailableException)
+                {
+                    continue;
+                }
+
+                if (state?.CancelRequested == true)
+                {
+                    stream.Stop(StreamStopReason.Cancelled);
+                    return;
+                }
+
+                readerElsewhere = state?.ReaderSeenAt;
+            }
+        }
+        catch (OperationCanceledException) when (stream.Stopping.IsCancellationRequested)
+        {
+            // Stopped for another reason meanwhile.
+        }
+        finally
+        {
+            Interlocked.Exchange(ref stream.Watching, 0);
+        }
+
+        // A reader came back while this watcher was leaving: if it has left again since, watch again.
+        if (!log.IsCompleted && log.ReaderCount == 0 && !stream.Stopping.IsCancellationRequested)
+        {
+            OnLastReaderLeft(stream);
+        }
+    }
+
+    private void Abandon(LiveReply stream)
+    {
+        if (!stream.Log.IsCompleted)
+        {
+            ResumptionLog.StreamAbandoned(_logger, stream.RequestId, _options.GraceSeconds);
+            _observer.StreamAbandoned();
+            stream.Stop(StreamStopReason.Abandoned);
+        }
+    }
+
+    private void StopAll()
+    {
+        foreach (var stream in _streams.Values)
+        {
+            stream.Stop(StreamStopReason.Shutdown);
+        }
+    }
+
+    public void Dispose()
+    {
+        _shutdown.Dispose();
+        StopAll();
+    }
+}

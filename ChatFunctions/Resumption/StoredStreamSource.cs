@@ -1,0 +1,164 @@
+using System.Buffers;
+using ChatFunctions.Streaming;
+using Microsoft.Extensions.Logging;
+
+namespace ChatFunctions.Resumption;
+
+/// <summary>
+/// A reader of a stream produced on another instance: replays its stored log and follows it by polling until its
+/// done frame. It skips the frames the client already has, even ones the store has not received yet (the client may
+/// have read them live from the producer). It tells the producer it is following, so the producer keeps generating
+/// past its grace window, and if the log stops growing for longer than a live producer ever pauses, it ends the
+/// reply itself as incomplete rather than waiting forever.
+/// </summary>
+public sealed class StoredStreamSource : IStreamSource
+{
+    private readonly IStreamLogStore _store;
+    private readonly string _streamId;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _pollInterval;
+    private readonly TimeSpan _markInterval;
+    private readonly TimeSpan _staleAfter;
+    private readonly ILogger _logger;
+    private readonly ArrayBufferWriter<byte> _pending = new();
+    private int _pendingRead;
+    private long _storeOffset;
+    private readonly int _clientFrames;
+    private int _framesToSkip;
+    private int _framesSeen;
+    private bool _done;
+    private long _lastGrowth;
+    private long _lastMark;
+
+    /// <param name="first">The first read of the log (from offset 0), which the resumer already made to decide 404/410.</param>
+    /// <param name="framesToSkip">Frames the client already has (the sequence number in its Last-Event-ID).</param>
+    public StoredStreamSource(IStreamLogStore store, string streamId, StreamLogRead first, int framesToSkip,
+        TimeProvider time, TimeSpan pollInterval, TimeSpan markInterval, TimeSpan staleAfter, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        _store = store;
+        _streamId = streamId;
+        _time = time;
+        _pollInterval = pollInterval;
+        _markInterval = markInterval;
+        _staleAfter = staleAfter;
+        _logger = logger;
+        _framesToSkip = framesToSkip;
+        _clientFrames = framesToSkip;
+        _lastGrowth = time.GetTimestamp();
+        Take(first.Bytes.Span);
+    }
+
+    /// <summary>Frames stored when the source was made (including skipped ones).</summary>
+    public int FramesSeen => _framesSeen;
+
+    public bool IsFinished => _done && _pendingRead == _pending.WrittenCount;
+
+    public bool TryCopy(IBufferWriter<byte> destination, int maxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var available = _pending.WrittenCount - _pendingRead;
+        if (available == 0)
+        {
+            return false;
+        }
+
+        var count = Math.Min(available, maxBytes);
+        destination.Write(_pending.WrittenSpan.Slice(_pendingRead, count));
+        _pendingRead += count;
+        if (_pendingRead == _pending.WrittenCount)
+        {
+            _pending.ResetWrittenCount();
+            _pendingRead = 0;
+        }
+
+        return true;
+    }
+
+    public async Task WaitAsync(CancellationToken cancellationToken)
+    {
+        if (_done)
+        {
+            return;
+        }
+
+        await Task.Delay(_pollInterval, _time, cancellationToken);
+        if (_lastMark == 0 || _time.GetElapsedTime(_lastMark) >= _markInterval)
+        {
+            _lastMark = _time.GetTimestamp();
+            try
+            {
+                await _store.MarkReaderAsync(_streamId, cancellationToken);
+            }
+            catch (StreamLogUnavailableException)
+            {
+                // The producer may then stop at its grace window; the reply still ends truthfully.
+            }
+        }
+
+        StreamLogRead? read;
+        try
+        {
+            read = await _store.ReadAsync(_streamId, _storeOffset, cancellationToken);
+        }
+        catch (StreamLogUnavailableException)
+        {
+            read = null;
+        }
+
+        if (read is { Bytes.Length: > 0 })
+        {
+            _lastGrowth = _time.GetTimestamp();
+            Take(read.Bytes.Span);
+        }
+        else if (_time.GetElapsedTime(_lastGrowth) >= _staleAfter)
+        {
+            // The producer is gone (its instance stopped) or the store is: end the reply as cut off, numbered on.
+            ResumptionLog.StoredStreamStale(_logger, (int)_staleAfter.TotalSeconds);
+            using var frames = new SseFrameWriter(_pending, _streamId, Math.Max(_framesSeen, _clientFrames));
+            frames.WriteError(new StreamError(StreamError.Codes.Incomplete, "The reply was cut off before it finished.", Retryable: true));
+            frames.WriteDone(new StreamSummary(StreamFinishReason.Error, null, null, 0, TimeSpan.Zero, 0));
+            _done = true;
+        }
+    }
+
+    public void Nudge()
+    {
+        // Polling wakes the delivery often enough for its heartbeat.
+    }
+
+    public void Dispose()
+    {
+    }
+
+    /// <summary>Takes whole frames from stored bytes: drops the ones the client has, keeps the rest to deliver.</summary>
+    private void Take(ReadOnlySpan<byte> bytes)
+    {
+        // The producer appends whole frames only, so stored bytes always end at a frame boundary.
+        _storeOffset += bytes.Length;
+        while (!bytes.IsEmpty)
+        {
+            var end = bytes.IndexOf("\n\n"u8);
+            if (end < 0)
+            {
+                break;
+            }
+
+            var frame = bytes[..(end + 2)];
+            bytes = bytes[(end + 2)..];
+            _framesSeen++;
+            if (SseFrameWriter.IsDoneFrame(frame))
+            {
+                _done = true;
+            }
+
+            if (_framesToSkip > 0)
+            {
+                _framesToSkip--;
+                continue;
+            }
+
+            _pending.Write(frame);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+using ChatFunctions.Chat;
+using ChatFunctions.Configuration;
+using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ChatFunctions.Resumption;
+
+/// <summary>Where a resuming client continues, or why it cannot.</summary>
+public sealed record ResumeResult(IStreamSource? Source, RequestRejection? Rejection);
+
+/// <summary>
+/// Resolves resume and stop requests. A stream produced here is resumed from memory (no storage round trip, no
+/// added delay); any other is read from the store and followed until its done frame. Ids are checked before
+/// anything is looked up, so a hostile id never reaches the store, and a client gets only the stream it names.
+/// </summary>
+public sealed class StreamResumer(
+    LiveReplies live,
+    IStreamLogStore store,
+    IOptions<ResumeOptions> resumeOptions,
+    IOptions<ChatServiceOptions> chatOptions,
+    TimeProvider time,
+    IChatStreamObserver observer,
+    ILogger<StreamResumer> logger)
+{
+    public const string LastEventIdHeader = "Last-Event-ID";
+    public const string LastEventIdQuery = "lastEventId";
+
+    private readonly ResumeOptions _options = resumeOptions.Value;
+
+    /// <summary>The position to continue from: the Last-Event-ID header, else the lastEventId query parameter;
+    /// none means from the first frame. <paramref name="streamId"/> null takes the stream from the id itself.</summary>
+    public static (string? StreamId, int Sequence, RequestRejection? Rejection) ReadPosition(HttpRequest request, string? streamId)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var header = request.Headers[LastEventIdHeader];
+        string? value = header.Count > 0 ? header.ToString() : request.Query[LastEventIdQuery].ToString();
+        if (string.IsNullOrEmpty(value))
+        {
+            return streamId is null
+                ? (null, 0, Invalid("A Last-Event-ID is required."))
+                : (streamId, 0, null);
+        }
+
+        if (header.Count > 1 || !StreamId.TryParseEventId(value, out var eventStream, out var sequence))
+        {
+            return (null, 0, Invalid("Last-Event-ID must be '<streamId>:<frame number>' as sent in the stream's id fields."));
+        }
+
+        if (streamId is not null && !string.Equals(eventStream, streamId, StringComparison.Ordinal))
+        {
+            return (null, 0, Invalid("Last-Event-ID names another stream."));
+        }
+
+        return (eventStream, sequence, null);
+    }
+
+    /// <summary>The stream id at the end of /api/chat/streams/{streamId}, checked.</summary>
+    public static (string? StreamId, RequestRejection? Rejection) ReadStreamId(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var path = request.Path.Value ?? "";
+        var id = path[(path.LastIndexOf('/') + 1)..];
+        return StreamId.IsValid(id)
+            ? (id, null)
+            : (null, new RequestRejection(StatusCodes.Status400BadRequest, "streamId", "The stream id must be the 22-character id from the stream's meta frame."));
+    }
+
+    public async Task<ResumeResult> OpenAsync(string streamId, int sequence, string? callerKey, CancellationToken cancellationToken)
+    {
+        if (live.Find(streamId) is { } stream)
+        {
+            if (!MayAccess(stream.OwnerKey, callerKey))
+            {
+                return Reject(NotFound());
+            }
+
+            var position = PositionAfter(stream.Log, sequence);
+            if (position < 0)
+            {
+                return Reject(BeyondEnd());
+            }
+
+            observer.StreamResumed("memory");
+            ResumptionLog.StreamResumed(logger, sequence, "memory");
+            return new ResumeResult(new LiveLogSource(stream.Log, position), null);
+        }
+
+        StreamLogRead? read;
+        try
+        {
+            read = await store.ReadAsync(streamId, 0, cancellationToken);
+        }
+        catch (StreamLogUnavailableException)
+        {
+            return Reject(StoreUnavailable());
+        }
+
+        if (read is null || !MayAccess(read.State.OwnerKey, callerKey))
+        {
+            return Reject(NotFound());
+        }
+
+        if (time.GetUtcNow() - read.State.CreatedAt > _options.Retention)
+        {
+            return Reject(new RequestRejection(StatusCodes.Status410Gone, "streamId",
+                $"The stream has expired: streams can be resumed for {_options.RetentionMinutes} minutes."));
+        }
+
+        var staleAfter = TimeSpan.FromSeconds(chatOptions.Value.UpstreamIdleTimeoutSeconds + 15);
+        var markInterval = TimeSpan.FromSeconds(Math.Max(1, _options.GraceSeconds / 3.0));
+        var pollInterval = _options.FlushInterval / 2;
+        var source = new StoredStreamSource(store, streamId, read, sequence, time, pollInterval, markInterval, staleAfter, logger);
+        if (source.IsFinished && source.FramesSeen < sequence)
+        {
+            return Reject(BeyondEnd());
+        }
+
+        observer.StreamResumed("store");
+        ResumptionLog.StreamResumed(logger, sequence, "store");
+        return new ResumeResult(source, null);
+    }
+
+    /// <summary>Stops a stream wherever it is produced: at once here, or at the producer's next look at the store.</summary>
+    public async Task<RequestRejection?> StopAsync(string streamId, string? callerKey, CancellationToken cancellationToken)
+    {
+        if (live.Find(streamId) is { } stream)
+        {
+            if (!MayAccess(stream.OwnerKey, callerKey))
+            {
+                return NotFound();
+            }
+
+            ResumptionLog.StopRequested(logger, stream.RequestId);
+            stream.Stop(StreamStopReason.Cancelled);
+            return null;
+        }
+
+        try
+        {
+            var state = await store.GetStateAsync(streamId, cancellationToken);
+            if (state is null || !MayAccess(state.OwnerKey, callerKey))
+            {
+                return NotFound();
+            }
+
+            return await store.RequestCancelAsync(streamId, cancellationToken) ? null : NotFound();
+        }
+        catch (StreamLogUnavailableException)
+        {
+            return StoreUnavailable();
+        }
+    }
+
+    /// <summary>The byte offset just after frame <paramref name="sequence"/>, or -1 when the log has fewer frames.</summary>
+    private static long PositionAfter(StreamLog log, int sequence)
+    {
+        if (sequence == 0)
+        {
+            return 0;
+        }
+
+        var bytes = log.ToArray(0, log.Published);
+        var span = bytes.AsSpan();
+        var position = 0;
+        for (var frame = 0; frame < sequence; frame++)
+        {
+            var end = span[position..].IndexOf("\n\n"u8);
+            if (end < 0)
+            {
+                return -1;
+            }
+
+            position += end + 2;
+        }
+
+        return position;
+    }
+
+    // Another caller's stream is reported as unknown: its existence is not theirs to learn.
+    private static bool MayAccess(string? owner, string? caller) => owner is null || string.Equals(owner, caller, StringComparison.Ordinal);
+
+    private static ResumeResult Reject(RequestRejection rejection) => new(null, rejection);
+
+    private static RequestRejection Invalid(string detail) => new(StatusCodes.Status400BadRequest, LastEventIdHeader, detail);
+
+    private static RequestRejection BeyondEnd() => Invalid("Last-Event-ID is past the end of the stream.");
+
+    private static RequestRejection NotFound() => new(StatusCodes.Status404NotFound, "streamId",
+        "No such stream: it never existed here, or it is no longer kept.");
+
+    private static RequestRejection StoreUnavailable() => new(StatusCodes.Status503ServiceUnavailable, "storage",
+        "The stream store is unavailable; try again shortly.") { RetryAfter = TimeSpan.FromSeconds(5) };
+}

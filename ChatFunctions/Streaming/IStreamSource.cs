@@ -1,0 +1,60 @@
+using System.Buffers;
+
+namespace ChatFunctions.Streaming;
+
+/// <summary>
+/// Where one client's bytes come from: a live stream's in-memory log on this instance, or the stored log of a stream
+/// produced on another instance. The delivery loop is the same for both.
+/// </summary>
+public interface IStreamSource : IDisposable
+{
+    /// <summary>Copies at most <paramref name="maxBytes"/> of what is available into <paramref name="destination"/>,
+    /// whole frames or not; false when nothing new was available.</summary>
+    bool TryCopy(IBufferWriter<byte> destination, int maxBytes);
+
+    /// <summary>Whether everything up to the stream's last frame has been copied.</summary>
+    bool IsFinished { get; }
+
+    /// <summary>Completes when more may be available, the stream finished, or <see cref="Nudge"/> was called.</summary>
+    Task WaitAsync(CancellationToken cancellationToken);
+
+    /// <summary>Wakes a pending <see cref="WaitAsync"/> (the delivery's timer, for heartbeats).</summary>
+    void Nudge();
+}
+
+/// <summary>A reader of a live stream's log on this instance: no storage round trip, no added delay.</summary>
+public sealed class LiveLogSource : IStreamSource
+{
+    private readonly StreamLog _log;
+    private readonly StreamLog.Reader _reader;
+    private long _position;
+
+    public LiveLogSource(StreamLog log, long position)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        _log = log;
+        _position = position;
+        _reader = log.Attach(position);
+    }
+
+    public bool TryCopy(IBufferWriter<byte> destination, int maxBytes)
+    {
+        var next = _log.CopyTo(_position, _position + maxBytes, destination);
+        if (next == _position)
+        {
+            return false;
+        }
+
+        _position = next;
+        _reader.Advance(next);
+        return true;
+    }
+
+    public bool IsFinished => _log.IsCompleted && _position >= _log.Published;
+
+    public Task WaitAsync(CancellationToken cancellationToken) => _log.WaitAsync(_position, cancellationToken);
+
+    public void Nudge() => _log.Nudge();
+
+    public void Dispose() => _reader.Dispose();
+}

@@ -1,0 +1,320 @@
+using System.Buffers;
+
+namespace ChatFunctions.Streaming;
+
+/// <summary>
+/// One stream's SSE bytes in memory, in order, exactly as clients receive them. Its producer formats frames straight
+/// into it (it is the <see cref="IBufferWriter{T}"/> the frame writer writes to) and publishes them; any number of
+/// readers (the client that asked, and clients that resume) copy published bytes from their own position and wait
+/// for more. Bytes are never moved once written (segments only grow the log), so a reader copies them once, into
+/// its response pipe.
+/// </summary>
+/// <remarks>
+/// Backpressure: the producer calls <see cref="WaitForReadersAsync"/> before it reads the model again, which waits
+/// while an attached reader is more than the high-water mark behind, so a client that reads slowly slows the model
+/// read instead of growing memory. A reader that never catches up is detached by its stall timeout.
+/// </remarks>
+public sealed class StreamLog : IBufferWriter<byte>
+{
+    private const int FirstSegmentSize = 2 * 1024;
+    private const int LargestSegmentSize = 64 * 1024;
+
+    private readonly object _sync = new();
+    private readonly List<Segment> _segments = [];
+    private readonly List<Reader> _readers = [];
+    private Segment? _tail;
+    private long _written;
+    private long _published;
+    private bool _completed;
+    private TaskCompletionSource? _changed;
+    private TaskCompletionSource? _progressed;
+
+    /// <summary>Called with the number of attached readers whenever a reader attaches or detaches.</summary>
+    public Action<int>? ReadersChanged { get; set; }
+
+    /// <summary>Bytes written by the producer, published or not.</summary>
+    public long Written => _written;
+
+    /// <summary>Bytes readers may read.</summary>
+    public long Published => Volatile.Read(ref _published);
+
+    /// <summary>Whether the producer has written its last frame and published it.</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed);
+
+    public int ReaderCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _readers.Count;
+            }
+        }
+    }
+
+    // --- producer side (one producer, one thread at a time) ---
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        var needed = Math.Max(sizeHint, 1);
+        if (_tail is null || _tail.Buffer.Length - _tail.Used < needed)
+        {
+            var size = _tail is null ? FirstSegmentSize : Math.Min(_tail.Buffer.Length * 2, LargestSegmentSize);
+            var segment = new Segment(new byte[Math.Max(size, needed)], _written);
+            lock (_sync)
+            {
+                _segments.Add(segment);
+            }
+
+            _tail = segment;
+        }
+
+        return _tail.Buffer.AsMemory(_tail.Used);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public void Advance(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (_tail is null || _tail.Used + count > _tail.Buffer.Length)
+        {
+            throw new InvalidOperationException("Advanced past the memory handed out.");
+        }
+
+        _tail.Used += count;
+        _written += count;
+    }
+
+    /// <summary>Makes everything written so far readable and wakes waiting readers.</summary>
+    public void Publish()
+    {
+        TaskCompletionSource? wake;
+        lock (_sync)
+        {
+            if (_published == _written)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _published, _written);
+            wake = _changed;
+            _changed = null;
+        }
+
+        wake?.TrySetResult();
+    }
+
+    /// <summary>Publishes the last frames: readers that reach the end stop.</summary>
+    public void Complete()
+    {
+        TaskCompletionSource? wake;
+        lock (_sync)
+        {
+            Volatile.Write(ref _published, _written);
+            Volatile.Write(ref _completed, true);
+            wake = _changed;
+            _changed = null;
+        }
+
+        wake?.TrySetResult();
+    }
+
+    /// <summary>Waits while an attached reader is more than <paramref name="highWaterBytes"/> behind what is published.</summary>
+    public async ValueTask WaitForReadersAsync(long highWaterBytes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task progressed;
+            lock (_sync)
+            {
+                if (!AnyReaderBehindPosition(Volatile.Read(ref _published) - highWaterBytes))
+                {
+                    return;
+                }
+
+                _progressed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                progressed = _progressed.Task;
+            }
+
+            await progressed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether an attached reader is more than <paramref name="highWaterBytes"/> behind what was written.</summary>
+    public bool AnyReaderBehind(long highWaterBytes)
+    {
+        lock (_sync)
+        {
+            return AnyReaderBehindPosition(_written - highWaterBytes);
+        }
+    }
+
+    private bool AnyReaderBehindPosition(long position)
+    {
+        foreach (var reader in _readers)
+        {
+            if (reader.Position < position)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // --- reader side ---
+
+    /// <summary>Attaches a reader at <paramref name="position"/>; the producer waits for attached readers that fall behind.</summary>
+    public Reader Attach(long position)
+    {
+        var reader = new Reader(this, position);
+        int count;
+        lock (_sync)
+        {
+            _readers.Add(reader);
+            count = _readers.Count;
+        }
+
+        ReadersChanged?.Invoke(count);
+        return reader;
+    }
+
+    private void Detach(Reader reader)
+    {
+        int count;
+        lock (_sync)
+        {
+            if (!_readers.Remove(reader))
+            {
+                return;
+            }
+
+            count = _readers.Count;
+        }
+
+        SignalProgress();
+        ReadersChanged?.Invoke(count);
+    }
+
+    private void SignalProgress()
+    {
+        TaskCompletionSource? progressed;
+        lock (_sync)
+        {
+            progressed = _progressed;
+            _progressed = null;
+        }
+
+        progressed?.TrySetResult();
+    }
+
+    /// <summary>Copies published bytes from <paramref name="position"/> into <paramref name="destination"/>; returns the new position.</summary>
+    public long CopyTo(long position, IBufferWriter<byte> destination) => CopyTo(position, long.MaxValue, destination);
+
+    /// <summary>Copies published bytes from <paramref name="position"/> up to <paramref name="end"/>; returns the new position.</summary>
+    public long CopyTo(long position, long end, IBufferWriter<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        end = Math.Min(end, Published);
+        if (position >= end)
+        {
+            return position;
+        }
+
+        lock (_sync)
+        {
+            foreach (var segment in _segments)
+            {
+                // A segment holds [Start, Start + Used): a frame that did not fit started the next one.
+                var segmentEnd = Math.Min(end, segment.Start + segment.Used);
+                if (segmentEnd <= position)
+                {
+                    continue;
+                }
+
+                if (segment.Start >= end)
+                {
+                    break;
+                }
+
+                var from = (int)(position - segment.Start);
+                destination.Write(segment.Buffer.AsSpan(from, (int)(segmentEnd - position)));
+                position = segmentEnd;
+            }
+        }
+
+        return position;
+    }
+
+    /// <summary>Published bytes in [<paramref name="position"/>, <paramref name="end"/>), copied: for storage batches, not the per-token path.</summary>
+    public byte[] ToArray(long position, long end)
+    {
+        var writer = new ArrayBufferWriter<byte>((int)Math.Max(1, end - position));
+        CopyTo(position, end, writer);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Completes when bytes past <paramref name="position"/> are published, the log completes, or
+    /// <see cref="Nudge"/> is called (a reader's timer asks it to check its heartbeat).</summary>
+    public Task WaitAsync(long position, CancellationToken cancellationToken)
+    {
+        lock (_sync)
+        {
+            if (_published > position || _completed)
+            {
+                return Task.CompletedTask;
+            }
+
+            _changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return cancellationToken.CanBeCanceled ? _changed.Task.WaitAsync(cancellationToken) : _changed.Task;
+        }
+    }
+
+    /// <summary>Wakes every waiting reader without new bytes.</summary>
+    public void Nudge()
+    {
+        TaskCompletionSource? wake;
+        lock (_sync)
+        {
+            wake = _changed;
+            _changed = null;
+        }
+
+        wake?.TrySetResult();
+    }
+
+    private sealed class Segment(byte[] buffer, long start)
+    {
+        public byte[] Buffer { get; } = buffer;
+        public long Start { get; } = start;
+        public int Used { get; set; }
+    }
+
+    /// <summary>A reader's place in the log, which the producer's backpressure looks at.</summary>
+    public sealed class Reader : IDisposable
+    {
+        private readonly StreamLog _log;
+        private long _position;
+
+        internal Reader(StreamLog log, long position)
+        {
+            _log = log;
+            _position = position;
+        }
+
+        public long Position => Volatile.Read(ref _position);
+
+        /// <summary>Records that the reader has taken the bytes up to <paramref name="position"/>.</summary>
+        public void Advance(long position)
+        {
+            Volatile.Write(ref _position, position);
+            if (_log._progressed is not null)
+            {
+                _log.SignalProgress();
+            }
+        }
+
+        public void Dispose() => _log.Detach(this);
+    }
+}
