@@ -7,6 +7,13 @@ using ChatFunctions.Bench;
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
+//        [--connection-string "..."]  (stream log storage on Azurite: append blobs vs Azure Tables; docs/benchmarks.md)
+if (args.Length > 0 && args[0] == "storage")
+{
+    return await RunStorageBenchAsync(ParseArgs(args[1..]));
+}
+
 var options = ParseArgs(args);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -85,6 +92,24 @@ Write(outDir, "sweep.md", sweepTable + "\n" + summary + "; " + integrity + ".\n"
 Write(outDir, "sweep.json", JsonSerializer.Serialize(sweep, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 Write(outDir, "latency.svg", Report.LatencyChart(sweep));
 return 0;
+
+static async Task<int> RunStorageBenchAsync(Dictionary<string, string> options)
+{
+    var storage = new StorageBenchOptions
+    {
+        Replies = int.Parse(options.GetValueOrDefault("replies", "20"), CultureInfo.InvariantCulture),
+        Tokens = int.Parse(options.GetValueOrDefault("tokens", "1000"), CultureInfo.InvariantCulture),
+        TokensPerSecond = double.Parse(options.GetValueOrDefault("rate", "50"), CultureInfo.InvariantCulture),
+        FlushMilliseconds = int.Parse(options.GetValueOrDefault("flush-ms", "250"), CultureInfo.InvariantCulture),
+        ConnectionString = options.GetValueOrDefault("connection-string"),
+        Progress = line => Console.Error.WriteLine(line),
+    };
+    var result = await StorageBench.RunAsync(storage);
+    // Hot tier, LRS, East US, per 10,000 transactions (see docs/benchmarks.md, "Stream log storage", for the source and date).
+    var prices = new StoragePrices(BlobWritePer10K: 0.05, BlobReadPer10K: 0.004, TablePer10K: 0.00036, Source: "list prices, LRS, East US: blob Hot writes $0.05, Table transactions $0.00036 per 10,000");
+    Console.WriteLine(StorageBench.Table(result, prices));
+    return 0;
+}
 
 static void Write(string? dir, string name, string text)
 {
