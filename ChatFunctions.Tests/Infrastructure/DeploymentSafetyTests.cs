@@ -223,6 +223,19 @@ public sealed class DeploymentSafetyTests
         }
     }
 
+    [Fact]
+    public void HostJson_UsesOpenTelemetry_WithoutTheClassicSdksSamplingSection()
+    {
+        var host = JsonNode.Parse(RepoFiles.Read("host.json"))!;
+
+        Assert.Equal("OpenTelemetry", (string?)host["telemetryMode"]);
+        // samplingSettings / enableLiveMetricsFilters configure the classic Application Insights SDK only; under
+        // OpenTelemetry the exporter's sampler (OTEL_TRACES_SAMPLER, an app setting) and log levels set the volume.
+        Assert.Null(host["logging"]!["applicationInsights"]);
+        Assert.Equal("Warning", (string?)host["logging"]!["logLevel"]!["default"]);
+        Assert.Equal("Information", (string?)host["logging"]!["logLevel"]!["Function"]);
+    }
+
     private static List<string> AllowedValues(JsonNode parameter) =>
         [.. parameter["allowedValues"]!.AsArray().Select(v => v!.GetValue<string>())];
 
