@@ -48,18 +48,22 @@ public sealed class AzureYamlTests
     }
 
     [Fact]
-    public void WebHooks_WriteTheRuntimeConfigIntoTheBuildOutput_AfterTheBuild_OnEveryShell_AndFailTheDeployOnError()
+    public void WebHooks_WriteTheRuntimeConfigIntoTheBuildOutput_AfterTheBuild_AndTakeItOutAfterTheDeploy_OnEveryShell()
     {
         var hooks = (YamlMappingNode)Service("web")["hooks"];
 
-        // After `npm run build` (Vite empties dist/ when it starts) and before azd packages dist/; nothing to clean up.
-        Assert.Equal(["postbuild"], hooks.Children.Keys.Select(k => k.ToString()));
-        foreach (var os in new[] { "posix", "windows" })
+        // Written after `npm run build` (Vite empties dist/ when it starts); taken out again only after the deploy,
+        // because azd's Static Web Apps target uploads dist/ itself rather than the package copy.
+        Assert.Equal(["postbuild", "postdeploy"], hooks.Children.Keys.Select(k => k.ToString()));
+        foreach (var (hook, command) in new[] { ("postbuild", "node ./scripts/write-runtime-config.mjs"), ("postdeploy", "node ./scripts/write-runtime-config.mjs --clean") })
         {
-            var shell = (YamlMappingNode)((YamlMappingNode)hooks["postbuild"])[os];
-            Assert.Equal(os == "posix" ? "sh" : "pwsh", Scalar(shell, "shell"));
-            Assert.Equal("node ./scripts/write-runtime-config.mjs", Scalar(shell, "run"));
-            Assert.Equal("false", Scalar(shell, "continueOnError"));
+            foreach (var os in new[] { "posix", "windows" })
+            {
+                var shell = (YamlMappingNode)((YamlMappingNode)hooks[hook])[os];
+                Assert.Equal(os == "posix" ? "sh" : "pwsh", Scalar(shell, "shell"));
+                Assert.Equal(command, Scalar(shell, "run"));
+                Assert.Equal("false", Scalar(shell, "continueOnError"));
+            }
         }
     }
 

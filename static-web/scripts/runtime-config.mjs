@@ -1,6 +1,6 @@
 // The page's deploy-time configuration: config.json and the Static Web Apps config (CSP) for one deployment,
 // written into the build output. Called by write-runtime-config.mjs; imported by its tests.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -101,12 +101,28 @@ export function writeRuntimeConfig({ apiBaseUrl, auth = null }, paths = defaultP
   return { config, csp: swa.globalHeaders["Content-Security-Policy"] };
 }
 
-/** The CLI: API_BASE_URL (required unless --same-origin) and the AZURE_AUTH_* values from the environment; --out-dir=DIR instead of dist/. */
+/**
+ * Puts the build output back to what a local build produces (no config.json, the default CSP), so a local run that
+ * serves dist/ after a deploy never calls the deployed API. Harmless when there is nothing to clean.
+ */
+export function cleanRuntimeConfig(paths = defaultPaths) {
+  rmSync(join(paths.outDir, "config.json"), { force: true });
+  const swaPath = join(paths.outDir, "staticwebapp.config.json");
+  if (existsSync(swaPath)) {
+    writeFileSync(swaPath, json(renderSwaConfig(JSON.parse(readFileSync(paths.template, "utf8")), null)));
+  }
+}
+
+/** The CLI: API_BASE_URL (required unless --same-origin) and the AZURE_AUTH_* values from the environment; --out-dir=DIR instead of dist/; --clean after the deploy. */
 export function writeRuntimeConfigFromEnvironment(env, argv = [], paths = defaultPaths) {
-  const unknown = argv.filter((a) => a !== "--same-origin" && !a.startsWith("--out-dir="));
+  const unknown = argv.filter((a) => a !== "--same-origin" && a !== "--clean" && !a.startsWith("--out-dir="));
   if (unknown.length) throw new Error(`unknown argument(s): ${unknown.join(" ")}`);
   const outDir = argv.find((a) => a.startsWith("--out-dir="))?.slice("--out-dir=".length);
   if (outDir !== undefined) paths = { ...paths, outDir: resolve(outDir) };
+  if (argv.includes("--clean")) {
+    cleanRuntimeConfig(paths);
+    return `Runtime config removed from ${paths.outDir}: no config.json, CSP connect-src 'self'.`;
+  }
   const sameOrigin = argv.includes("--same-origin");
   const apiBaseUrl = sameOrigin ? null : (env.API_BASE_URL ?? "").trim();
   if (!sameOrigin && !apiBaseUrl) {

@@ -4,9 +4,11 @@
 //   API_BASE_URL=https://func-x.azurewebsites.net node scripts/write-runtime-config.mjs
 //     → dist/config.json               {"apiBaseUrl": "...", "auth": null | {clientId, authority, scopes}}
 //     → dist/staticwebapp.config.json  the template with the API origin (and, with sign-in, the login origin) in the CSP
+// After the deploy (azd deploys dist/ itself, so not earlier) the `postdeploy` hook runs it with --clean, so a local
+// run that serves dist/ never calls the deployed API.
 // Sign-in is on when AZURE_AUTH_ENABLED=true; the preprovision hook sets AZURE_AUTH_TENANT_ID,
 // AZURE_AUTH_SPA_CLIENT_ID and AZURE_AUTH_API_CLIENT_ID. Tracked files under public/ are never touched, so a failed
-// build leaves the tree clean and a local build (`swa start`, `npm run build`) never points at a deployed API.
+// build or deploy leaves the tree clean.
 // No entry-point check: this file only runs; the logic it calls lives in runtime-config.mjs.
 import { writeRuntimeConfigFromEnvironment } from "./runtime-config.mjs";
 

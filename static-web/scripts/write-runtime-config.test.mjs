@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { apiOriginOf, authConfigOf, defaultPaths, renderSwaConfig, writeRuntimeConfig } from "./runtime-config.mjs";
+import { apiOriginOf, authConfigOf, cleanRuntimeConfig, defaultPaths, renderSwaConfig, writeRuntimeConfig } from "./runtime-config.mjs";
 
 const scriptsDir = dirname(fileURLToPath(import.meta.url));
 const webDir = join(scriptsDir, "..");
@@ -103,6 +103,15 @@ describe("runtime config", () => {
     expect(readdirSync(outDir)).toEqual([]);
   });
 
+  it("clean puts the build output back to a local build's: no config.json, the default CSP", () => {
+    const paths = builtDist();
+    writeRuntimeConfig({ apiBaseUrl: "https://func-abc.azurewebsites.net", auth: authConfigOf(authEnv) }, paths);
+    cleanRuntimeConfig(paths);
+    expect(existsSync(join(paths.outDir, "config.json"))).toBe(false);
+    expect(readJson(paths.outDir, "staticwebapp.config.json")).toEqual(renderSwaConfig(template, null));
+    expect(() => cleanRuntimeConfig({ template: defaultPaths.template, outDir: mkdtempSync(join(tmpdir(), "runtime-config-none-")) })).not.toThrow();
+  });
+
   it.each([
     ["not a url", /absolute URL/],
     ["http://func.example.com", /https/],
@@ -129,6 +138,15 @@ describe("write-runtime-config.mjs (the azd hook's command)", () => {
     expect(hashTree(join(webDir, "public"))).toBe(before);
   });
 
+  it("--clean after the deploy leaves no deployed API address in the build output", () => {
+    const { outDir } = builtDist();
+    expect(runCli([`--out-dir=${outDir}`], { API_BASE_URL: "https://func-abc.azurewebsites.net" }).status).toBe(0);
+    const result = runCli([`--out-dir=${outDir}`, "--clean"], {});
+    expect(result.status, result.stderr).toBe(0);
+    expect(readdirSync(outDir).sort()).toEqual(["index.html", "staticwebapp.config.json"]);
+    expect(readFileSync(join(outDir, "staticwebapp.config.json"), "utf8")).not.toContain("func-abc");
+  });
+
   it("runs whatever path it is started by: relative, through a symlink, from another folder", () => {
     const linkDir = mkdtempSync(join(tmpdir(), "runtime-config-link-"));
     const link = join(linkDir, "hook.mjs");
@@ -145,7 +163,7 @@ describe("write-runtime-config.mjs (the azd hook's command)", () => {
     ["without API_BASE_URL", {}, [], /API_BASE_URL is not set/],
     ["with a bad API_BASE_URL", { API_BASE_URL: "http://func.example.com" }, [], /https/],
     ["with sign-in on but no SPA client id", { API_BASE_URL: "https://func.example.com", ...authEnv, AZURE_AUTH_SPA_CLIENT_ID: "" }, [], /AZURE_AUTH_SPA_CLIENT_ID/],
-    ["with an unknown argument", { API_BASE_URL: "https://func.example.com" }, ["--clean"], /unknown argument/],
+    ["with an unknown argument", { API_BASE_URL: "https://func.example.com" }, ["--purge"], /unknown argument/],
   ])("fails loudly %s, writing nothing", (_name, env, args, message) => {
     const { outDir } = builtDist();
     const result = runCli([`--out-dir=${outDir}`, ...args], env);
