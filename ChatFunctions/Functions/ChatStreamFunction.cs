@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using ChatFunctions.Access;
+using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Http;
@@ -18,7 +20,9 @@ public sealed class ChatStreamFunction(
     IOptions<ChatServiceOptions> options,
     TimeProvider time,
     ClientRateLimiter rateLimiter,
-    ProblemResponder problems)
+    ProblemResponder problems,
+    IRequestAuthenticator authenticator, // access: sign-in (issue 10)
+    ITokenBudget budget) // access: token budgets (issue 10)
 {
     [Function("ChatStream")]
     public async Task RunAsync(
@@ -30,6 +34,25 @@ public sealed class ChatStreamFunction(
         // The abort token fires when the client disconnects; the function's token when the host shuts down.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, cancellationToken);
         var aborted = linked.Token;
+        // access: a client that left is not a failure; complete normally so the worker reports success (docs/deploy.md).
+        try
+        {
+            await RespondAsync(request, context, aborted, cancellationToken);
+        }
+        catch (OperationCanceledException ex) when (aborted.IsCancellationRequested || ex is ClientGoneException)
+        {
+        }
+    }
+
+    private async Task RespondAsync(HttpRequest request, HttpContext context, CancellationToken aborted, CancellationToken cancellationToken)
+    {
+        // access: sign-in first (issue 10).
+        var access = await authenticator.AuthenticateAsync(context, aborted);
+        if (access.Rejection is { } denied)
+        {
+            await problems.RejectAsync(context, denied);
+            return;
+        }
 
         if (rateLimiter.TryAdmit(context) is { } wait)
         {
@@ -64,9 +87,19 @@ public sealed class ChatStreamFunction(
             return;
         }
 
+        // access: the caller's daily token budget, before the model is called (issue 10).
+        var allowance = await budget.CheckAsync(access.Caller!.Key, aborted);
+        if (!allowance.Allowed)
+        {
+            await problems.RejectAsync(context, allowance.ToRejection(time.GetUtcNow()));
+            return;
+        }
+
         EventStreamResponse.Start(context.Response);
         await using var writer = new SseChatWriter(context.Response.BodyWriter, time, TimeSpan.FromSeconds(options.Value.HeartbeatSeconds));
         var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        await streamer.StreamAsync(requestId, read.Request!, writer, aborted);
+        var summary = await streamer.StreamAsync(requestId, read.Request!, writer, aborted);
+        // access: count the spend even when the client left (the host's token, not the client's); the lead moves this into the producer.
+        await budget.RecordAsync(access.Caller.Key, TokenUsage.ToRecord(read.Request!, options.Value.SystemPrompt, summary), cancellationToken);
     }
 }
