@@ -23,7 +23,8 @@ public sealed class TableTokenBudget : ITokenBudget
 {
     public const string TableName = "chatbudgets";
     private const string SpentProperty = "Spent";
-    private const int MaxAttempts = 8;
+    // One caller rarely runs many streams at once; enough for dozens of concurrent writers of one row.
+    private const int MaxAttempts = 30;
 
     private readonly TableClient _table;
     private readonly long _limit;
@@ -105,7 +106,7 @@ public sealed class TableTokenBudget : ITokenBudget
                 catch (RequestFailedException ex) when (ex.Status is 409 or 412 && attempt < MaxAttempts)
                 {
                     // Another instance wrote first (created the row, or changed it since we read it): read again.
-                    await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attempt)), _time, cancellationToken);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, Math.Min(200, 10 * attempt))), _time, cancellationToken);
                 }
             }
         }
