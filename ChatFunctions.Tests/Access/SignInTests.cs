@@ -152,6 +152,32 @@ public sealed class SignInTests(SignedInApp fixture) : IClassFixture<SignedInApp
     }
 
     [Fact]
+    public async Task A_key_published_after_start_is_fetched_when_a_token_names_it()
+    {
+        await using var authority = await TestAuthority.StartAsync();
+        await using var app = await AppServer.StartAsync(authority.Settings());
+        // The app has read the metadata (and cached the first key) before the rotation.
+        SseClient.AssertWellFormed(await SseClient.ReadAllAsync(app.Client, WithBearer(SseClient.Post("hi [demo:tokens=1]"), TestAuthority.Mint(authority.UserToken()))));
+        var rotated = TestAuthority.NewKey("test-key-2");
+        authority.Publish(rotated);
+        var token = authority.UserToken();
+        token.SigningCredentials = new SigningCredentials(rotated, SecurityAlgorithms.RsaSha256);
+
+        // The unknown key id makes the app refresh the metadata; the manager may do that in the background, so the
+        // first request may still see the old keys. A later one must pass.
+        var statuses = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 20 && !statuses.Contains(HttpStatusCode.OK); attempt++)
+        {
+            using var response = await app.Client.SendAsync(WithBearer(SseClient.Post("hi [demo:tokens=1]"), TestAuthority.Mint(token)));
+            statuses.Add(response.StatusCode);
+            await Task.Delay(attempt == 0 ? 0 : 100);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, statuses[^1]);
+        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.Unauthorized, s.ToString()));
+    }
+
+    [Fact]
     public async Task Health_stays_open()
     {
         using var response = await fixture.App.Client.GetAsync(new Uri("/api/health", UriKind.Relative));

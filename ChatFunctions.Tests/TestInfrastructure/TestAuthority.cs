@@ -22,10 +22,12 @@ public sealed class TestAuthority : IAsyncDisposable
     public const string ClientId = "2f6e8d4c-1a3b-4c5d-9e7f-a1b2c3d4e5f6";
 
     private readonly WebApplication _app;
+    private readonly List<RsaSecurityKey> _published;
 
-    private TestAuthority(WebApplication app, Uri instance, RsaSecurityKey signingKey)
+    private TestAuthority(WebApplication app, Uri instance, RsaSecurityKey signingKey, List<RsaSecurityKey> published)
     {
         _app = app;
+        _published = published;
         Instance = instance;
         SigningKey = signingKey;
     }
@@ -49,9 +51,19 @@ public sealed class TestAuthority : IAsyncDisposable
 
     public static RsaSecurityKey NewKey(string keyId) => new(RSA.Create(2048)) { KeyId = keyId };
 
+    /// <summary>Key rotation: the JWKS publishes <paramref name="key"/> from now on, beside the first key.</summary>
+    public void Publish(RsaSecurityKey key)
+    {
+        lock (_published)
+        {
+            _published.Add(key);
+        }
+    }
+
     public static async Task<TestAuthority> StartAsync()
     {
         var key = NewKey("test-key-1");
+        var published = new List<RsaSecurityKey> { key };
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
@@ -70,18 +82,18 @@ public sealed class TestAuthority : IAsyncDisposable
             }), "application/json"));
         app.MapGet("/{tenant}/discovery/v2.0/keys", () =>
         {
-            var parameters = key.Rsa.ExportParameters(includePrivateParameters: false);
-            return Results.Text(JsonSerializer.Serialize(new
+            lock (published)
             {
-                keys = new[]
+                return Results.Text(JsonSerializer.Serialize(new
                 {
-                    new { kty = "RSA", use = "sig", kid = key.KeyId, n = Base64UrlEncoder.Encode(parameters.Modulus), e = Base64UrlEncoder.Encode(parameters.Exponent) },
-                },
-            }), "application/json");
+                    keys = published.Select(k => k.Rsa.ExportParameters(includePrivateParameters: false)).Zip(published, (parameters, k) =>
+                        new { kty = "RSA", use = "sig", kid = k.KeyId, n = Base64UrlEncoder.Encode(parameters.Modulus), e = Base64UrlEncoder.Encode(parameters.Exponent) }),
+                }), "application/json");
+            }
         });
         await app.StartAsync();
         instance = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
-        return new TestAuthority(app, instance, key);
+        return new TestAuthority(app, instance, key, published);
     }
 
     /// <summary>A token as Entra ID issues it for a signed-in user of the SPA calling this API with the chat scope.</summary>

@@ -10,6 +10,7 @@ public sealed class InMemoryTokenBudget(IOptions<TokenBudgetOptions> options, Ti
 {
     private readonly long _limit = options.Value.TokensPerDay;
     private readonly ConcurrentDictionary<(string Day, string Row), long> _spent = new();
+    private string? _lastDay;
 
     public ValueTask<BudgetDecision> CheckAsync(CallerKey caller, CancellationToken cancellationToken)
     {
@@ -24,11 +25,11 @@ public sealed class InMemoryTokenBudget(IOptions<TokenBudgetOptions> options, Ti
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         var day = BudgetDay.Of(time.GetUtcNow());
         _spent.AddOrUpdate((day, BudgetDay.RowKey(day, caller)), tokens, (_, spent) => spent + tokens);
-        foreach (var key in _spent.Keys)
+        if (Interlocked.Exchange(ref _lastDay, day) is { } previous && previous != day)
         {
-            if (key.Day != day)
+            // A new day: yesterday's counts are never read again.
+            foreach (var key in _spent.Keys.Where(key => key.Day != day))
             {
-                // Yesterday's counts are never read again.
                 _spent.TryRemove(key, out _);
             }
         }
