@@ -1,4 +1,6 @@
 using Azure.Core;
+using ChatFunctions.Access;
+using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
@@ -42,6 +44,16 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<EventStreamDelivery>();
         services.TryAddSingleton<ProblemResponder>();
         services.TryAddSingleton<ClientRateLimiter>();
+
+        // Sign-in and token budgets (issue 10).
+        services.AddSettings<AccessOptions>(configuration);
+        services.AddSingleton<IValidateOptions<AccessOptions>, AccessSettingsValidator>();
+        services.AddSettings<TokenBudgetOptions>(configuration);
+        services.TryAddSingleton<IRequestAuthenticator>(sp => sp.GetRequiredService<IOptions<AccessOptions>>().Value.Enabled
+            ? ActivatorUtilities.CreateInstance<EntraIdAuthenticator>(sp)
+            : new AnonymousAuthenticator());
+        services.TryAddSingleton<TokenBudgetMetrics>();
+        services.TryAddSingleton(sp => TokenBudgets.Create(sp, configuration));
         return services;
     }
 

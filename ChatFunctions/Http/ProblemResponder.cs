@@ -27,6 +27,16 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
             context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        foreach (var (name, value) in rejection.Headers ?? new Dictionary<string, string>())
+        {
+            context.Response.Headers[name] = value;
+        }
+
+        foreach (var (name, value) in rejection.Extensions ?? new Dictionary<string, object?>())
+        {
+            problem.Extensions[name] = value;
+        }
+
         return TypedResults.Problem(problem).ExecuteAsync(context);
     }
 
@@ -35,6 +45,8 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status400BadRequest => "The chat request is invalid.",
         StatusCodes.Status404NotFound => "No such stream.",
         StatusCodes.Status410Gone => "The stream has expired.",
+        StatusCodes.Status401Unauthorized => "Sign-in required.",
+        StatusCodes.Status403Forbidden => "Not allowed to chat.",
         StatusCodes.Status413PayloadTooLarge => "The chat request is too large.",
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
         StatusCodes.Status429TooManyRequests => "Too many chat requests.",
@@ -47,6 +59,8 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status400BadRequest => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
         StatusCodes.Status404NotFound => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.5",
         StatusCodes.Status410Gone => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.11",
+        StatusCodes.Status401Unauthorized => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2",
+        StatusCodes.Status403Forbidden => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.4",
         StatusCodes.Status413PayloadTooLarge => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14",
         StatusCodes.Status415UnsupportedMediaType => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16",
         StatusCodes.Status429TooManyRequests => "https://www.rfc-editor.org/rfc/rfc6585#section-4",

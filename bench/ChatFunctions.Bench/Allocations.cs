@@ -124,6 +124,7 @@ public static class Allocations
         var delivery = new StreamDelivery(TimeProvider.System, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), static () => { });
         var delivering = delivery.RunAsync(source, pipe.Writer, CancellationToken.None);
         await streamer.ProduceAsync(reply, new ChatRequest("hi", []), CancellationToken.None);
+        reply.Log.Complete();
         await delivering;
 
         await pipe.Writer.CompleteAsync();
