@@ -5,6 +5,7 @@ using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Streaming;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -24,6 +25,9 @@ public static class ServiceCollectionExtensions
         services.AddSettings<OpenAICompatibleOptions>(configuration);
         services.AddSettings<DemoOptions>(configuration);
         services.AddSingleton<IValidateOptions<ChatServiceOptions>, ProviderSettingsValidator>();
+        services.AddSingleton<IValidateOptions<ChatServiceOptions>, TrustedProxiesValidator>();
+        // No Server banner from our Kestrel: the standalone host's, and the worker's behind the Functions host.
+        services.Configure<KestrelServerOptions>(kestrel => kestrel.AddServerHeader = false);
         services.AddLogging(logging => logging.AddPrivacyFilters());
 
         services.TryAddSingleton(TimeProvider.System);
