@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Moq;
 
 namespace ChatFunctions.Tests.Hosting;
 
@@ -82,5 +83,28 @@ public sealed class ServerRejectionTests : IAsyncLifetime
         Assert.False(string.IsNullOrWhiteSpace(problem["title"]?.GetValue<string>()));
         Assert.False(string.IsNullOrWhiteSpace(problem["detail"]?.GetValue<string>()));
         Assert.True(problem["errors"]!.AsObject().ContainsKey(field), $"errors names '{field}': {response.Body}");
+    }
+}
+
+[Trait("Category", "Http")]
+public sealed class UnhandledErrorTests
+{
+    [Fact]
+    public async Task AnExceptionBeforeTheStream_IsA500Problem_WithoutAStackTrace()
+    {
+        var reader = new Moq.Mock<ChatFunctions.Chat.IChatRequestReader>();
+        reader.Setup(r => r.ReadAsync(Moq.It.IsAny<Microsoft.AspNetCore.Http.HttpRequest>(), Moq.It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new InvalidOperationException("secret internal detail"));
+        await using var app = await AppServer.StartAsync(configureServices: services => services.AddSingleton(reader.Object));
+
+        var response = await RawHttp.SendAsync(app.BaseAddress,
+            "POST /api/chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+
+        Assert.Equal(500, response.Status);
+        Assert.Equal("application/problem+json", response.Header("Content-Type")?.Split(';')[0]);
+        Assert.Equal("nosniff", response.Header("X-Content-Type-Options"));
+        Assert.DoesNotContain("secret internal detail", response.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", response.Body, StringComparison.Ordinal);
+        Assert.True(JsonNode.Parse(response.Body)!["errors"]!.AsObject().ContainsKey("server"), response.Body);
     }
 }
