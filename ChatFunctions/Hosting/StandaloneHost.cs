@@ -55,10 +55,45 @@ public static class StandaloneHost
         var app = builder.Build();
 
         var options = app.Services.GetRequiredService<IOptions<ChatServiceOptions>>().Value;
-        var problems = app.Services.GetRequiredService<ProblemResponder>();
         var webRoot = ResolveWebRoot(options.WebRoot);
-        var pageHeaders = StaticWebAppHeaders.Load(webRoot);
+        UseResponseShaping(app, options, app.Services.GetRequiredService<ProblemResponder>(), StaticWebAppHeaders.Load(webRoot));
 
+        if (webRoot is not null)
+        {
+            var files = new PhysicalFileProvider(webRoot);
+            app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+            app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
+        }
+        else
+        {
+            app.MapGet("/", (HttpContext context) =>
+            {
+                // The page's own inline style needs its own policy; nothing else may load.
+                context.Response.Headers.ContentSecurityPolicy = PageNotBuiltPolicy;
+                return Results.Content(PageNotBuilt, "text/html; charset=utf-8");
+            });
+        }
+
+        var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
+        foreach (var function in functions)
+        {
+            var factory = ActivatorUtilities.CreateFactory(function.FunctionType, Type.EmptyTypes);
+            app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, (HttpContext context) =>
+                function.Invoke(factory(context.RequestServices, null), context.Request, context.RequestAborted))
+                .WithDisplayName(function.Name);
+        }
+
+        Log.StandaloneStarted(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StandaloneHost)),
+            functions.Count, RoutePrefix, webRoot ?? "(not built)");
+        return app;
+    }
+
+    /// <summary>
+    /// What the Functions host's own pipeline would otherwise decide: the headers of every response, whom to believe
+    /// about the client's address, and problem+json for what no function answers (routing, limits, exceptions).
+    /// </summary>
+    private static void UseResponseShaping(WebApplication app, ChatServiceOptions options, ProblemResponder problems, StaticWebAppHeaders pageHeaders)
+    {
         // Every response, whoever writes it (function, static files, routing, the handlers below), gets its headers
         // just before it starts: the API's for /api, the page's (from staticwebapp.config.json) for the rest.
         app.Use((context, next) =>
@@ -95,35 +130,6 @@ public static class StandaloneHost
         // Routing's 404 and 405 (and any other empty error) become problems too.
         app.UseStatusCodePages(context => problems.RejectAsync(context.HttpContext, RequestLimits.RejectionFor(context.HttpContext)));
         app.Use((context, next) => RequestLimits.Check(context) is { } refused ? problems.RejectAsync(context, refused) : next(context));
-
-        if (webRoot is not null)
-        {
-            var files = new PhysicalFileProvider(webRoot);
-            app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
-            app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
-        }
-        else
-        {
-            app.MapGet("/", (HttpContext context) =>
-            {
-                // The page's own inline style needs its own policy; nothing else may load.
-                context.Response.Headers.ContentSecurityPolicy = PageNotBuiltPolicy;
-                return Results.Content(PageNotBuilt, "text/html; charset=utf-8");
-            });
-        }
-
-        var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
-        foreach (var function in functions)
-        {
-            var factory = ActivatorUtilities.CreateFactory(function.FunctionType, Type.EmptyTypes);
-            app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, (HttpContext context) =>
-                function.Invoke(factory(context.RequestServices, null), context.Request, context.RequestAborted))
-                .WithDisplayName(function.Name);
-        }
-
-        Log.StandaloneStarted(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StandaloneHost)),
-            functions.Count, RoutePrefix, webRoot ?? "(not built)");
-        return app;
     }
 
     private static bool IsApi(PathString path) => path.StartsWithSegments("/" + RoutePrefix, StringComparison.OrdinalIgnoreCase);
