@@ -1,4 +1,5 @@
 using ChatFunctions.Chat;
+using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 
 namespace ChatFunctions.Access;
@@ -26,6 +27,6 @@ public sealed class AnonymousAuthenticator : IRequestAuthenticator
     public ValueTask<AuthenticationResult> AuthenticateAsync(HttpContext context, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return ValueTask.FromResult<AuthenticationResult>(Caller.Anonymous(ClientRateLimiter.ClientKey(context)));
+        return ValueTask.FromResult<AuthenticationResult>(Caller.Anonymous(ClientAddress.Resolve(context)));
     }
 }

@@ -27,6 +27,7 @@ public sealed class StopStreamFunction(IRequestAuthenticator authenticator, Stre
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
-        context.Response.Headers.CacheControl = "no-store";
+        SecurityHeaders.ApplyApi(context.Response);
+        SecurityHeaders.NoStore(context.Response);
     }
 }

@@ -8,6 +8,7 @@ using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -28,6 +29,9 @@ public static class ServiceCollectionExtensions
         services.AddSettings<DemoOptions>(configuration);
         services.AddSettings<ResumeOptions>(configuration);
         services.AddSingleton<IValidateOptions<ChatServiceOptions>, ProviderSettingsValidator>();
+        services.AddSingleton<IValidateOptions<ChatServiceOptions>, TrustedProxiesValidator>();
+        // No Server banner from our Kestrel: the standalone host's, and the worker's behind the Functions host.
+        services.Configure<KestrelServerOptions>(kestrel => kestrel.AddServerHeader = false);
         services.AddLogging(logging => logging.AddPrivacyFilters());
 
         services.TryAddSingleton(TimeProvider.System);
