@@ -192,6 +192,9 @@ public sealed class FunctionResponseHeadersTests
     [InlineData("health")]
     [InlineData("stream")]
     [InlineData("problem")]
+    [InlineData("resume")]
+    [InlineData("resume of an unknown stream")]
+    [InlineData("stop")]
     public async Task TheFunctionsThemselves_SetTheSecurityHeaders(string kind)
     {
         await using var app = await AppServer.StartAsync();
@@ -205,6 +208,24 @@ public sealed class FunctionResponseHeadersTests
             var health = Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<ChatFunctions.Functions.HealthFunction>(app.Services);
             await health.RunAsync(context.Request, CancellationToken.None);
         }
+        else if (kind.StartsWith("resume", StringComparison.Ordinal) || kind == "stop")
+        {
+            // A finished stream to resume or stop, started over HTTP.
+            var frames = await SseClient.ReadAllAsync(app.Client, SseClient.Post("hi [demo:tokens=1]"));
+            var streamId = kind == "resume of an unknown stream" ? "AAAAAAAAAAAAAAAAAAAAAA" : frames[0].Data["meta"]!["streamId"]!.GetValue<string>();
+            context.Request.Method = kind == "stop" ? "DELETE" : "GET";
+            context.Request.Path = $"/api/chat/streams/{streamId}";
+            if (kind == "stop")
+            {
+                var stop = Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<ChatFunctions.Functions.StopStreamFunction>(app.Services);
+                await stop.RunAsync(context.Request, CancellationToken.None);
+            }
+            else
+            {
+                var resume = Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<ChatFunctions.Functions.ResumeStreamFunction>(app.Services);
+                await resume.RunAsync(context.Request, CancellationToken.None);
+            }
+        }
         else
         {
             context.Request.Method = "POST";
@@ -215,11 +236,11 @@ public sealed class FunctionResponseHeadersTests
         }
 
         var headers = context.Response.Headers;
-        Assert.Equal(kind == "problem" ? 400 : 200, context.Response.StatusCode);
+        Assert.Equal(kind switch { "problem" => 400, "resume of an unknown stream" => 404, "stop" => 204, _ => 200 }, context.Response.StatusCode);
         Assert.Equal("nosniff", headers.XContentTypeOptions.ToString());
         Assert.Equal("no-referrer", headers["Referrer-Policy"].ToString());
         Assert.Equal("default-src 'none'; frame-ancestors 'none'", headers.ContentSecurityPolicy.ToString());
         Assert.Equal("DENY", headers.XFrameOptions.ToString());
-        Assert.Equal(kind == "stream" ? "no-cache, no-transform" : "no-store", headers.CacheControl.ToString());
+        Assert.Equal(kind is "stream" or "resume" ? "no-cache, no-transform" : "no-store", headers.CacheControl.ToString());
     }
 }
