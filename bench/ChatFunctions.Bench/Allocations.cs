@@ -49,7 +49,7 @@ public static class Allocations
         var telemetry = new ChatClientTelemetry();
 
         rows.Add(await MeasureAsync("SDK: Azure OpenAI SDK + M.E.AI adapter parsing the stream (no relay)", tokens, () => DrainAsync(sdk)));
-        rows.Add(await MeasureAsync("Ours: ChatStreamer + SseChatWriter (fake IChatClient, no telemetry)", tokens,
+        rows.Add(await MeasureAsync("Ours: ChatStreamer → StreamLog → StreamDelivery (fake IChatClient, no telemetry)", tokens,
             () => RelayAsync(new ListChatClient(updates), services)));
         rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, nobody listening", tokens,
             () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
@@ -59,7 +59,7 @@ public static class Allocations
                 () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
         }
 
-        rows.Add(await MeasureAsync("Whole path: SDK → middleware → ChatStreamer → SseChatWriter (as deployed, nobody listening)", tokens,
+        rows.Add(await MeasureAsync("Whole path: SDK → middleware → ChatStreamer → StreamLog → StreamDelivery (as deployed, nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(sdk, services), services)));
         return rows;
     }
