@@ -123,6 +123,19 @@ public sealed class ResponseHeadersTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConfigJson_WithoutOneInTheWebRoot_SaysSameOriginAndAnonymous()
+    {
+        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["CHAT_WEB_ROOT"] = Directory.CreateTempSubdirectory().FullName });
+
+        using var response = await app.Client.GetAsync("/config.json");
+
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("{\"apiBaseUrl\":\"\",\"auth\":null}", await response.Content.ReadAsStringAsync());
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
     public async Task WhatKestrelRefusesBeforeTheApp_HasNoServerBanner()
     {
         // 100 KB of headers is past even the server's own hard limit, so Kestrel answers without the app.

@@ -74,6 +74,14 @@ public static class StandaloneHost
             });
         }
 
+        // The page asks for its runtime configuration at start. A build deployed by azd carries one in dist/ (served
+        // above); here the API is this host itself, so the answer is "same origin, anonymous".
+        app.MapGet("/config.json", (HttpContext context) =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return Results.Json(new { apiBaseUrl = "", auth = (object?)null });
+        });
+
         var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
         foreach (var function in functions)
         {
