@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using ChatFunctions.Streaming;
@@ -23,6 +24,8 @@ public sealed class ChatCompletionChunkParser
     private byte[]? _modelIdUtf8;
     private string? _responseId;
     private byte[]? _responseIdUtf8;
+    private string? _systemFingerprint;
+    private byte[]? _systemFingerprintUtf8;
     private ChatFinishReason? _finishReason;
 
     /// <summary>True once <c>data: [DONE]</c> arrived: the reply is complete.</summary>
@@ -98,6 +101,15 @@ public sealed class ChatCompletionChunkParser
             {
                 reader.Read();
                 CacheString(ref reader, ref _responseId, ref _responseIdUtf8);
+            }
+            else if (reader.ValueTextEquals("system_fingerprint"u8))
+            {
+                reader.Read();
+                if (CacheString(ref reader, ref _systemFingerprint, ref _systemFingerprintUtf8))
+                {
+                    // As the SDK adapter does: an attribute of the telemetry middleware's span (the current activity).
+                    Activity.Current?.SetTag("openai.response.system_fingerprint", _systemFingerprint);
+                }
             }
             else if (reader.ValueTextEquals("error"u8))
             {
@@ -354,27 +366,28 @@ public sealed class ChatCompletionChunkParser
         ResponseId = _responseId,
     };
 
-    /// <summary>Keeps the string of a value that repeats on every chunk (model, id): allocated again only when it changes.</summary>
-    private static void CacheString(ref Utf8JsonReader reader, ref string? cached, ref byte[]? cachedUtf8)
+    /// <summary>Keeps the string of a value that repeats on every chunk (model, id): allocated again only when it changes (then true).</summary>
+    private static bool CacheString(ref Utf8JsonReader reader, ref string? cached, ref byte[]? cachedUtf8)
     {
         if (reader.TokenType != JsonTokenType.String)
         {
             reader.Skip();
-            return;
+            return false;
         }
 
         // Azure's prompt-filter chunk has "model": "" and "id": "": not a value worth reporting.
         if (!reader.ValueIsEscaped && reader.ValueSpan.IsEmpty)
         {
-            return;
+            return false;
         }
 
         if (!reader.ValueIsEscaped && cachedUtf8 is not null && reader.ValueSpan.SequenceEqual(cachedUtf8))
         {
-            return;
+            return false;
         }
 
         cached = reader.GetString();
         cachedUtf8 = reader.ValueIsEscaped ? null : reader.ValueSpan.ToArray();
+        return true;
     }
 }

@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using ChatFunctions.Streaming;
@@ -48,6 +49,8 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         IEnumerable<AIChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        // The attribute the SDK adapter puts on the telemetry middleware's span (the current activity), kept for dashboards.
+        Activity.Current?.SetTag("openai.api.type", "chat_completions");
         using var content = ChatCompletionRequest.Create(messages, options, _model);
         PipelineResponse response;
         try
