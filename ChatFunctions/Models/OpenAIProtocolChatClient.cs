@@ -67,9 +67,10 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         {
             EnsureEventStream(response);
 
-            // Reads pass no token: System.ClientModel's read-timeout stream would link a new token source on every
-            // read (some 300 bytes a chunk). Instead, cancellation disposes the response, which with draining off
-            // (UpstreamTransport) aborts the upstream request at once and fails the pending read.
+            // Reads pass no token: System.ClientModel's read-timeout stream links a new token source on every read
+            // given a cancellable token (a chunk is often one read). Instead, cancellation disposes the response, which
+            // with draining off (UpstreamTransport) aborts the upstream request at once and fails the pending read;
+            // the SDK's network timeout still bounds each read.
             using var abort = cancellationToken.UnsafeRegister(static state => ((PipelineResponse)state!).Dispose(), response);
             var parser = new ChatCompletionChunkParser();
             var events = SseParser.Create(response.ContentStream!, parser.Parse).EnumerateAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);
