@@ -6,6 +6,7 @@ using ChatFunctions.Bench;
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- [--levels 1,10,100,...] [--tokens 100] [--rate 20]
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
 //        [--connection-string "..."]  (stream log storage on Azurite: append blobs vs Azure Tables; docs/benchmarks.md)
@@ -36,6 +37,32 @@ if (options.TryGetValue("url", out var url))
 }
 
 var outDir = options.GetValueOrDefault("out");
+if (options.TryGetValue("cold-start", out var builds))
+{
+    // --cold-start "jit=/tmp/pub-jit/ChatFunctions.dll;r2r=/tmp/pub-r2r/ChatFunctions.dll" [--runs 5]: builds alternate run by run.
+    var runs = int.Parse(options.GetValueOrDefault("runs", "5"), CultureInfo.InvariantCulture);
+    var labelled = builds.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(b => b.Split('=', 2)).ToList();
+    var perBuild = labelled.ToDictionary(b => b[0], _ => new List<ColdStartResult>());
+    for (var run = 0; run < runs; run++)
+    {
+        foreach (var build in labelled)
+        {
+            Console.Error.WriteLine($"cold start: {build[0]} run {run + 1} of {runs} ...");
+            // label=path.dll|NAME=value,NAME2=value: runtime knobs for that build's processes.
+            var parts = build[1].Split('|', 2);
+            var env = parts.Length == 2 ? parts[1].Split(',').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]) : null;
+            perBuild[build[0]].Add(await ColdStart.RunAsync(build[0], Path.GetFullPath(parts[0]), 1, env, stop.Token));
+        }
+    }
+
+    var results = perBuild.Select(kv => new ColdStartResult(kv.Key, kv.Value[0].AppDll,
+        kv.Value.SelectMany(r => r.FirstTokenMs).ToList(), kv.Value.SelectMany(r => r.WorkerConnectMs).ToList())).ToList();
+    var coldTable = ColdStart.Table(results);
+    Console.WriteLine(coldTable);
+    Write(outDir, "cold-start.md", coldTable);
+    return 0;
+}
+
 if (!options.ContainsKey("no-alloc"))
 {
     var allocTokens = int.Parse(options.GetValueOrDefault("alloc-tokens", "20000"), CultureInfo.InvariantCulture);
