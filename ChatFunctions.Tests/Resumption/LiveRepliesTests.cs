@@ -180,6 +180,51 @@ public class LiveRepliesTests
     }
 
     [Fact]
+    public async Task WhileAReaderIsAttached_AppendsComeEveryFourIntervals_AndAtOnceWhenItLeaves()
+    {
+        var appends = new List<DateTimeOffset>();
+        var store = SharedStore(cancelRequested: false, readerSeenAt: null);
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .Callback(() => { lock (appends) { appends.Add(_time.GetUtcNow()); } })
+            .Returns(Task.CompletedTask);
+        using var streamer = new Trickle();
+        using var replies = Create(store.Object, streamer);
+        var reply = replies.Start("r", Request, Anonymous);
+        var reader = reply.Log.Attach(0);
+
+        for (var i = 0; i < 16; i++) // 4 s with a reader: about one append a second, not four
+        {
+            streamer.Write(reply);
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(10);
+            reader.Advance(reply.Log.Published);
+        }
+
+        int attached;
+        lock (appends)
+        {
+            attached = appends.Count;
+        }
+
+        Assert.InRange(attached, 3, 5);
+
+        reader.Dispose();
+        for (var i = 0; i < 8; i++) // 2 s without: every interval
+        {
+            streamer.Write(reply);
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(10);
+        }
+
+        lock (appends)
+        {
+            Assert.InRange(appends.Count - attached, 7, 9);
+        }
+
+        reply.Stop(StreamStopReason.Cancelled);
+    }
+
+    [Fact]
     public async Task WhatAReplyCost_IsRecordedBeforeItsDoneFrameIsPublished()
     {
         var recorded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -225,6 +270,31 @@ public class LiveRepliesTests
 
             var summary = new StreamSummary(StreamFinishReason.Cancelled, null, null, 0, TimeSpan.Zero, 0);
             frames.WriteDone(summary);
+            return summary;
+        }
+    }
+
+    /// <summary>A producer whose chunks the test writes, one per call, until stopped.</summary>
+    private sealed class Trickle : IChatStreamer, IDisposable
+    {
+        private SseFrameWriter? _frames;
+
+        public void Dispose() => _frames?.Dispose();
+
+        public void Write(LiveReply reply)
+        {
+            _frames?.WriteChunk("t");
+            reply.Log.Publish();
+        }
+
+        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
+        {
+            _frames = new SseFrameWriter(stream.Log, stream.StreamId);
+            _frames.WriteMeta("r", stream.StreamId, "test", "test");
+            stream.Log.Publish();
+            await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+            var summary = new StreamSummary(StreamFinishReason.Cancelled, null, null, 0, TimeSpan.Zero, 0);
+            _frames.WriteDone(summary);
             return summary;
         }
     }

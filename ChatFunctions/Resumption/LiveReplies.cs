@@ -134,12 +134,18 @@ public sealed class LiveReplies : IDisposable
 
         long stored = 0;
         var failures = 0;
+        var lastAppend = _time.GetTimestamp();
         while (true)
         {
             var completed = log.IsCompleted;
             var end = log.Published;
-            if (end > stored)
+            // While a reader here keeps up, the copy in storage is only for a resume elsewhere, which needs this
+            // reader's connection to have died unnoticed: append less often then (each append is a billed write).
+            // Once nobody reads here, or at the end, the next interval appends.
+            var due = completed || log.ReaderCount == 0 || _time.GetElapsedTime(lastAppend) >= AttachedFlushInterval;
+            if (end > stored && due)
             {
+                lastAppend = _time.GetTimestamp();
                 try
                 {
                     await _store.AppendAsync(stream.StreamId, stored, log.ToArray(stored, end), CancellationToken.None);
@@ -167,6 +173,9 @@ public sealed class LiveReplies : IDisposable
     }
 
     private const int MaxConsecutiveStoreFailures = 3;
+
+    /// <summary>How often the log is appended while a reader is attached on this instance: 4 flush intervals (1 s by default).</summary>
+    private TimeSpan AttachedFlushInterval => _options.FlushInterval * 4;
 
     private void StoreFailed(LiveReply stream, string operation, Exception exception)
     {
