@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
+import { flushSync } from "react-dom";
 import type { AuthSession } from "../api/msalSession";
 import { activeConversation, streamingMessageIn } from "../state/reducer";
 import { useChat, type DeletedChat } from "../state/useChat";
@@ -37,6 +38,11 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
   const drawerModal = sidebarOpen && phone;
   const closeSidebar = useCallback(() => setSidebarOpen(false), []);
   const menuButton = useRef<HTMLButtonElement>(null);
+  // The page behind the drawer is inert until the drawer closes: render that first, then focus ☰.
+  const closeSidebarToMenu = useCallback(() => {
+    flushSync(() => setSidebarOpen(false));
+    menuButton.current?.focus();
+  }, []);
   const sidebarRef = useRef<HTMLElement>(null);
   const signedOut = auth !== null && auth.account === null;
 
@@ -48,8 +54,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         e.preventDefault();
-        setSidebarOpen(false);
-        menuButton.current?.focus();
+        closeSidebarToMenu();
         return;
       }
       if (e.key !== "Tab" || !sidebarRef.current) return;
@@ -68,7 +73,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [drawerModal]);
+  }, [drawerModal, closeSidebarToMenu]);
 
   useEffect(() => {
     document.title = conversation ? `${conversation.title} · Chat` : "Chat";
@@ -111,7 +116,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
   };
 
   return (
-    <div className="app">
+    <div className="app" data-storage={chat.storage}>
       <a className="skip-link" href="#composer-input" inert={drawerModal}>
         Skip to message box
       </a>
@@ -126,19 +131,17 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
         stats={state.stats}
         onNew={() => {
           chat.newChat();
-          closeSidebar();
+          flushSync(closeSidebar);
           focusComposer();
         }}
         onSelect={(id) => {
           chat.selectChat(id);
-          closeSidebar();
-          if (phone) focusComposer();
+          if (!phone) return;
+          flushSync(closeSidebar);
+          focusComposer();
         }}
         onDelete={onDelete}
-        onClose={() => {
-          closeSidebar();
-          menuButton.current?.focus();
-        }}
+        onClose={closeSidebarToMenu}
       />
       <main className="chat" inert={drawerModal}>
         <header className="chat-header">
