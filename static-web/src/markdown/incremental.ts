@@ -116,10 +116,14 @@ export class IncrementalMarkdown {
   private updateOpenFence(text: string): boolean {
     const fence = this.openFence!;
     // Scan from the start of the line that was incomplete last time (a closing fence may have been half-written).
-    const from = text.lastIndexOf("\n", fence.scannedTo - 1) + 1;
-    const scan = text.slice(Math.max(from, fence.contentStart));
+    // A half-written line needs a second look only if it could become a closing fence.
+    const lineStart = Math.max(text.lastIndexOf("\n", fence.scannedTo - 1) + 1, fence.contentStart);
+    const partial = text.slice(lineStart, Math.min(lineStart + 4, fence.scannedTo));
+    const from = /^ {0,3}(?:[`~]|$)/.test(partial) ? lineStart : fence.scannedTo;
+    const scan = text.slice(from);
     markdownStats.lexedChars += scan.length;
-    const closing = new RegExp(`(?:^|\n) {0,3}${fence.marker[0] === "`" ? "`" : "~"}{${fence.marker.length},}[ \t]*(?:\n|$)`);
+    // Only a real line start counts: `from` may be in the middle of a line that cannot be a fence.
+    const closing = new RegExp(`${from === lineStart ? "(?:^|\\n)" : "\\n"} {0,3}${fence.marker[0] === "`" ? "`" : "~"}{${fence.marker.length},}[ \t]*(?:\n|$)`);
     if (closing.test(scan)) return false; // closed (or maybe closed): let the lexer decide
     fence.scannedTo = text.length;
     this.source = text;
