@@ -284,6 +284,33 @@ describe("chat page: metrics and rendering", () => {
   });
 });
 
+describe("chat page: sign-in configured", () => {
+  test("with auth in config.json the page loads MSAL, offers Sign in, and sends nothing until signed in", async () => {
+    const auth = { clientId: "00000000-0000-0000-0000-000000000001", authority: "https://login.microsoftonline.com/contoso.example", scopes: ["api://chat-api/chat"] };
+    const { page, problems } = await freshChat({ config: { apiBaseUrl: "", auth } });
+    const signIn = page.getByRole("button", { name: "Sign in" });
+    await signIn.waitFor();
+    assert.equal(await page.locator("#composer-hint").innerText(), "Sign in to send messages.");
+    await page.fill("#composer-input", "Hello?");
+    assert.ok(await page.getByRole("button", { name: "Send message" }).isDisabled());
+    await page.press("#composer-input", "Enter");
+    assert.equal(await page.locator("article.message").count(), 0, "nothing was sent");
+    await assertAccessible(page, "signed out");
+    assert.deepEqual(problems, []);
+  });
+
+  test("without auth the MSAL chunk is never downloaded", async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    contexts.push(context);
+    const scripts = [];
+    context.on("request", (r) => r.resourceType() === "script" && scripts.push(new URL(r.url()).pathname));
+    const { page } = await openChat(context, backend.baseUrl);
+    await page.waitForTimeout(300);
+    assert.equal(scripts.filter((s) => /msalSession|dist-/.test(s)).length, 0, `scripts: ${scripts.join(", ")}`);
+    assert.equal(await page.getByRole("button", { name: "Sign in" }).count(), 0);
+  });
+});
+
 describe("chat page: phone", () => {
   test("the drawer is modal (Tab stays inside, the page behind is inert, Esc closes); touch targets are 44 px", async () => {
     for (const colorScheme of ["light", "dark"]) {
