@@ -1,10 +1,9 @@
 // @vitest-environment jsdom
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { Failure } from "../api/chatClient";
 import { createFrameBatcher } from "./frameBatcher";
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
-import { beforeEach } from "vitest";
 import { LEGACY_KEY, openConversationStore, StorageFullError } from "./persistence";
 import type { Conversation } from "./types";
 import { MAX_RECONNECTS, reconnectDelay } from "./useChat";

@@ -128,9 +128,10 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   }, [state.conversations, state.activeId, state.hydrated, busy, storage, save, saveTick]);
 
   // While storage is full, every deletion the user makes is a chance to save again.
+  const count = state.conversations.length;
   useEffect(() => {
     if (storage === "full") void save();
-  }, [state.conversations.length]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [count, storage, save]);
 
   const retrySave = useCallback(() => void save(), [save]);
 
