@@ -129,7 +129,7 @@ export function deployedCsp() {
  * A fresh page whose document carries the deployed CSP (the backend does not send it), with CSP
  * violations, page errors and dialogs recorded so a test can assert there were none.
  */
-export async function openChat(context, baseUrl, { query = "" } = {}) {
+export async function openChat(context, baseUrl, { query = "", config } = {}) {
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
@@ -142,6 +142,12 @@ export async function openChat(context, baseUrl, { query = "" } = {}) {
     if (msg.type() === "error" && !msg.location().url.endsWith("/config.json")) problems.push(`console: ${msg.text()}`);
   });
   const csp = deployedCsp();
+  // A runtime config of the test's choosing (as the deploy hook or the standalone host would serve it).
+  if (config) {
+    await page.route(`${baseUrl}/config.json`, (route) =>
+      route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(config) }),
+    );
+  }
   // Only the HTML document is intercepted: routing the SSE request would buffer the stream.
   await page.route((url) => url.origin === baseUrl && (url.pathname === "/" || url.pathname === "/index.html"), async (route) => {
     const response = await route.fetch();
@@ -156,6 +162,22 @@ export async function openChat(context, baseUrl, { query = "" } = {}) {
   await page.goto(`${baseUrl}/${query}`);
   await page.waitForSelector("#composer-input");
   return { page, problems };
+}
+
+/**
+ * axe-core in the page (evaluated through the DevTools protocol, so the page's CSP does not apply):
+ * returns the violations of impact serious or critical.
+ */
+export async function seriousA11yViolations(page, context = "document") {
+  const source = readFileSync(join(webDir, "node_modules", "axe-core", "axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.evaluate(source);
+  const violations = await page.evaluate(async (selector) => {
+    const result = await window.axe.run(selector === "document" ? document : document.querySelector(selector), {
+      resultTypes: ["violations"],
+    });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) }));
+  }, context);
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
 }
 
 export async function cspViolations(page) {

@@ -1,14 +1,34 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { loadRuntimeConfig } from "./api/config";
+import type { AuthSession } from "./api/msalSession";
 import { App } from "./components/App";
 import "./styles.css";
 
-// The API base URL comes from /config.json at run time (written at deploy), never from the bundle.
-loadRuntimeConfig().then(({ apiBaseUrl }) => {
+// The API base URL and sign-in settings come from /config.json at run time (written at deploy), never from the bundle.
+async function start() {
+  const { apiBaseUrl, auth } = await loadRuntimeConfig();
+  let session: AuthSession | null = null;
+  if (auth) {
+    // MSAL is downloaded only by deployments that sign in.
+    try {
+      const { createAuthSession } = await import("./api/msalSession");
+      session = await createAuthSession(auth);
+    } catch {
+      // Sign-in could not start (offline, blocked storage): show Sign in, which tries again.
+      session = {
+        account: null,
+        signIn: async () => window.location.reload(),
+        signOut: async () => {},
+        getToken: async () => Promise.reject(new Error("Not signed in.")),
+      };
+    }
+  }
   createRoot(document.getElementById("root")!).render(
     <StrictMode>
-      <App apiBaseUrl={apiBaseUrl} />
+      <App apiBaseUrl={apiBaseUrl} auth={session} />
     </StrictMode>,
   );
-});
+}
+
+void start();

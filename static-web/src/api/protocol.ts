@@ -22,7 +22,9 @@ export type ServerErrorCode =
   | "upstream_unavailable"
   | "upstream_timeout"
   | "upstream_error"
-  | "internal_error";
+  | "internal_error"
+  /** The reply was cut off before it finished (issue 9): shown as incomplete, with Retry. */
+  | "incomplete";
 
 export interface ServerMetrics {
   timeToFirstTokenMs?: number;
@@ -44,7 +46,7 @@ export interface ServerError {
 }
 
 export type Frame =
-  | { kind: "meta"; requestId: string; provider: string; model: string }
+  | { kind: "meta"; requestId: string; streamId: string; provider: string; model: string }
   | { kind: "chunk"; text: string }
   | { kind: "error"; error: ServerError }
   | { kind: "done"; finishReason: FinishReason; usage?: Usage; metrics?: ServerMetrics }
@@ -69,6 +71,8 @@ export function decodeFrame(data: string): Frame {
     return {
       kind: "meta",
       requestId: String(m.requestId ?? ""),
+      // Identifies the stream for resuming (GET /api/chat/streams/{streamId}) and Stop (DELETE).
+      streamId: typeof m.streamId === "string" ? m.streamId : "",
       provider: String(m.provider ?? ""),
       model: String(m.model ?? ""),
     };

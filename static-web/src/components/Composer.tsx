@@ -1,19 +1,24 @@
-import { useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useLayoutEffect, useRef, type FormEvent, type KeyboardEvent } from "react";
 import { LIMITS } from "../api/history";
 
 interface Props {
+  /** The draft lives with the page, so Edit can put a refused message back. */
+  text: string;
+  onTextChange: (text: string) => void;
+  /** This conversation's reply is streaming (another conversation's reply does not block this box). */
   streaming: boolean;
+  /** Set when sending is not possible at all (e.g. not signed in); shown as the hint. */
+  disabledReason?: string;
   onSend: (text: string) => boolean;
   onStop: () => void;
 }
 
 const MAX_HEIGHT_PX = 200;
 
-export function Composer({ streaming, onSend, onStop }: Props) {
-  const [text, setText] = useState("");
+export function Composer({ text, onTextChange: setText, streaming, disabledReason, onSend, onStop }: Props) {
   const input = useRef<HTMLTextAreaElement>(null);
   const tooLong = text.length > LIMITS.maxMessageChars;
-  const canSend = text.trim() !== "" && !tooLong && !streaming;
+  const canSend = text.trim() !== "" && !tooLong && !streaming && !disabledReason;
 
   // Grow with the text up to a limit (set through the CSSOM, which the CSP allows).
   useLayoutEffect(() => {
@@ -70,7 +75,9 @@ export function Composer({ streaming, onSend, onStop }: Props) {
         )}
       </div>
       <p id="composer-hint" className={tooLong ? "hint error" : "hint"}>
-        {tooLong
+        {disabledReason
+          ? disabledReason
+          : tooLong
           ? `${text.length.toLocaleString()} / ${LIMITS.maxMessageChars.toLocaleString()} characters: shorten the message to send it.`
           : streaming
             ? "Esc or Stop ends the reply; the text so far is kept."

@@ -7,9 +7,11 @@ interface Props {
   conversation: Conversation | undefined;
   busy: boolean;
   onRestart: (messageId: string) => void;
+  onEdit: (messageId: string) => void;
+  onSignIn?: () => void;
 }
 
-export function MessageList({ conversation, busy, onRestart }: Props) {
+export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const messages = conversation?.messages ?? [];
   const { pinned, onScroll, jumpToLatest } = useAutoScroll(scroller, messages, conversation?.id);
@@ -25,7 +27,7 @@ export function MessageList({ conversation, busy, onRestart }: Props) {
         ) : (
           <div className="message-column">
             {messages.map((m, i) => (
-              <MessageView key={m.id} message={m} isLast={i === messages.length - 1} busy={busy} onRestart={onRestart} />
+              <MessageView key={m.id} message={m} isLast={i === messages.length - 1} busy={busy} onRestart={onRestart} onEdit={onEdit} onSignIn={onSignIn} />
             ))}
           </div>
         )}

@@ -11,10 +11,19 @@ interface Props {
   isLast: boolean;
   busy: boolean;
   onRestart: (messageId: string) => void;
+  /** A refused request (4xx) cannot succeed as it is: Edit puts its text back in the box. */
+  onEdit: (messageId: string) => void;
+  onSignIn?: () => void;
+}
+
+/** The request itself was refused (too long, invalid…): re-sending it unchanged cannot succeed. */
+export function isRefused(message: Message): boolean {
+  const f = message.failure;
+  return message.status === "failed" && f?.kind === "http" && f.status !== undefined && f.status >= 400 && f.status < 500 && !f.retryable;
 }
 
 /** Memoized: during streaming only the message whose object changed re-renders. */
-export const MessageView = memo(function MessageView({ message, isLast, busy, onRestart }: Props) {
+export const MessageView = memo(function MessageView({ message, isLast, busy, onRestart, onEdit, onSignIn }: Props) {
   if (message.role === "user") {
     return (
       <article className="message user" aria-label="You said">
@@ -22,23 +31,27 @@ export const MessageView = memo(function MessageView({ message, isLast, busy, on
       </article>
     );
   }
-  return <AssistantMessage message={message} isLast={isLast} busy={busy} onRestart={onRestart} />;
+  return <AssistantMessage message={message} isLast={isLast} busy={busy} onRestart={onRestart} onEdit={onEdit} onSignIn={onSignIn} />;
 });
 
-function AssistantMessage({ message, isLast, busy, onRestart }: Props) {
+function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn }: Props) {
   const [copied, copy] = useCopy();
   const streaming = message.status === "streaming";
   const waiting = streaming && message.content === "";
   const incomplete =
     message.status === "failed" ||
+    message.failure?.kind === "incomplete" ||
     message.status === "stopped" ||
     message.finishReason === "length" ||
     message.finishReason === "content_filter";
   const classes = ["message", "assistant", message.status ?? "done"];
   if (incomplete && message.content.trim()) classes.push("partial");
-  if (message.restartPending) classes.push("stale");
+  if (message.restartPending || message.resuming) classes.push("stale");
   const failedOrStopped = message.status === "failed" || message.status === "stopped";
   const retryBlocked = message.retryAt !== undefined && message.retryAt > Date.now();
+  const refused = isRefused(message);
+  // A spent daily budget will not come back on Retry; the notice says when it resets.
+  const canRetry = failedOrStopped && !refused && message.failure?.kind !== "budget";
 
   return (
     <article className={classes.join(" ")} aria-label="Assistant replied" data-status={message.status}>
@@ -54,7 +67,7 @@ function AssistantMessage({ message, isLast, busy, onRestart }: Props) {
           <Markdown text={message.content} complete={!streaming} />
         )}
       </div>
-      <ReplyNotice message={message} />
+      <ReplyNotice message={message} onSignIn={onSignIn} />
       {!streaming && (
         <div className="message-footer">
           <ReplyMetrics metrics={message.metrics} />
@@ -69,7 +82,12 @@ function AssistantMessage({ message, isLast, busy, onRestart }: Props) {
                 Regenerate
               </button>
             )}
-            {isLast && failedOrStopped && (
+            {isLast && refused && (
+              <button type="button" className="action primary" onClick={() => onEdit(message.id)} disabled={busy}>
+                Edit
+              </button>
+            )}
+            {isLast && canRetry && (
               <button type="button" className="action primary" onClick={() => onRestart(message.id)} disabled={busy} title={retryBlocked ? "The server asked to wait; retrying now may be refused." : undefined}>
                 Retry
               </button>

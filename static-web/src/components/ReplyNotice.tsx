@@ -1,13 +1,20 @@
 import type { Message } from "../state/types";
-import { MAX_RECONNECTS } from "../state/useChat";
+import { MAX_RECONNECTS } from "../state/replyRunner";
 import { secondsUntil, useNow } from "./useNow";
 
-/** Why a reply is incomplete (or is being retried), shown under it. Returns null for a normal reply. */
-export function ReplyNotice({ message }: { message: Message }) {
+/** Why a reply is incomplete (or is being retried or resumed), shown under it. Returns null for a normal reply. */
+export function ReplyNotice({ message, onSignIn }: { message: Message; onSignIn?: () => void }) {
   const counting = message.retryAt !== undefined && message.retryAt > Date.now();
   const now = useNow(counting);
   const wait = secondsUntil(message.retryAt, now);
 
+  if (message.status === "streaming" && message.resuming) {
+    return (
+      <p className="notice warning" data-notice="resuming">
+        <strong>Connection lost:</strong> {wait > 0 ? `resuming the reply in ${wait} s…` : "resuming the reply…"} The text so far is kept.
+      </p>
+    );
+  }
   if (message.status === "streaming" && message.restartPending && message.reconnectReason) {
     const reason = message.reconnectReason;
     const prefix = reason.kind === "rate_limited" ? "Rate limited" : "Connection problem";
@@ -19,27 +26,65 @@ export function ReplyNotice({ message }: { message: Message }) {
     );
   }
 
+  const resumed = message.resumes ? (
+    <p className="notice" data-notice="resumed">
+      Resumed after {message.resumes === 1 ? "a dropped connection" : `${message.resumes} dropped connections`}; nothing was lost.
+    </p>
+  ) : null;
+
   const partial = message.content.trim() !== "";
   const partialLabel = partial ? <span className="badge">Partial reply</span> : null;
   const reconnects = message.reconnects ? ` Gave up after ${message.reconnects} reconnect${message.reconnects > 1 ? "s" : ""}.` : "";
 
   if (message.status === "failed" && message.failure) {
     const f = message.failure;
+    if (f.kind === "budget") {
+      return (
+        <p className="notice error" data-notice="budget">
+          {partialLabel}
+          {f.message}
+        </p>
+      );
+    }
+    if (f.kind === "incomplete") {
+      return (
+        <>
+          {resumed}
+          <p className="notice warning" data-notice="incomplete">
+            {partialLabel}
+            <strong>Incomplete:</strong> {f.message}
+          </p>
+        </>
+      );
+    }
     const what =
       f.kind === "rate_limited"
         ? "Rate limited"
         : f.kind === "network"
           ? "Connection lost"
-          : f.kind === "http"
-            ? "Request refused"
-            : "Server error";
+          : f.kind === "auth"
+            ? "Signed out"
+            : f.kind === "http"
+              ? "Request refused"
+              : "Server error";
     return (
-      <p className="notice error" data-notice={f.kind}>
-        {partialLabel}
-        <strong>{what}:</strong> {f.message}
-        {reconnects}
-        {wait > 0 ? ` You can retry in ${wait} s.` : ""}
-      </p>
+      <>
+        {resumed}
+        <p className="notice error" data-notice={f.kind}>
+          {partialLabel}
+          <strong>{what}:</strong> {f.message}
+          {reconnects}
+          {wait > 0 ? ` You can retry in ${wait} s.` : ""}
+          {f.kind === "auth" && onSignIn && (
+            <>
+              {" "}
+              <button type="button" className="action primary" onClick={onSignIn}>
+                Sign in
+              </button>
+            </>
+          )}
+        </p>
+      </>
     );
   }
   if (message.status === "stopped") {
@@ -66,5 +111,5 @@ export function ReplyNotice({ message }: { message: Message }) {
       </p>
     );
   }
-  return null;
+  return resumed;
 }

@@ -1,6 +1,6 @@
 import type { SessionStats } from "../state/types";
 
-/** Seed metrics for this page session: reconnects and the share of replies that failed. */
+/** This page session: replies, the share that failed, restarts (turn re-asked) and resumes (same reply continued). */
 export function StatsPanel({ stats }: { stats: SessionStats }) {
   const rate = stats.replies ? Math.round((stats.failedReplies / stats.replies) * 100) : 0;
   return (
@@ -20,6 +20,10 @@ export function StatsPanel({ stats }: { stats: SessionStats }) {
         <div>
           <dt>Reconnects</dt>
           <dd data-stat="reconnects">{stats.reconnects}</dd>
+        </div>
+        <div>
+          <dt>Resumed</dt>
+          <dd data-stat="resumes">{stats.resumes}</dd>
         </div>
       </dl>
     </section>

@@ -80,3 +80,46 @@ describe("IncrementalMarkdown", () => {
     expect(html).not.toContain("<script");
   });
 });
+
+describe("IncrementalMarkdown: a long unclosed code block", () => {
+  const lines = Array.from({ length: 400 }, (_, i) => `line ${i} = compute(${i});`);
+
+  it("scans only new text while the fence is open, and ends like a one-off render", () => {
+    const md = new IncrementalMarkdown();
+    let text = "Intro paragraph.\n\n```js\n";
+    md.update(text, false);
+    const before = markdownStats.lexedChars;
+    let perUpdate = 0;
+    for (const line of lines) {
+      text += line + "\n";
+      const lexedBefore = markdownStats.lexedChars;
+      const blocks = md.update(text, false);
+      perUpdate = Math.max(perUpdate, markdownStats.lexedChars - lexedBefore);
+      expect(blocks.at(-1)).toMatchObject({ kind: "code", lang: "js", open: true });
+    }
+    // Each update reads about one line, not the block so far.
+    expect(perUpdate).toBeLessThan(80);
+    expect(markdownStats.lexedChars - before).toBeLessThan(text.length * 2);
+    const streamedCode = md.update(text, false).at(-1);
+    expect(streamedCode).toMatchObject({ code: lines.join("\n") });
+
+    text += "```\n\nAfter.";
+    const closed = md.update(text, true);
+    expect(htmlOf(closed)).toBe(htmlOf(new IncrementalMarkdown().update(text, true)));
+    expect(closed.map((b) => b.kind)).toEqual(["html", "code", "html"]);
+  });
+
+  it("notices a closing fence written in pieces", () => {
+    const md = new IncrementalMarkdown();
+    md.update("```\na\n", false);
+    md.update("```\na\nb\n`", false);
+    expect(md.update("```\na\nb\n``", false).at(-1)).toMatchObject({ open: true });
+    expect(md.update("```\na\nb\n```", false).at(-1)).toMatchObject({ kind: "code", code: "a\nb", open: false });
+  });
+
+  it("removes the fence's indentation like the lexer does", () => {
+    const md = new IncrementalMarkdown();
+    md.update("  ```py\n  a\n", false);
+    expect(md.update("  ```py\n  a\n    b\n", false).at(-1)).toMatchObject({ code: "a\n  b", open: true });
+  });
+});

@@ -31,7 +31,21 @@ function toBlock(tokens: Token[], key: string): MarkdownBlock {
  * each update lexes only the text after the last final block. Cost per update is the size of the
  * open trailing block, not of the whole reply, so a long reply stays linear overall.
  */
+/** An unclosed fence at the end of the text: while it stays open, new text is scanned, not lexed. */
+interface OpenFence {
+  /** Offset in the source where the fence line starts, and where its content starts. */
+  start: number;
+  contentStart: number;
+  marker: string;
+  indent: number;
+  lang: string;
+  key: string;
+  /** The source length up to which no closing fence was found (the next scan starts at that line). */
+  scannedTo: number;
+}
+
 export class IncrementalMarkdown {
+  private openFence: OpenFence | null = null;
   private finalBlocks: MarkdownBlock[] = [];
   /** Length of the source prefix covered by finalBlocks. */
   private finalEnd = 0;
@@ -42,10 +56,13 @@ export class IncrementalMarkdown {
   update(text: string, complete: boolean): MarkdownBlock[] {
     if (text === this.source && complete === this.wasComplete) return this.blocks;
     if (!this.continues(text)) this.reset();
+    if (!complete && this.openFence && this.updateOpenFence(text)) return this.blocks;
+    this.openFence = null;
     this.source = text;
     this.wasComplete = complete;
 
-    const tail = text.slice(this.finalEnd);
+    const tailStart = this.finalEnd;
+    const tail = text.slice(tailStart);
     markdownStats.lexedChars += tail.length;
     const tokens = tail === "" ? [] : lexMarkdown(tail);
     const links = (tokens as Token[] & { links?: unknown }).links;
@@ -72,7 +89,51 @@ export class IncrementalMarkdown {
     const rest = tokens.slice(i).filter((t) => t.type !== "space");
     rest.forEach((token, j) => open.push(toBlock(withLinks([token], links), BLOCK_PREFIX + (this.finalBlocks.length + j))));
     this.blocks = open.length ? [...this.finalBlocks, ...open] : this.finalBlocks.slice();
+
+    // A trailing unclosed fence (a long code block being written): remember it, so the next updates
+    // only look for its closing line in the new text instead of lexing the whole block again.
+    const last = rest[rest.length - 1];
+    const lastBlock = open[open.length - 1];
+    if (!complete && last && lastBlock?.kind === "code" && lastBlock.open && rest.length === 1) {
+      const start = tailStart + tail.indexOf(last.raw, this.finalEnd - tailStart);
+      const fence = /^( {0,3})(`{3,}|~{3,})[^\n]*(?:\n|$)/.exec(last.raw);
+      if (fence && start >= this.finalEnd) {
+        this.openFence = {
+          start,
+          contentStart: start + fence[0].length,
+          marker: fence[2],
+          indent: fence[1].length,
+          lang: lastBlock.lang,
+          key: lastBlock.key,
+          scannedTo: start + fence[0].length,
+        };
+      }
+    }
     return this.blocks;
+  }
+
+  /** Cheap path for a still-open fence: true when the block is still open and `this.blocks` is updated. */
+  private updateOpenFence(text: string): boolean {
+    const fence = this.openFence!;
+    // Scan from the start of the line that was incomplete last time (a closing fence may have been half-written).
+    // A half-written line needs a second look only if it could become a closing fence.
+    const lineStart = Math.max(text.lastIndexOf("\n", fence.scannedTo - 1) + 1, fence.contentStart);
+    const partial = text.slice(lineStart, Math.min(lineStart + 4, fence.scannedTo));
+    const from = /^ {0,3}(?:[`~]|$)/.test(partial) ? lineStart : fence.scannedTo;
+    const scan = text.slice(from);
+    markdownStats.lexedChars += scan.length;
+    // Only a real line start counts: `from` may be in the middle of a line that cannot be a fence.
+    const closing = new RegExp(`${from === lineStart ? "(?:^|\\n)" : "\\n"} {0,3}${fence.marker[0] === "`" ? "`" : "~"}{${fence.marker.length},}[ \t]*(?:\n|$)`);
+    if (closing.test(scan)) return false; // closed (or maybe closed): let the lexer decide
+    fence.scannedTo = text.length;
+    this.source = text;
+    this.wasComplete = false;
+    let code = text.slice(fence.contentStart);
+    if (code.endsWith("\n")) code = code.slice(0, -1);
+    if (fence.indent > 0) code = code.replace(new RegExp(`^ {1,${fence.indent}}`, "gm"), "");
+    const block: MarkdownBlock = { key: fence.key, kind: "code", code, lang: fence.lang, open: true };
+    this.blocks = [...this.finalBlocks, block];
+    return true;
   }
 
   /** Streaming only appends; anything else (a restarted reply) means start over. */
@@ -84,6 +145,7 @@ export class IncrementalMarkdown {
   }
 
   private reset(): void {
+    this.openFence = null;
     this.finalBlocks = [];
     this.finalEnd = 0;
     this.source = "";

@@ -1,11 +1,36 @@
+import { openDB, type IDBPDatabase } from "idb";
 import type { Conversation, Message } from "./types";
 
-/** Versioned key: a future shape change can migrate or ignore old data instead of crashing on it. */
-export const STORAGE_KEY = "chatfunctions.conversations.v1";
+/**
+ * Conversations live in IndexedDB (one record per conversation, so a save writes only the chats
+ * that changed, and the quota is the origin's, not localStorage's ~5 MB). Versions before this kept
+ * them in localStorage under LEGACY_KEY: they are moved over once, and the old key is removed only
+ * after IndexedDB has them. Nothing is ever dropped to make room: a full store is reported
+ * (StorageFullError) and the user decides what to delete.
+ */
 
-interface Stored {
+export const LEGACY_KEY = "chatfunctions.conversations.v1";
+const DB_NAME = "chatfunctions";
+const CONVERSATIONS = "conversations";
+const SETTINGS = "settings";
+
+export interface Stored {
   conversations: Conversation[];
   activeId: string | null;
+}
+
+export class StorageFullError extends Error {
+  constructor(cause?: unknown) {
+    super("Browser storage is full.", { cause });
+    this.name = "StorageFullError";
+  }
+}
+
+export interface ConversationStore {
+  /** Most recently updated first; replies that were streaming when the page went away are marked interrupted. */
+  load(): Promise<Stored>;
+  /** Removes the given ids, then writes the given conversations (one transaction, all or nothing). */
+  save(changes: { put: Conversation[]; remove: string[]; activeId: string | null }): Promise<void>;
 }
 
 const INTERRUPTED = {
@@ -14,35 +39,81 @@ const INTERRUPTED = {
   retryable: true,
 } as const;
 
-export function loadConversations(storage: Storage | undefined = safeLocalStorage()): Stored {
-  const empty: Stored = { conversations: [], activeId: null };
-  if (!storage) return empty;
+export async function openConversationStore(legacy: Storage | undefined = safeLocalStorage()): Promise<ConversationStore> {
+  const db: IDBPDatabase = await openDB(DB_NAME, 1, {
+    upgrade(database) {
+      database.createObjectStore(CONVERSATIONS, { keyPath: "id" });
+      database.createObjectStore(SETTINGS);
+    },
+  });
+
+  const save: ConversationStore["save"] = async ({ put, remove, activeId }) => {
+    try {
+      // Deletions commit on their own first: when storage is full they are what makes room,
+      // and they must not be rolled back with a write that still does not fit.
+      if (remove.length > 0) {
+        const tx = db.transaction(CONVERSATIONS, "readwrite");
+        for (const id of remove) void tx.store.delete(id);
+        await tx.done;
+      }
+      const tx = db.transaction([CONVERSATIONS, SETTINGS], "readwrite");
+      const conversations = tx.objectStore(CONVERSATIONS);
+      for (const c of put) void conversations.put(c);
+      void tx.objectStore(SETTINGS).put(activeId, "activeId");
+      await tx.done;
+    } catch (error) {
+      throw isQuotaError(error) ? new StorageFullError(error) : error;
+    }
+  };
+
+  return {
+    save,
+    async load() {
+      const migrated = await migrateLegacy(legacy, save);
+      const records = (await db.getAll(CONVERSATIONS)) as unknown[];
+      const byId = new Map(records.filter(isConversation).map((c) => [c.id, reviveConversation(c)]));
+      // When IndexedDB is full, the legacy data stays in localStorage and is used from there.
+      for (const c of migrated?.conversations ?? []) if (!byId.has(c.id)) byId.set(c.id, c);
+      const conversations = [...byId.values()].sort((a, b) => (b.updatedAt ?? 0) - (a.updatedAt ?? 0));
+      const storedActive = (await db.get(SETTINGS, "activeId")) as unknown;
+      const wanted = typeof storedActive === "string" ? storedActive : migrated?.activeId;
+      const activeId = conversations.some((c) => c.id === wanted) ? (wanted as string) : null;
+      return { conversations, activeId };
+    },
+  };
+}
+
+/** Moves localStorage conversations into IndexedDB once; returns them when they could not be moved. */
+async function migrateLegacy(legacy: Storage | undefined, save: ConversationStore["save"]): Promise<Stored | undefined> {
+  const data = readLegacy(legacy);
+  if (!data) return undefined;
   try {
-    const raw = storage.getItem(STORAGE_KEY);
-    if (!raw) return empty;
+    await save({ put: data.conversations, remove: [], activeId: data.activeId });
+    legacy!.removeItem(LEGACY_KEY);
+    return undefined;
+  } catch {
+    return data;
+  }
+}
+
+export function readLegacy(storage: Storage | undefined): Stored | undefined {
+  if (!storage) return undefined;
+  try {
+    const raw = storage.getItem(LEGACY_KEY);
+    if (!raw) return undefined;
     const parsed = JSON.parse(raw) as Partial<Stored>;
-    if (!Array.isArray(parsed.conversations)) return empty;
+    if (!Array.isArray(parsed.conversations)) return undefined;
     const conversations = parsed.conversations.filter(isConversation).map(reviveConversation);
     const activeId = conversations.some((c) => c.id === parsed.activeId) ? (parsed.activeId as string) : null;
     return { conversations, activeId };
   } catch {
-    return empty;
+    return undefined;
   }
 }
 
-export function saveConversations(data: Stored, storage: Storage | undefined = safeLocalStorage()): boolean {
-  if (!storage) return false;
-  let conversations = data.conversations;
-  // On quota errors drop the oldest conversations rather than losing everything.
-  while (true) {
-    try {
-      storage.setItem(STORAGE_KEY, JSON.stringify({ conversations, activeId: data.activeId }));
-      return true;
-    } catch {
-      if (conversations.length <= 1) return false;
-      conversations = conversations.slice(0, -1);
-    }
-  }
+function isQuotaError(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return name === "QuotaExceededError" || name === "NS_ERROR_DOM_QUOTA_REACHED";
 }
 
 /** A reply that was streaming when the page went away can never finish: mark it interrupted. */
@@ -52,7 +123,7 @@ function reviveConversation(c: Conversation): Conversation {
     ...c,
     messages: c.messages.map((m): Message =>
       m.status === "streaming"
-        ? { ...m, status: "failed", failure: { ...INTERRUPTED }, restartPending: false, retryAt: undefined }
+        ? { ...m, status: "failed", failure: { ...INTERRUPTED }, restartPending: false, resuming: false, retryAt: undefined }
         : m,
     ),
   };
@@ -77,4 +148,9 @@ function safeLocalStorage(): Storage | undefined {
   } catch {
     return undefined; // e.g. storage disabled by the browser
   }
+}
+
+/** Approximate stored size of a conversation (UTF-16 characters × 2), to help the user choose what to delete. */
+export function approximateBytes(c: Conversation): number {
+  return JSON.stringify(c).length * 2;
 }

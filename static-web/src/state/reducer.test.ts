@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Failure } from "../api/chatClient";
-import { activeConversation, chatReducer, initialState, titleFrom, type ChatAction } from "./reducer";
+import { activeConversation, chatReducer, initialState, streamingMessageIn, titleFrom, type ChatAction } from "./reducer";
 import type { ChatState } from "./types";
 
 const run = (actions: ChatAction[], state: ChatState = initialState) => actions.reduce(chatReducer, state);
@@ -19,7 +19,7 @@ describe("chat reducer", () => {
   it("send creates a conversation with the user turn and a streaming reply", () => {
     const state = run([send("Hello there")]);
     expect(state.activeId).toBe("c1");
-    expect(state.streaming).toEqual({ conversationId: "c1", messageId: "a1" });
+    expect(state.streaming).toEqual({ a1: "c1" });
     const conversation = activeConversation(state)!;
     expect(conversation.title).toBe("Hello there");
     expect(conversation.messages.map((m) => [m.role, m.content, m.status])).toEqual([
@@ -54,7 +54,7 @@ describe("chat reducer", () => {
       finishReason: "stop",
       metrics: { serverTtftMs: 12, serverTokensPerSecond: 30, clientTtftMs: 20, outputTokens: 2 },
     });
-    expect(state.streaming).toBeNull();
+    expect(state.streaming).toEqual({});
   });
 
   it("ignores events for a message that is not streaming (stale events after Stop)", () => {
@@ -85,8 +85,8 @@ describe("chat reducer", () => {
       { type: "fail", messageId: "a1", failure: networkFailure },
     ]);
     expect(reply(state)).toMatchObject({ content: "Partial", status: "failed", failure: networkFailure, restartPending: false });
-    expect(state.stats).toEqual({ replies: 1, failedReplies: 1, reconnects: 1 });
-    expect(state.streaming).toBeNull();
+    expect(state.stats).toEqual({ replies: 1, failedReplies: 1, reconnects: 1, resumes: 0 });
+    expect(state.streaming).toEqual({});
   });
 
   it("a rate-limit failure keeps the retry time for the countdown", () => {
@@ -161,7 +161,7 @@ describe("chat reducer", () => {
     const state = run([send(), { type: "deleteChat", id: "c1" }]);
     expect(state.conversations).toEqual([]);
     expect(state.activeId).toBeNull();
-    expect(state.streaming).toBeNull();
+    expect(state.streaming).toEqual({});
   });
 
   it("makes a one-line title", () => {
@@ -182,5 +182,54 @@ describe("chat reducer", () => {
     expect(next.slice(0, 3).every((m, i) => m === previous[i])).toBe(true);
     expect(next[3]).not.toBe(previous[3]);
     expect(next[3].content).toBe("x");
+  });
+
+  it("streams in two conversations at once; each reply ends on its own", () => {
+    let state = run([send("One", { c: "c1", u: "u1", a: "a1" }), { type: "newChat" }, send("Two", { c: "c2", u: "u2", a: "a2" })]);
+    expect(state.streaming).toEqual({ a1: "c1", a2: "c2" });
+    state = run([{ type: "appendText", messageId: "a1", text: "for one" }, { type: "appendText", messageId: "a2", text: "for two" }], state);
+    state = chatReducer(state, { type: "stop", messageId: "a1" });
+    expect(state.streaming).toEqual({ a2: "c2" });
+    expect(streamingMessageIn(state, "c1")).toBeUndefined();
+    expect(streamingMessageIn(state, "c2")).toBe("a2");
+    const byId = (id: string) => state.conversations.find((c) => c.id === id)!.messages.at(-1)!;
+    expect(byId("c1")).toMatchObject({ content: "for one", status: "stopped" });
+    expect(byId("c2")).toMatchObject({ content: "for two", status: "streaming" });
+    // A second send into a conversation that is still streaming is refused; another conversation is free.
+    expect(chatReducer(state, send("Again", { c: "c2", u: "u3", a: "a3" }))).toBe(state);
+    expect(chatReducer(state, send("Again", { c: "c1", u: "u3", a: "a3" })).streaming).toEqual({ a2: "c2", a3: "c1" });
+  });
+
+  it("a resume keeps the text and continues it, and is counted apart from restarts", () => {
+    let state = run([send(), { type: "appendText", messageId: "a1", text: "Hel" }]);
+    state = chatReducer(state, { type: "resuming", messageId: "a1", retryAt: 5, reason: { ...networkFailure, dropped: true } });
+    expect(reply(state)).toMatchObject({ content: "Hel", resuming: true, status: "streaming" });
+    expect(reply(state).restartPending).toBeFalsy();
+    state = run([{ type: "resumed", messageId: "a1" }, { type: "appendText", messageId: "a1", text: "lo" }], state);
+    expect(reply(state)).toMatchObject({ content: "Hello", resuming: false, resumes: 1 });
+    state = chatReducer(state, { type: "finish", messageId: "a1", finishReason: "stop" });
+    expect(reply(state)).toMatchObject({ content: "Hello", status: "done", resumes: 1 });
+    expect(state.stats).toEqual({ replies: 1, failedReplies: 0, reconnects: 0, resumes: 1 });
+  });
+
+  it("delete removes a conversation; undo puts it back in its place", () => {
+    let state = run([send("One", { c: "c1", u: "u1", a: "a1" }), send("Two", { c: "c2", u: "u2", a: "a2" })]);
+    state = run([{ type: "finish", messageId: "a1", finishReason: "stop" }, { type: "finish", messageId: "a2", finishReason: "stop" }], state);
+    const before = state.conversations;
+    const removed = before[1];
+    state = chatReducer(state, { type: "deleteChat", id: removed.id });
+    expect(state.conversations.map((c) => c.id)).toEqual([before[0].id]);
+    state = chatReducer(state, { type: "restoreChat", conversation: removed, index: 1, wasActive: false });
+    expect(state.conversations).toEqual(before);
+  });
+
+  it("edit after a refused request removes the refused turn only", () => {
+    const refused: Failure = { kind: "http", message: "Too long", retryable: false, status: 400 };
+    let state = run([send("First"), { type: "finish", messageId: "a1", finishReason: "stop" }]);
+    state = run([send("Too long", { c: "c1", u: "u2", a: "a2" }), { type: "fail", messageId: "a2", failure: refused }], state);
+    state = chatReducer(state, { type: "removeLastTurn", conversationId: "c1", messageId: "a2" });
+    expect(activeConversation(state)!.messages.map((m) => m.id)).toEqual(["u1", "a1"]);
+    // Not for a reply that did not fail.
+    expect(chatReducer(state, { type: "removeLastTurn", conversationId: "c1", messageId: "a1" })).toBe(state);
   });
 });

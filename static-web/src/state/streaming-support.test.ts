@@ -1,8 +1,10 @@
 // @vitest-environment jsdom
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { Failure } from "../api/chatClient";
 import { createFrameBatcher } from "./frameBatcher";
-import { loadConversations, saveConversations, STORAGE_KEY } from "./persistence";
+import "fake-indexeddb/auto";
+import { IDBFactory } from "fake-indexeddb";
+import { LEGACY_KEY, openConversationStore, StorageFullError } from "./persistence";
 import type { Conversation } from "./types";
 import { MAX_RECONNECTS, reconnectDelay } from "./useChat";
 
@@ -47,7 +49,7 @@ describe("reconnect policy", () => {
   });
 });
 
-describe("persistence", () => {
+describe("persistence (IndexedDB)", () => {
   const conversation: Conversation = {
     id: "c1",
     title: "Hi",
@@ -58,12 +60,20 @@ describe("persistence", () => {
       { id: "a1", role: "assistant", content: "Part", createdAt: 1, status: "streaming", restartPending: true },
     ],
   };
+  const other: Conversation = { ...conversation, id: "c2", title: "Other", updatedAt: 2, messages: [conversation.messages[0]] };
 
-  it("round-trips conversations and marks a reply that was streaming as interrupted", () => {
-    saveConversations({ conversations: [conversation], activeId: "c1" });
-    const loaded = loadConversations();
+  beforeEach(() => {
+    globalThis.indexedDB = new IDBFactory();
+    localStorage.clear();
+  });
+
+  it("round-trips conversations (newest first) and marks a reply that was streaming as interrupted", async () => {
+    const store = await openConversationStore();
+    await store.save({ put: [conversation, other], remove: [], activeId: "c1" });
+    const loaded = await (await openConversationStore()).load();
     expect(loaded.activeId).toBe("c1");
-    expect(loaded.conversations[0].messages[1]).toMatchObject({
+    expect(loaded.conversations.map((c) => c.id)).toEqual(["c2", "c1"]);
+    expect(loaded.conversations[1].messages[1]).toMatchObject({
       content: "Part",
       status: "failed",
       restartPending: false,
@@ -71,10 +81,42 @@ describe("persistence", () => {
     });
   });
 
-  it("ignores corrupt or foreign data", () => {
-    localStorage.setItem(STORAGE_KEY, "{not json");
-    expect(loadConversations()).toEqual({ conversations: [], activeId: null });
-    localStorage.setItem(STORAGE_KEY, JSON.stringify({ conversations: [{ id: 1 }], activeId: "x" }));
-    expect(loadConversations()).toEqual({ conversations: [], activeId: null });
+  it("removes only what it is told to remove", async () => {
+    const store = await openConversationStore();
+    await store.save({ put: [conversation, other], remove: [], activeId: null });
+    await store.save({ put: [], remove: ["c1"], activeId: null });
+    expect((await store.load()).conversations.map((c) => c.id)).toEqual(["c2"]);
+  });
+
+  it("moves localStorage conversations over once, then removes the old key", async () => {
+    localStorage.setItem(LEGACY_KEY, JSON.stringify({ conversations: [conversation, { id: 1 }], activeId: "c1" }));
+    const loaded = await (await openConversationStore()).load();
+    expect(loaded.conversations.map((c) => c.id)).toEqual(["c1"]);
+    expect(loaded.activeId).toBe("c1");
+    expect(localStorage.getItem(LEGACY_KEY)).toBeNull();
+    // From IndexedDB now.
+    expect((await (await openConversationStore()).load()).conversations.map((c) => c.id)).toEqual(["c1"]);
+  });
+
+  it("ignores corrupt legacy data and keeps it (nothing it cannot read is deleted)", async () => {
+    localStorage.setItem(LEGACY_KEY, "{not json");
+    expect(await (await openConversationStore()).load()).toEqual({ conversations: [], activeId: null });
+    expect(localStorage.getItem(LEGACY_KEY)).toBe("{not json");
+  });
+
+  it("reports a full store as StorageFullError and keeps what was stored", async () => {
+    const store = await openConversationStore();
+    await store.save({ put: [other], remove: [], activeId: null });
+    // fake-indexeddb has no quota: make put fail the way Chromium does.
+    const realPut = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function () {
+      throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+    };
+    try {
+      await expect(store.save({ put: [conversation], remove: [], activeId: null })).rejects.toBeInstanceOf(StorageFullError);
+    } finally {
+      IDBObjectStore.prototype.put = realPut;
+    }
+    expect((await store.load()).conversations.map((c) => c.id)).toEqual(["c2"]);
   });
 });

@@ -8,12 +8,14 @@ export type ReplyStatus =
   | "failed"; // gave up: the failure says why
 
 export interface ReplyMetrics {
-  /** Server-measured (done.metrics), preferred when present. */
+  /** Server-measured (done.metrics): shown in the detail only; they leave out the network and any reconnect. */
   serverTtftMs?: number;
   serverTokensPerSecond?: number;
-  /** Client-measured: request sent → first chunk rendered, and chunks per second after that. */
+  /** What the user experienced: Send (or Regenerate/Retry) → first text on screen, in this browser. */
   clientTtftMs?: number;
-  clientTokensPerSecond?: number;
+  /** First → last text in this browser (ms), and the chunks received in that span. */
+  clientStreamMs?: number;
+  chunks?: number;
   outputTokens?: number;
 }
 
@@ -26,8 +28,12 @@ export interface Message {
   status?: ReplyStatus;
   finishReason?: FinishReason;
   failure?: Failure;
-  /** Automatic reconnects used for this reply. */
+  /** Automatic restarts (the turn re-asked) used for this reply. */
   reconnects?: number;
+  /** Times this reply continued on a new connection after a drop (same stream, nothing re-asked). */
+  resumes?: number;
+  /** Set while waiting to resume a dropped connection: the text stays and continues. */
+  resuming?: boolean;
   /** Set while reconnecting: the partial text stays visible until the new attempt's first text replaces it. */
   restartPending?: boolean;
   /** While reconnecting: when the next attempt starts (epoch ms), for the countdown. */
@@ -51,15 +57,19 @@ export interface SessionStats {
   replies: number;
   /** Of those, replies that ended failed. */
   failedReplies: number;
-  /** Automatic reconnect attempts. */
+  /** Automatic restarts (the turn re-asked). */
   reconnects: number;
+  /** Dropped connections resumed without re-asking. */
+  resumes: number;
 }
 
 export interface ChatState {
   /** Most recently updated first. */
   conversations: Conversation[];
   activeId: string | null;
-  /** The reply being streamed, if any (one at a time). */
-  streaming: { conversationId: string; messageId: string } | null;
+  /** Replies being streamed: message id → conversation id. Each conversation streams at most one. */
+  streaming: Record<string, string>;
+  /** False until the stored conversations have been read (nothing is saved before that). */
+  hydrated: boolean;
   stats: SessionStats;
 }

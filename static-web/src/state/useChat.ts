@@ -1,112 +1,158 @@
-import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { flushSync } from "react-dom";
-import { StreamFailure, streamChat, type Failure } from "../api/chatClient";
-import { chatStreamUrl } from "../api/config";
+import { authorizedFetch, type TokenSource } from "../api/auth";
+import { createChatApi, type ChatApi } from "../api/chatClient";
 import { buildHistory } from "../api/history";
 import { createFrameBatcher } from "./frameBatcher";
 import { measureFlush } from "./perf";
-import { loadConversations, saveConversations } from "./persistence";
-import { chatReducer, initialState } from "./reducer";
-import type { ChatState, Message, ReplyMetrics } from "./types";
+import { openConversationStore, StorageFullError, type ConversationStore } from "./persistence";
+import { chatReducer, initialState, streamingMessageIn } from "./reducer";
+import { MAX_RECONNECTS, runReply } from "./replyRunner";
+import type { ChatState, Conversation, Message, ReplyMetrics } from "./types";
 
-/** Automatic reconnects per reply before giving up and showing Retry. */
-export const MAX_RECONNECTS = 3;
-/** A server asking to wait longer than this gets a manual Retry with a countdown instead. */
-const MAX_AUTO_WAIT_MS = 30_000;
-/** While streaming, save at most this often; every end of a reply saves at once. */
+export { MAX_RECONNECTS, reconnectDelay } from "./replyRunner";
+
+/** While any reply streams, save at most this often; every end of a reply saves at once. */
 const SAVE_INTERVAL_MS = 1_000;
-
-export function reconnectDelay(failure: Failure, attemptsSoFar: number, random = Math.random): number | undefined {
-  if (!failure.retryable || attemptsSoFar >= MAX_RECONNECTS) return undefined;
-  if (failure.retryAfterMs !== undefined) {
-    return failure.retryAfterMs <= MAX_AUTO_WAIT_MS ? failure.retryAfterMs : undefined;
-  }
-  // Exponential backoff with jitter: 1 s, 2 s, 4 s (±20 %), so many clients don't retry in step.
-  return Math.round(1000 * 2 ** attemptsSoFar * (0.8 + 0.4 * random()));
-}
 
 const newId = () =>
   typeof crypto !== "undefined" && "randomUUID" in crypto
     ? crypto.randomUUID()
     : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+/** What a Delete took away, so Undo can put it back where it was. */
+export interface DeletedChat {
+  conversation: Conversation;
+  index: number;
+  wasActive: boolean;
 }
 
-interface ActiveRun {
-  messageId: string;
-  controller: AbortController;
-}
+export type StorageStatus = "loading" | "ok" | "full" | "unavailable";
 
-export interface ChatApi {
+export interface ChatApiHooks {
   state: ChatState;
   announcement: string;
+  storage: StorageStatus;
+  /** Sends in the active conversation; false when it is already streaming or the text is empty. */
   send(text: string): boolean;
-  stop(): void;
+  /** Stops the reply streaming in this conversation (the others keep going). */
+  stop(conversationId: string): void;
   /** Regenerate (after a finished reply) and Retry (after a failed or stopped one) both re-ask the last turn. */
   restart(messageId: string): void;
+  /** After a refused request: removes the refused turn and returns its text for the message box. */
+  editLastTurn(messageId: string): string | undefined;
   newChat(): void;
   selectChat(id: string): void;
-  deleteChat(id: string): void;
+  deleteChat(id: string): DeletedChat | undefined;
+  undoDelete(deleted: DeletedChat): void;
+  /** Tries to save again (after the user made room). */
+  retrySave(): void;
 }
 
-export function useChat(apiBaseUrl: string): ChatApi {
-  const [state, dispatch] = useReducer(chatReducer, initialState, (init) => ({ ...init, ...loadConversations() }));
+export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): ChatApiHooks {
+  const [state, dispatch] = useReducer(chatReducer, initialState);
   const [announcement, setAnnouncement] = useState("");
+  const [storage, setStorage] = useState<StorageStatus>("loading");
   const stateRef = useRef(state);
   stateRef.current = state;
-  const runRef = useRef<ActiveRun | null>(null);
+  const runsRef = useRef(new Map<string, AbortController>());
+  const api: ChatApi = useMemo(() => createChatApi(apiBaseUrl, authorizedFetch(tokens)), [apiBaseUrl, tokens]);
 
-  // Persist conversations: immediately when idle, throttled while a reply streams.
-  const lastSaveRef = useRef(0);
+  // Read the stored conversations once.
+  const storeRef = useRef<ConversationStore | null>(null);
   useEffect(() => {
-    const save = () => {
-      lastSaveRef.current = Date.now();
-      saveConversations({ conversations: stateRef.current.conversations, activeId: stateRef.current.activeId });
+    let cancelled = false;
+    openConversationStore()
+      .then(async (store) => {
+        const stored = await store.load();
+        if (cancelled) return;
+        storeRef.current = store;
+        dispatch({ type: "hydrate", ...stored });
+        setStorage("ok");
+      })
+      .catch(() => {
+        if (cancelled) return;
+        // Private modes or disabled storage: the page still works, for this visit only.
+        dispatch({ type: "hydrate", conversations: [], activeId: null });
+        setStorage("unavailable");
+      });
+    return () => {
+      cancelled = true;
     };
-    if (!state.streaming) {
-      save();
+  }, []);
+
+  // Save what changed: at once when idle, at most every SAVE_INTERVAL_MS while replies stream.
+  // Conversation objects are replaced on every change (reducer), so identity tells what changed.
+  const savedRef = useRef(new Map<string, Conversation>());
+  const savedActiveRef = useRef<string | null>(null);
+  const lastSaveRef = useRef(0);
+  const savingRef = useRef(false);
+  const [saveTick, setSaveTick] = useState(0);
+  const save = useCallback(async () => {
+    const store = storeRef.current;
+    if (!store || savingRef.current) return;
+    const { conversations, activeId } = stateRef.current;
+    const saved = savedRef.current;
+    const put = conversations.filter((c) => saved.get(c.id) !== c);
+    const present = new Set(conversations.map((c) => c.id));
+    const remove = [...saved.keys()].filter((id) => !present.has(id));
+    if (put.length === 0 && remove.length === 0 && activeId === savedActiveRef.current) return;
+    savingRef.current = true;
+    lastSaveRef.current = Date.now();
+    try {
+      await store.save({ put, remove, activeId });
+      for (const c of put) saved.set(c.id, c);
+      for (const id of remove) saved.delete(id);
+      savedActiveRef.current = activeId;
+      setStorage("ok");
+    } catch (error) {
+      // Never drop anything to make room: keep everything in memory and let the user choose.
+      setStorage(error instanceof StorageFullError ? "full" : "unavailable");
+    } finally {
+      savingRef.current = false;
+    }
+    // Changes made while this save ran are saved next.
+    if (stateRef.current.conversations !== conversations) setSaveTick((n) => n + 1);
+  }, []);
+
+  const busy = Object.keys(state.streaming).length > 0;
+  useEffect(() => {
+    if (!state.hydrated || storage === "full") return;
+    if (!busy) {
+      void save();
       return;
     }
     const wait = Math.max(0, SAVE_INTERVAL_MS - (Date.now() - lastSaveRef.current));
-    const timer = setTimeout(save, wait);
+    const timer = setTimeout(() => void save(), wait);
     return () => clearTimeout(timer);
-  }, [state.conversations, state.activeId, state.streaming]);
+  }, [state.conversations, state.activeId, state.hydrated, busy, storage, save, saveTick]);
 
-  // Leaving the page aborts the request, so the server stops generating (and billing) for nobody.
-  useEffect(() => () => runRef.current?.controller.abort(), []);
+  // While storage is full, every deletion the user makes is a chance to save again.
+  const count = state.conversations.length;
+  useEffect(() => {
+    if (storage === "full") void save();
+  }, [count, storage, save]);
 
-  const runReply = useCallback(
+  const retrySave = useCallback(() => void save(), [save]);
+
+  // Leaving the page stops every reply, so the server stops generating (and billing) for nobody.
+  useEffect(() => {
+    const runs = runsRef.current;
+    return () => runs.forEach((controller) => controller.abort());
+  }, []);
+
+  const startRun = useCallback(
     async (messageId: string, message: string, history: ReturnType<typeof buildHistory>) => {
-      const run: ActiveRun = { messageId, controller: new AbortController() };
-      runRef.current = run;
-      const { signal } = run.controller;
-      const url = chatStreamUrl(apiBaseUrl);
-
+      const controller = new AbortController();
+      runsRef.current.set(messageId, controller);
+      const runStart = performance.now();
       let chunks = 0;
-      let attemptStart = 0;
       let firstChunkAt: number | undefined;
       let lastChunkAt = 0;
-      const clientMetrics = (): ReplyMetrics | undefined => {
-        if (firstChunkAt === undefined) return undefined;
-        const seconds = (lastChunkAt - firstChunkAt) / 1000;
-        return {
-          clientTtftMs: firstChunkAt - attemptStart,
-          clientTokensPerSecond: seconds > 0 ? (chunks - 1) / seconds : undefined,
-        };
-      };
+      const clientMetrics = (): ReplyMetrics | undefined =>
+        firstChunkAt === undefined
+          ? undefined
+          : { clientTtftMs: firstChunkAt - runStart, clientStreamMs: lastChunkAt - firstChunkAt, chunks };
 
       // Each frame flush renders synchronously (flushSync) so the new text is on screen in that frame.
       const batcher = createFrameBatcher((text, count) =>
@@ -114,22 +160,33 @@ export function useChat(apiBaseUrl: string): ChatApi {
       );
 
       setAnnouncement("Assistant is replying.");
-      for (let attempt = 0; ; ) {
-        chunks = 0;
-        firstChunkAt = undefined;
-        attemptStart = performance.now();
-        try {
-          const result = await streamChat(url, { message, history }, signal, {
-            onMeta: (meta) => dispatch({ type: "meta", messageId, model: meta.model }),
-            onChunk: (text) => {
-              const now = performance.now();
-              firstChunkAt ??= now;
-              lastChunkAt = now;
-              chunks++;
-              batcher.push(text);
-            },
-          });
+      const outcome = await runReply(api, { message, history }, controller.signal, {
+        onMeta: (meta) => dispatch({ type: "meta", messageId, model: meta.model }),
+        onChunk: (text) => {
+          const now = performance.now();
+          firstChunkAt ??= now;
+          lastChunkAt = now;
+          chunks++;
+          batcher.push(text);
+        },
+        onRestarting: (attempt, retryAt, reason) => {
           batcher.flush();
+          chunks = 0;
+          dispatch({ type: "reconnecting", messageId, attempt, retryAt, reason });
+          setAnnouncement(`${reason.message} Reconnecting, attempt ${attempt} of ${MAX_RECONNECTS}.`);
+        },
+        onResuming: (_attempt, retryAt, reason) => {
+          batcher.flush();
+          dispatch({ type: "resuming", messageId, retryAt, reason });
+          setAnnouncement(`${reason.message} Resuming the reply.`);
+        },
+        onResumed: () => dispatch({ type: "resumed", messageId }),
+      });
+      batcher.flush();
+      batcher.cancel();
+      switch (outcome.kind) {
+        case "done": {
+          const { result } = outcome;
           dispatch({ type: "finish", messageId, ...result, client: clientMetrics() });
           setAnnouncement(
             result.finishReason === "length"
@@ -139,48 +196,30 @@ export function useChat(apiBaseUrl: string): ChatApi {
                 : "Reply complete.",
           );
           break;
-        } catch (error) {
-          batcher.flush();
-          if (signal.aborted) {
-            dispatch({ type: "stop", messageId, client: clientMetrics() });
-            setAnnouncement("Stopped. The partial reply is kept.");
-            break;
-          }
-          const failure: Failure =
-            error instanceof StreamFailure
-              ? error.failure
-              : { kind: "network", message: error instanceof Error ? error.message : String(error), retryable: true };
-          const delay = reconnectDelay(failure, attempt);
-          if (delay === undefined) {
-            const retryAt = failure.retryAfterMs !== undefined ? Date.now() + failure.retryAfterMs : undefined;
-            dispatch({ type: "fail", messageId, failure, client: clientMetrics(), retryAt });
-            setAnnouncement(`Reply failed: ${failure.message}`);
-            break;
-          }
-          attempt++;
-          dispatch({ type: "reconnecting", messageId, attempt, retryAt: Date.now() + delay, reason: failure });
-          setAnnouncement(`${failure.message} Reconnecting, attempt ${attempt} of ${MAX_RECONNECTS}.`);
-          try {
-            await sleep(delay, signal);
-          } catch {
-            dispatch({ type: "stop", messageId, client: clientMetrics() });
-            setAnnouncement("Stopped. The partial reply is kept.");
-            break;
-          }
+        }
+        case "stopped":
+          dispatch({ type: "stop", messageId, client: clientMetrics() });
+          setAnnouncement("Stopped. The partial reply is kept.");
+          break;
+        case "failed": {
+          const { failure } = outcome;
+          const retryAt = failure.retryAfterMs !== undefined ? Date.now() + failure.retryAfterMs : undefined;
+          dispatch({ type: "fail", messageId, failure, client: clientMetrics(), retryAt });
+          setAnnouncement(`Reply failed: ${failure.message}`);
+          break;
         }
       }
-      batcher.cancel();
-      if (runRef.current === run) runRef.current = null;
+      if (runsRef.current.get(messageId) === controller) runsRef.current.delete(messageId);
     },
-    [apiBaseUrl],
+    [api],
   );
 
   const send = useCallback(
     (raw: string): boolean => {
       const text = raw.trim();
       const current = stateRef.current;
-      if (!text || current.streaming) return false;
       const conversation = current.conversations.find((c) => c.id === current.activeId);
+      if (!text || streamingMessageIn(current, conversation?.id)) return false;
       const history = buildHistory(conversation?.messages ?? []);
       const assistantId = newId();
       dispatch({
@@ -191,36 +230,69 @@ export function useChat(apiBaseUrl: string): ChatApi {
         text,
         now: Date.now(),
       });
-      void runReply(assistantId, text, history);
+      void startRun(assistantId, text, history);
       return true;
     },
-    [runReply],
+    [startRun],
   );
 
   const restart = useCallback(
     (messageId: string) => {
       const current = stateRef.current;
-      if (current.streaming) return;
       const conversation = current.conversations.find((c) => c.messages.some((m) => m.id === messageId));
-      if (!conversation) return;
+      if (!conversation || streamingMessageIn(current, conversation.id)) return;
       const index = conversation.messages.findIndex((m) => m.id === messageId);
       const userTurn: Message | undefined = conversation.messages[index - 1];
       if (index !== conversation.messages.length - 1 || userTurn?.role !== "user") return;
       dispatch({ type: "restartReply", conversationId: conversation.id, messageId, now: Date.now() });
-      void runReply(messageId, userTurn.content, buildHistory(conversation.messages.slice(0, index - 1)));
+      void startRun(messageId, userTurn.content, buildHistory(conversation.messages.slice(0, index - 1)));
     },
-    [runReply],
+    [startRun],
   );
 
-  const stop = useCallback(() => runRef.current?.controller.abort(), []);
+  const editLastTurn = useCallback((messageId: string): string | undefined => {
+    const current = stateRef.current;
+    const conversation = current.conversations.find((c) => c.messages.some((m) => m.id === messageId));
+    const messages = conversation?.messages ?? [];
+    const question = messages[messages.length - 2];
+    if (!conversation || messages[messages.length - 1]?.id !== messageId || question?.role !== "user") return undefined;
+    dispatch({ type: "removeLastTurn", conversationId: conversation.id, messageId });
+    return question.content;
+  }, []);
 
-  const deleteChat = useCallback((id: string) => {
-    if (stateRef.current.streaming?.conversationId === id) runRef.current?.controller.abort();
+  const stop = useCallback((conversationId: string) => {
+    const messageId = streamingMessageIn(stateRef.current, conversationId);
+    if (messageId) runsRef.current.get(messageId)?.abort();
+  }, []);
+
+  const deleteChat = useCallback((id: string): DeletedChat | undefined => {
+    const current = stateRef.current;
+    const index = current.conversations.findIndex((c) => c.id === id);
+    if (index < 0) return undefined;
+    const streamingId = streamingMessageIn(current, id);
+    if (streamingId) runsRef.current.get(streamingId)?.abort();
     dispatch({ type: "deleteChat", id });
+    // A reply that was streaming is kept as stopped, so Undo brings back what was on screen.
+    const conversation = current.conversations[index];
+    const kept = streamingId
+      ? {
+          ...conversation,
+          messages: conversation.messages.map((m) =>
+            m.id === streamingId ? { ...m, status: "stopped" as const, finishReason: "cancelled" as const, restartPending: false, resuming: false, retryAt: undefined } : m,
+          ),
+        }
+      : conversation;
+    setAnnouncement(`Deleted conversation: ${conversation.title}.`);
+    return { conversation: kept, index, wasActive: current.activeId === id };
+  }, []);
+
+  const undoDelete = useCallback((deleted: DeletedChat) => {
+    dispatch({ type: "restoreChat", ...deleted });
+    setAnnouncement(`Restored conversation: ${deleted.conversation.title}.`);
   }, []);
 
   const newChat = useCallback(() => dispatch({ type: "newChat" }), []);
   const selectChat = useCallback((id: string) => dispatch({ type: "selectChat", id }), []);
 
-  return { state, announcement, send, stop, restart, newChat, selectChat, deleteChat };
+  return { state, announcement, storage, send, stop, restart, editLastTurn, newChat, selectChat, deleteChat, undoDelete, retrySave };
 }
