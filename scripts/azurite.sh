@@ -65,8 +65,15 @@ install_azurite() {
   if [[ -x "$AZURITE_BIN" && "$(installed_version)" == "$AZURITE_VERSION" ]]; then
     return 0
   fi
-  echo "azurite.sh: installing azurite@$AZURITE_VERSION into ${INSTALL_DIR#"$ROOT"/}" >&2
   mkdir -p "$INSTALL_DIR"
+  # Test classes start Azurite in parallel: one installs, the others wait for it and then find it installed.
+  exec 9>"$INSTALL_DIR.lock"
+  flock 9
+  if [[ -x "$AZURITE_BIN" && "$(installed_version)" == "$AZURITE_VERSION" ]]; then
+    flock -u 9
+    return 0
+  fi
+  echo "azurite.sh: installing azurite@$AZURITE_VERSION into ${INSTALL_DIR#"$ROOT"/}" >&2
   # A folder of its own with a package.json keeps npm from walking up into the repository.
   if [[ ! -f "$INSTALL_DIR/package.json" ]]; then
     printf '{ "name": "azurite-tool", "private": true }\n' > "$INSTALL_DIR/package.json"
@@ -77,6 +84,7 @@ install_azurite() {
     echo "azurite.sh: install finished but $AZURITE_BIN is missing" >&2
     exit 1
   fi
+  flock -u 9
 }
 
 # Azurite answers an unauthenticated list-containers call with 403, but with its own Server header.

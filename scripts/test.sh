@@ -21,6 +21,9 @@ chromium --version
 step "Page: install and build (the backend serves static-web/dist)"
 (cd static-web && npm ci --no-audit --no-fund && npm run build)
 
+step "Azurite for the storage tests (npm, into .tools/)"
+./scripts/azurite.sh --install
+
 step ".NET: build"
 # Our projects treat warnings as errors (Directory.Build.props); the Worker SDK's generated extension project must not.
 dotnet build ChatFunctions.sln -c "$configuration" --nologo -v quiet -clp:ErrorsOnly
