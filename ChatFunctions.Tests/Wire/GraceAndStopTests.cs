@@ -54,7 +54,8 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
         var replay = WireHost.ParseFrames(await RawSse.ReadAllAsync(client, RawSse.Resume(streamId, null), cts.Token));
         SseClient.AssertWellFormed(replay);
         FrameAssert.Done(replay[^1], "cancelled");
-        Assert.Equal(request.TokenSentTimestamps.Count, replay.Count(f => f.IsChunk));
+        // Every token the app read is in the log; the one in flight when the abort landed may not be.
+        Assert.InRange(replay.Count(f => f.IsChunk), request.TokenSentTimestamps.Count - 1, request.TokenSentTimestamps.Count);
         await host.Logs.WaitForAsync(e => e.EventId.Name == "StreamAbandoned", TimeSpan.FromSeconds(5));
         Assert.Single(host.Fake.Requests);
     }
