@@ -12,7 +12,40 @@ metadata description = 'ChatFunctions: a .NET isolated Function App on Flex Cons
 param environmentName string
 
 @minLength(1)
-@description('Required. Primary location for all resources (must offer Flex Consumption).')
+@description('Required. Primary location for all resources: only regions that offer Flex Consumption, so a provision cannot fail halfway on the plan.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -23,13 +56,14 @@ param location string
 @description('Optional. Object ID of the user or service principal running azd, granted Cognitive Services OpenAI User so local runs work against the deployed model. Empty skips it.')
 param principalId string = ''
 
-@description('Optional. Type of principalId.')
+@description('Optional. Type of principalId; empty detects it: a deployer without a user principal name is a service principal (CI), else a user.')
 @allowed([
+  ''
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param principalType string = 'User'
+param principalType string = ''
 
 // ---------------------------------------------------------------------------
 // Name overrides: empty means abbreviation + unique token
@@ -66,8 +100,47 @@ param webServiceName string = ''
 // Azure OpenAI
 // ---------------------------------------------------------------------------
 
-@description('Optional. Location of the Azure OpenAI account when the model is not offered in the primary location; empty uses the primary location.')
-param openAiLocation string = ''
+// azd offers only the regions of this list where the subscription has GlobalStandard quota left for the model
+// (usageName: <quota name>,<capacity>). The literal must follow chatModelName / chatDeploymentCapacity's defaults.
+@description('Required. Location of the Azure OpenAI account: regions that offer GlobalStandard deployments of the chat model.')
+@allowed([
+  'australiaeast'
+  'brazilsouth'
+  'canadaeast'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'norwayeast'
+  'polandcentral'
+  'southafricanorth'
+  'southcentralus'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'switzerlandnorth'
+  'uaenorth'
+  'uksouth'
+  'westeurope'
+  'westus'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+    usageName: [
+      'OpenAI.GlobalStandard.gpt-5.4-mini,30'
+    ]
+  }
+})
+param openAiLocation string
+
+@description('Optional. Restore the soft-deleted Azure OpenAI account of the same name (left by `azd down` without --purge) instead of creating it; the preprovision hook sets AZURE_OPENAI_RESTORE.')
+param openAiRestore bool = false
 
 @description('Optional. SKU of the Azure OpenAI account.')
 param openAiSkuName string = 'S0'
@@ -75,11 +148,11 @@ param openAiSkuName string = 'S0'
 @description('Optional. Name of the chat model deployment (AZURE_OPENAI_CHAT_DEPLOYMENT).')
 param chatDeploymentName string = 'chat'
 
-@description('Optional. Chat model name; a non-reasoning chat model (the app sends a temperature).')
-param chatModelName string = 'gpt-4.1-mini'
+@description('Optional. Chat model name (see docs/deploy.md for choosing another model).')
+param chatModelName string = 'gpt-5.4-mini'
 
 @description('Optional. Chat model version.')
-param chatModelVersion string = '2025-04-14'
+param chatModelVersion string = '2026-03-17'
 
 @description('Optional. Deployment SKU of the chat model (GlobalStandard, DataZoneStandard, Standard, ...).')
 param chatDeploymentSkuName string = 'GlobalStandard'
@@ -131,6 +204,57 @@ param chatMaxOutputTokens int = 1024
 @maxValue(100000)
 param chatRateLimitPerMinute int = 30
 
+@description('Optional. Sampling temperature (CHAT_TEMPERATURE); 1 because reasoning models such as the default accept no other value.')
+param chatTemperature string = '1'
+
+@description('Optional. Tokens one caller (signed-in user, else client address) may spend per UTC day (CHAT_TOKEN_BUDGET_PER_DAY); 0 turns budgets off.')
+@minValue(0)
+param chatTokenBudgetPerDay int = 100000
+
+@description('Optional. Seconds a stream keeps generating after its client left, for a reconnect to continue it (CHAT_RESUME_GRACE_SECONDS).')
+@minValue(0)
+@maxValue(600)
+param chatResumeGraceSeconds int = 30
+
+@description('Optional. Minutes a stream stays resumable (CHAT_RESUME_RETENTION_MINUTES); a lifecycle rule deletes stream logs after a day.')
+@minValue(1)
+@maxValue(1440)
+param chatResumeRetentionMinutes int = 60
+
+@description('Optional. Seconds a reader may accept nothing before the server drops it (CHAT_CLIENT_STALL_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(600)
+param chatClientStallTimeoutSeconds int = 30
+
+@description('Optional. Trace sampler of the worker\'s Azure Monitor exporter (OTEL_TRACES_SAMPLER).')
+@allowed([
+  'microsoft.rate_limited'
+  'microsoft.fixed_percentage'
+])
+param tracesSampler string = 'microsoft.rate_limited'
+
+@description('Optional. Its argument (OTEL_TRACES_SAMPLER_ARG): traces per second for rate_limited, the ratio 0-1 kept for fixed_percentage.')
+param tracesSamplerArg string = '5'
+
+// ---------------------------------------------------------------------------
+// Sign-in (Microsoft Entra ID) and network isolation: both off by default
+// ---------------------------------------------------------------------------
+
+@description('Optional. Require Microsoft Entra ID sign-in: the page signs in, the API accepts only bearer tokens for its app registration. The preprovision hook creates the registrations.')
+param authEnabled bool = false
+
+@description('Optional. Tenant of the app registrations; empty uses the deployment tenant.')
+param authTenantId string = ''
+
+@description('Optional. Application (client) ID of the API app registration (written by the preprovision hook).')
+param authApiClientId string = ''
+
+@description('Optional. Put the Function App in a virtual network and reach storage and Azure OpenAI only through private endpoints (their public access off).')
+param vnetEnabled bool = false
+
+@description('Optional. Name of the virtual network (when vnetEnabled).')
+param vnetName string = ''
+
 // ---------------------------------------------------------------------------
 // Static Web App
 // ---------------------------------------------------------------------------
@@ -163,10 +287,20 @@ var effectiveWebLocation = !empty(webLocation)
   ? webLocation
   : (contains(staticWebAppLocations, location) ? location : fallbackStaticWebAppLocation)
 
+// deployer() has no user principal name for a service principal, so CI works without AZURE_PRINCIPAL_TYPE.
+var effectivePrincipalType = !empty(principalType)
+  ? principalType
+  : (empty(deployer().?userPrincipalName ?? '') ? 'ServicePrincipal' : 'User')
+
+var chatStreamsContainerName = 'chat-streams'
+var chatBudgetsTableName = 'chatbudgets'
+var privateNetworkAccess = vnetEnabled ? 'Disabled' : 'Enabled'
+var openAiAccountResourceName = !empty(openAiAccountName) ? openAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
+
 var functionAppName = !empty(apiServiceName) ? apiServiceName : '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags
@@ -192,25 +326,39 @@ module storage 'core/storage/storage-account.bicep' = {
     tags: tags
     containers: [
       deploymentStorageContainerName
+      chatStreamsContainerName
     ]
+    tables: [
+      chatBudgetsTableName
+    ]
+    // Stream logs are resumable for CHAT_RESUME_RETENTION_MINUTES (the app answers 410 after); the platform deletes
+    // them a day later, the smallest unit a lifecycle rule has.
+    deleteBlobsAfterDays: [
+      {
+        prefix: '${chatStreamsContainerName}/'
+        days: 1
+      }
+    ]
+    publicNetworkAccess: privateNetworkAccess
+    // An HTTP app uses no queues: no Queue Data Contributor. Blobs for the host, the deployment package and stream
+    // logs; one table for token budgets, granted on that table only.
     roleAssignments: [
       {
         principalId: apiIdentity.outputs.principalId
         principalType: 'ServicePrincipal'
-        roleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner: host leases, deployment package
-        description: 'Functions host (AzureWebJobsStorage) and Flex Consumption deployment package'
+        roleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
+        description: 'Functions host (AzureWebJobsStorage), Flex Consumption deployment package, chat-streams logs'
       }
+    ]
+    tableRoleAssignments: [
       {
-        principalId: apiIdentity.outputs.principalId
-        principalType: 'ServicePrincipal'
-        roleDefinitionId: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
-        description: 'Functions host (AzureWebJobsStorage) queues'
-      }
-      {
-        principalId: apiIdentity.outputs.principalId
-        principalType: 'ServicePrincipal'
-        roleDefinitionId: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
-        description: 'Functions host (AzureWebJobsStorage) tables'
+        tableName: chatBudgetsTableName
+        assignment: {
+          principalId: apiIdentity.outputs.principalId
+          principalType: 'ServicePrincipal'
+          roleDefinitionId: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
+          description: 'Token budgets (chatbudgets table)'
+        }
       }
     ]
   }
@@ -249,11 +397,13 @@ module openAi 'core/ai/cognitiveservices.bicep' = {
   name: 'openai'
   scope: rg
   params: {
-    name: !empty(openAiAccountName) ? openAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
-    location: !empty(openAiLocation) ? openAiLocation : location
+    name: openAiAccountResourceName
+    location: openAiLocation
     tags: tags
     kind: 'OpenAI'
     skuName: openAiSkuName
+    publicNetworkAccess: privateNetworkAccess
+    restore: openAiRestore
     deployments: [
       {
         name: chatDeploymentName
@@ -282,7 +432,7 @@ module openAi 'core/ai/cognitiveservices.bicep' = {
         : [
             {
               principalId: principalId
-              principalType: principalType
+              principalType: effectivePrincipalType
               roleDefinitionId: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd' // Cognitive Services OpenAI User
               description: 'The developer who ran azd, for local runs against the deployed model'
             }
@@ -314,8 +464,8 @@ module api 'app/api.bicep' = {
     appServicePlanName: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
     identityId: apiIdentity.outputs.resourceId
     identityClientId: apiIdentity.outputs.clientId
-    storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.primaryBlobEndpoint
+    storageTableEndpoint: storage.outputs.primaryTableEndpoint
     deploymentStorageContainerName: deploymentStorageContainerName
     applicationInsightsConnectionString: applicationInsights.outputs.connectionString
     openAiEndpoint: openAi.outputs.endpoint
@@ -329,8 +479,73 @@ module api 'app/api.bicep' = {
     chatSystemPrompt: chatSystemPrompt
     chatMaxOutputTokens: chatMaxOutputTokens
     chatRateLimitPerMinute: chatRateLimitPerMinute
+    chatTemperature: chatTemperature
+    chatTokenBudgetPerDay: chatTokenBudgetPerDay
+    chatResumeGraceSeconds: chatResumeGraceSeconds
+    chatResumeRetentionMinutes: chatResumeRetentionMinutes
+    chatClientStallTimeoutSeconds: chatClientStallTimeoutSeconds
+    tracesSampler: tracesSampler
+    tracesSamplerArg: tracesSamplerArg
+    authEnabled: authEnabled
+    authTenantId: !empty(authTenantId) ? authTenantId : tenant().tenantId
+    authClientId: authApiClientId
+    virtualNetworkSubnetId: vnetEnabled ? vnet!.outputs.appSubnetResourceId : ''
   }
 }
+
+// ---------------------------------------------------------------------------
+// Network isolation (vnetEnabled): the app's outbound traffic goes through the VNet, storage and Azure OpenAI
+// are reachable only through private endpoints resolved by private DNS zones linked to it.
+// ---------------------------------------------------------------------------
+
+module vnet 'core/networking/virtual-network.bicep' = if (vnetEnabled) {
+  name: 'vnet'
+  scope: rg
+  params: {
+    name: !empty(vnetName) ? vnetName : '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+var privateEndpoints = [
+  {
+    key: 'blob'
+    service: 'storage'
+    groupId: 'blob'
+    privateDnsZoneName: 'privatelink.blob.${environment().suffixes.storage}'
+  }
+  {
+    key: 'table'
+    service: 'storage'
+    groupId: 'table'
+    privateDnsZoneName: 'privatelink.table.${environment().suffixes.storage}'
+  }
+  {
+    key: 'openai'
+    service: 'openai'
+    groupId: 'account'
+    privateDnsZoneName: 'privatelink.openai.azure.com'
+  }
+]
+
+@batchSize(1)
+module privateEndpoint 'core/networking/private-endpoint.bicep' = [
+  for pe in (vnetEnabled ? privateEndpoints : []): {
+    name: 'private-endpoint-${pe.key}'
+    scope: rg
+    params: {
+      name: '${abbrs.networkPrivateEndpoints}${pe.key}-${resourceToken}'
+      location: location
+      tags: tags
+      subnetResourceId: vnet!.outputs.privateEndpointSubnetResourceId
+      virtualNetworkResourceId: vnet!.outputs.resourceId
+      serviceResourceId: pe.service == 'storage' ? storage.outputs.resourceId : openAi.outputs.resourceId
+      groupId: pe.groupId
+      privateDnsZoneName: pe.privateDnsZoneName
+    }
+  }
+]
 
 // ---------------------------------------------------------------------------
 // Outputs: azd writes these into .azure/<env>/.env; local settings reuse the same names.
@@ -344,8 +559,9 @@ output AZURE_OPENAI_ENDPOINT string = openAi.outputs.endpoint
 output AZURE_OPENAI_CHAT_DEPLOYMENT string = chatDeploymentName
 output AZURE_OPENAI_CHAT_MODEL string = chatModelName
 output AZURE_OPENAI_ACCOUNT_NAME string = openAi.outputs.name
+output AZURE_OPENAI_CHAT_MODEL_VERSION string = chatModelVersion
 
-output APPLICATIONINSIGHTS_CONNECTION_STRING string = applicationInsights.outputs.connectionString
+// No APPLICATIONINSIGHTS_CONNECTION_STRING: the app gets it as a setting; .env files get copied around.
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_API_IDENTITY_CLIENT_ID string = apiIdentity.outputs.clientId
 

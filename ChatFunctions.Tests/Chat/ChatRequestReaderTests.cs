@@ -69,12 +69,12 @@ public class ChatRequestReaderTests
     public async Task ValidBody_IsRead_WithHistoryInOrder()
     {
         var result = await Reader().ReadAsync(Post("""
-            {"message":"hi","history":[{"role":"user","content":"a"},{"role":"Assistant","content":""}],"extra":true}
+            {"message":"hi","history":[{"role":"user","content":"a"},{"role":"Assistant","content":"b"}],"extra":true}
             """).Request, CancellationToken.None);
 
         Assert.Null(result.Rejection);
         Assert.Equal("hi", result.Request!.Message);
-        Assert.Equal([new ChatTurn(ChatTurnRole.User, "a"), new ChatTurn(ChatTurnRole.Assistant, "")], result.Request.History);
+        Assert.Equal([new ChatTurn(ChatTurnRole.User, "a"), new ChatTurn(ChatTurnRole.Assistant, "b")], result.Request.History);
     }
 
     [Theory]
@@ -181,6 +181,124 @@ public class ChatRequestReaderTests
 
         Assert.Equal("안녕", result.Request!.Message);
         Assert.Equal(2, result.Request.History.Count);
+    }
+
+    public static TheoryData<string, string> DuplicateKeys => new()
+    {
+        { """{"message":"a","message":"b"}""", "message" },
+        { """{"message":"a","MESSAGE":"b"}""", "message" },
+        { """{"Message":"a","message":"b"}""", "message" },
+        { """{"message":"a","history":[],"History":[]}""", "history" },
+        { """{"message":"a","history":[{"role":"user","content":"x","content":"y"}]}""", "history[0].content" },
+        { """{"message":"a","history":[{"role":"user","content":"x"},{"role":"user","ROLE":"assistant","content":"y"}]}""", "history[1].role" },
+    };
+
+    [Theory]
+    [MemberData(nameof(DuplicateKeys))]
+    public async Task DuplicateKeys_InAnyCase_AreRejected_NamingTheKey(string body, string field)
+    {
+        var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(field, result.Rejection!.Field);
+        Assert.Contains("more than once", result.Rejection.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DuplicateKeys_InTheHistoryQueryParameter_AreRejected()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.QueryString = QueryString.Create(new Dictionary<string, string?>
+        {
+            ["message"] = "hi",
+            ["history"] = """[{"role":"user","content":"a","Content":"b"}]""",
+        });
+
+        var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal("history[0].content", result.Rejection!.Field);
+    }
+
+    [Fact]
+    public async Task UnknownKeys_StayIgnored_EvenWhenRepeated()
+    {
+        var result = await Reader().ReadAsync(Post("""{"message":"hi","extra":1,"extra":2}""").Request, CancellationToken.None);
+
+        Assert.Equal("hi", result.Request?.Message);
+    }
+
+    public static TheoryData<string> BlankTexts => new()
+    {
+        "\u0000",
+        "\u0000\u0001\u001f\u007f",
+        "\u0085\u009f",
+        "\u200b\u200c\u200d\u2060",
+        "\ufeff",
+        " \t\r\n\u00a0\u2028\u3000",
+        "\u00ad\u180e\u061c\u200e\u202e",
+        "\u3164\u115f\u2800",
+        "\u0000 \ufeff \u200b",
+    };
+
+    [Theory]
+    [MemberData(nameof(BlankTexts))]
+    public async Task AMessageOfOnlyInvisibleCharacters_IsBlank(string message)
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(new { message });
+
+        var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal("message", result.Rejection!.Field);
+    }
+
+    [Theory]
+    [MemberData(nameof(BlankTexts))]
+    public async Task AHistoryContentOfOnlyInvisibleCharacters_IsBlank(string content)
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(new { message = "hi", history = new[] { new { role = "user", content = "a" }, new { role = "assistant", content } } });
+
+        var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal("history[1].content", result.Rejection!.Field);
+    }
+
+    [Fact]
+    public async Task BlankMessage_OnTheGetQuery_IsRejected()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.QueryString = QueryString.Create("message", "\u0000\u200b");
+
+        var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
+
+        Assert.Equal("message", result.Rejection?.Field);
+    }
+
+    [Fact]
+    public async Task ControlCharacters_InsideText_AreRemoved_ButTabsAndNewlinesAndFormatCharactersStay()
+    {
+        var body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            message = "a\u0000b\u0007c\td\r\ne\u007f\u0085f",
+            history = new[] { new { role = "assistant", content = "x\u0000y 👩\u200d💻 \u200fשלום" } },
+        });
+
+        var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
+
+        Assert.Equal("abc\td\r\nef", result.Request!.Message);
+        Assert.Equal("xy 👩\u200d💻 \u200fשלום", result.Request.History[0].Content);
+    }
+
+    [Fact]
+    public async Task UnpairedSurrogates_AreRefusedByTheParser()
+    {
+        var result = await Reader().ReadAsync(Post("{\"message\":\"a\\ud800b\"}").Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
     }
 
     private sealed class CountingStream(Stream inner) : Stream

@@ -42,11 +42,25 @@ public class ClientRateLimiterTests
         Assert.Null(limiter.TryAdmit(From("10.0.0.2")));
     }
 
-    [Theory]
-    [InlineData("203.0.113.7", null, "203.0.113.7")]
-    [InlineData("10.0.0.9", "198.51.100.4:53122", "198.51.100.4")]
-    [InlineData("10.0.0.9", "1.1.1.1, 198.51.100.4", "198.51.100.4")]
-    [InlineData("10.0.0.9", "[2001:db8::1]:443", "2001:db8::1")]
-    public void TheClientIsTheLastForwardedAddress_ThePlatformAppendsIt(string remote, string? forwardedFor, string expected) =>
-        Assert.Equal(expected, ClientRateLimiter.ClientKey(From(remote, forwardedFor)));
+    [Fact]
+    public void ForwardedForHeaders_DoNotMakeANewClient()
+    {
+        using var limiter = new ClientRateLimiter(Options.Create(new ChatServiceOptions { RateLimitPerMinute = 2 }));
+
+        Assert.Null(limiter.TryAdmit(From("10.0.0.1", "198.51.100.1")));
+        Assert.Null(limiter.TryAdmit(From("10.0.0.1", "198.51.100.2")));
+
+        Assert.NotNull(limiter.TryAdmit(From("10.0.0.1", "198.51.100.3")));
+    }
+
+    [Fact]
+    public void AddressesOfOneIPv6Subscriber_ShareTheLimit()
+    {
+        using var limiter = new ClientRateLimiter(Options.Create(new ChatServiceOptions { RateLimitPerMinute = 1 }));
+
+        Assert.Null(limiter.TryAdmit(From("2001:db8:1:2::1")));
+
+        Assert.NotNull(limiter.TryAdmit(From("2001:db8:1:2:abcd::9")));
+        Assert.Null(limiter.TryAdmit(From("2001:db8:1:3::1")));
+    }
 }

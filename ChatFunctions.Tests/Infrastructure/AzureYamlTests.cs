@@ -48,22 +48,40 @@ public sealed class AzureYamlTests
     }
 
     [Fact]
-    public void WebHooks_WriteTheRuntimeConfigBeforeTheBuild_AndCleanUpAfter_OnEveryShell()
+    public void WebHooks_WriteTheRuntimeConfigIntoTheBuildOutput_AfterTheBuild_AndTakeItOutAfterTheDeploy_OnEveryShell()
     {
         var hooks = (YamlMappingNode)Service("web")["hooks"];
 
-        var write = (YamlMappingNode)hooks["prebuild"];
-        var clean = (YamlMappingNode)hooks["postdeploy"];
-        foreach (var (hook, expectClean) in new[] { (write, false), (clean, true) })
+        // Written after `npm run build` (Vite empties dist/ when it starts); taken out again only after the deploy,
+        // because azd's Static Web Apps target uploads dist/ itself rather than the package copy.
+        Assert.Equal(["postbuild", "postdeploy"], hooks.Children.Keys.Select(k => k.ToString()));
+        foreach (var (hook, command) in new[] { ("postbuild", "node ./scripts/write-runtime-config.mjs"), ("postdeploy", "node ./scripts/write-runtime-config.mjs --clean") })
         {
             foreach (var os in new[] { "posix", "windows" })
             {
-                var shell = (YamlMappingNode)hook[os];
+                var shell = (YamlMappingNode)((YamlMappingNode)hooks[hook])[os];
                 Assert.Equal(os == "posix" ? "sh" : "pwsh", Scalar(shell, "shell"));
-                var run = Scalar(shell, "run");
-                Assert.Matches(@"^node \./scripts/write-runtime-config\.mjs( --clean)?$", run);
-                Assert.Equal(expectClean, run.EndsWith("--clean", StringComparison.Ordinal));
+                Assert.Equal(command, Scalar(shell, "run"));
                 Assert.Equal("false", Scalar(shell, "continueOnError"));
+            }
+        }
+    }
+
+    [Fact]
+    public void ProjectHooks_RunThePreAndPostProvisionScripts_OnEveryShell()
+    {
+        var hooks = (YamlMappingNode)Root["hooks"];
+
+        foreach (var hook in new[] { "preprovision", "postprovision" })
+        {
+            foreach (var (os, shellName, extension) in new[] { ("posix", "sh", "sh"), ("windows", "pwsh", "ps1") })
+            {
+                var shell = (YamlMappingNode)((YamlMappingNode)hooks[hook])[os];
+                Assert.Equal(shellName, Scalar(shell, "shell"));
+                Assert.Equal($"./scripts/{hook}.{extension}", Scalar(shell, "run"));
+                Assert.Equal("false", Scalar(shell, "continueOnError"));
+                // Project hooks run in the project folder.
+                Assert.True(File.Exists(RepoFiles.PathOf("scripts", $"{hook}.{extension}")), $"{hook}.{extension} missing");
             }
         }
     }

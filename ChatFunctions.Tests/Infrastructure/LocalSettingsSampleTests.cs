@@ -9,7 +9,7 @@ namespace ChatFunctions.Tests.Infrastructure;
 public sealed class LocalSettingsSampleTests
 {
     /// <summary>Read only by the standalone host, never by `func start`; documented in docs/deploy.md instead.</summary>
-    private static readonly string[] NotForTheFunctionsHost = ["CHAT_WEB_ROOT"];
+    private static readonly string[] NotForTheFunctionsHost = ["CHAT_WEB_ROOT", "CHAT_TRUSTED_PROXIES"];
 
     private static readonly JsonObject Sample = JsonNode.Parse(RepoFiles.Read("local.settings.sample.json"))!.AsObject();
 

@@ -50,14 +50,14 @@ public sealed class StreamLogStoreFactoryTests
     }
 
     [Fact]
-    public void Without_storage_it_keeps_logs_in_memory_for_the_configured_retention_and_warns()
+    public void Without_storage_it_keeps_logs_in_memory_for_the_configured_retention_and_says_so()
     {
         var (store, logs) = Create(new() { ["CHAT_RESUME_RETENTION_MINUTES"] = "5" });
 
         var memory = Assert.IsType<InMemoryStreamLogStore>(store);
         Assert.False(memory.IsShared);
         var entry = Assert.Single(logs.Entries, e => e.EventId.Id == 2002);
-        Assert.Equal(LogLevel.Warning, entry.Level);
+        Assert.Equal(LogLevel.Information, entry.Level);
         Assert.Contains("5 minutes", entry.Message, StringComparison.Ordinal);
         memory.Dispose();
     }

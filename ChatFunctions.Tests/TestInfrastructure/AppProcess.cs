@@ -60,11 +60,14 @@ public sealed class AppProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetTempPath(),
         };
-        foreach (var name in new[] { "FUNCTIONS_WORKER_RUNTIME", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL", "AzureWebJobsStorage", "APPLICATIONINSIGHTS_CONNECTION_STRING" })
+        foreach (var name in new[] { "FUNCTIONS_WORKER_RUNTIME", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL", "CHAT_PROVIDER", "AzureWebJobsStorage", "APPLICATIONINSIGHTS_CONNECTION_STRING" })
         {
             start.Environment.Remove(name);
         }
 
+        // The demo model unless the settings choose another.
+        start.Environment["CHAT_PROVIDER"] = "Demo";
+        start.Environment["DEMO_TOKEN_DELAY_MS"] = "1";
         start.Environment["CHAT_HOST_MODE"] = "standalone";
         start.Environment["CHAT_WEB_ROOT"] = "";
         start.Environment["Logging__LogLevel__Default"] = "Warning";

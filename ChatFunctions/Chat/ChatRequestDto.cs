@@ -20,6 +20,8 @@ internal sealed class ChatTurnDto
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     PropertyNameCaseInsensitive = true,
+    // {"message":"a","MESSAGE":"b"} must not mean one thing to us and another to a filter in front of us.
+    AllowDuplicateProperties = false,
     AllowTrailingCommas = false,
     ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
 [JsonSerializable(typeof(ChatRequestDto))]

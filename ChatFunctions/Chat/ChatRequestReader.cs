@@ -59,7 +59,17 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
                     buffer = larger;
                 }
 
-                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                int read;
+                try
+                {
+                    read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                }
+                catch (BadHttpRequestException ex)
+                {
+                    // The server refused the body (bad chunking, too slow, over its own size limit): say so as a problem.
+                    return BodyRefusedByServer(ex);
+                }
+
                 if (read == 0)
                 {
                     break;
@@ -139,9 +149,11 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             return RequestRejection.BadRequest("message", "The message field is required.");
         }
 
-        if (string.IsNullOrWhiteSpace(message))
+        message = ChatText.Clean(message);
+        if (ChatText.IsBlank(message))
         {
-            return RequestRejection.BadRequest("message", "The message must not be empty.");
+            return RequestRejection.BadRequest("message",
+                "The message must not be empty: it has no visible characters (only whitespace, control or zero-width characters).");
         }
 
         if (message.Length > _options.MaxMessageChars)
@@ -193,18 +205,34 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
                 return RequestRejection.BadRequest($"history[{i}].content", "The content is required.");
             }
 
-            totalChars += item.Content.Length;
+            var content = ChatText.Clean(item.Content);
+            if (ChatText.IsBlank(content))
+            {
+                return RequestRejection.BadRequest($"history[{i}].content",
+                    "The content must not be empty: it has no visible characters (only whitespace, control or zero-width characters). Leave such turns out.");
+            }
+
+            totalChars += content.Length;
             if (totalChars > _options.MaxHistoryChars)
             {
                 return RequestRejection.BadRequest("history",
                     $"The history is longer than {_options.MaxHistoryChars} characters. Send only the most recent turns.");
             }
 
-            turns[i] = new ChatTurn(role, item.Content);
+            turns[i] = new ChatTurn(role, content);
         }
 
         return new ChatRequest(message, turns);
     }
+
+    private RequestRejection BodyRefusedByServer(BadHttpRequestException ex) => ex.StatusCode switch
+    {
+        StatusCodes.Status408RequestTimeout => new RequestRejection(ex.StatusCode, "body",
+            "The request body arrived too slowly; send it at once."),
+        StatusCodes.Status413PayloadTooLarge => TooLarge(),
+        _ => new RequestRejection(ex.StatusCode is >= 400 and < 500 ? ex.StatusCode : StatusCodes.Status400BadRequest, "body",
+            "The request body is malformed at the HTTP level (for example a broken chunked encoding)."),
+    };
 
     private RequestRejection TooLarge() => new(StatusCodes.Status413PayloadTooLarge, "body",
         $"The request body is larger than {_options.MaxRequestBytes} bytes.");
@@ -233,24 +261,38 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             : path;
     }
 
-    /// <summary>A value of the wrong type names its field; broken JSON syntax names the whole document.</summary>
+    /// <summary>A value of the wrong type or a repeated key names its field; broken JSON syntax names the whole document.</summary>
     private static string FieldOf(JsonException ex, string root)
     {
-        if (!IsTypeMismatch(ex))
+        if (!IsTypeMismatch(ex) && !IsDuplicateKey(ex))
         {
             return root.Length == 0 ? "" : root;
         }
 
-        var field = FieldFromJsonPath(ex.Path);
+        var field = FieldNamed(ex);
         return root.Length == 0 ? (field == "body" ? "" : field) : field;
     }
+
+    /// <summary>The field as our contract spells it: keys match ignoring case, so "MESSAGE" is reported as "message".</summary>
+    private static string FieldNamed(JsonException ex) =>
+        IsDuplicateKey(ex) ? FieldFromJsonPath(ex.Path).ToLowerInvariant() : FieldFromJsonPath(ex.Path);
 
     private static bool IsTypeMismatch(JsonException ex) =>
         ex.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal);
 
+    /// <summary>System.Text.Json with AllowDuplicateProperties = false: a key given twice, in any letter case, since
+    /// names match case-insensitively and two readers could otherwise take different values.</summary>
+    private static bool IsDuplicateKey(JsonException ex) =>
+        ex.Message.StartsWith("Duplicate property", StringComparison.Ordinal);
+
     private static string DescribeJsonError(JsonException ex)
     {
         var position = $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
+        if (IsDuplicateKey(ex))
+        {
+            return $"'{FieldNamed(ex)}' is given more than once (key names are compared ignoring case); send each key once {position}.";
+        }
+
         if (!IsTypeMismatch(ex))
         {
             return $"The JSON is malformed {position}.";

@@ -1,14 +1,15 @@
-using System.Net;
 using System.Threading.RateLimiting;
 using ChatFunctions.Configuration;
+using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Chat;
 
 /// <summary>
-/// A sliding-window limit on chat requests per client address (System.Threading.RateLimiting), checked before the
-/// body is read. Per instance: Flex Consumption scales out, so the effective limit is this times the instances.
+/// A sliding-window limit on chat requests per client address (<see cref="ClientAddress.Resolve"/>, never a header
+/// the client controls; System.Threading.RateLimiting), checked before the body is read. Per instance: Flex
+/// Consumption scales out, so the effective limit is this times the instances.
 /// </summary>
 public sealed class ClientRateLimiter : IDisposable
 {
@@ -41,37 +42,13 @@ public sealed class ClientRateLimiter : IDisposable
             return null;
         }
 
-        using var lease = _limiter.AttemptAcquire(ClientKey(context));
+        using var lease = _limiter.AttemptAcquire(ClientAddress.Resolve(context));
         if (lease.IsAcquired)
         {
             return null;
         }
 
         return lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(10);
-    }
-
-    /// <summary>
-    /// The client's address. Behind Azure's front end the connection comes from the platform and the real address is
-    /// the last X-Forwarded-For entry (the one the platform appended; earlier entries are whatever the client sent).
-    /// </summary>
-    internal static string ClientKey(HttpContext context)
-    {
-        var forwarded = context.Request.Headers["X-Forwarded-For"].ToString();
-        if (!string.IsNullOrWhiteSpace(forwarded))
-        {
-            var last = forwarded[(forwarded.LastIndexOf(',') + 1)..].Trim();
-            if (IPEndPoint.TryParse(last, out var endpoint))
-            {
-                return endpoint.Address.ToString();
-            }
-
-            if (last.Length > 0)
-            {
-                return last;
-            }
-        }
-
-        return context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
     }
 
     public void Dispose() => _limiter?.Dispose();

@@ -11,6 +11,12 @@ public sealed record RequestRejection(int Status, string Field, string Detail)
     /// <summary>Sent as Retry-After (429, 503).</summary>
     public TimeSpan? RetryAfter { get; init; }
 
+    /// <summary>Extra response headers (WWW-Authenticate on 401/403).</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    /// <summary>RFC 9457 extension members (resetAt on a spent token budget).</summary>
+    public IReadOnlyDictionary<string, object?>? Extensions { get; init; }
+
     public static RequestRejection BadRequest(string field, string detail) => new(StatusCodes.Status400BadRequest, field, detail);
 }
 

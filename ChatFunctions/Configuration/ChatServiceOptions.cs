@@ -71,6 +71,11 @@ public sealed class ChatServiceOptions
     [Range(0, 100_000)]
     public int RateLimitPerMinute { get; set; }
 
+    /// <summary>Standalone host only: the proxies (comma-separated IPs or CIDR networks) whose X-Forwarded-For names the
+    /// client for the rate limit and budgets. Empty trusts nobody, so a client cannot pick its own address.</summary>
+    [ConfigurationKeyName("CHAT_TRUSTED_PROXIES")]
+    public string? TrustedProxies { get; set; }
+
     /// <summary>Whether the demo model may answer when no real model is configured. Deployments set false, so a
     /// missing setting shows up as 503 and an unconfigured /api/health instead of demo replies.</summary>
     [ConfigurationKeyName("CHAT_DEMO_ENABLED")]

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using ChatFunctions.Access;
+using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
@@ -13,13 +15,16 @@ namespace ChatFunctions.Functions;
 /// produced apart from the connection (so it can be resumed); this request is its first reader. An EventSource that
 /// reconnects to the same URL with Last-Event-ID continues the same reply.</summary>
 public sealed class ChatStreamFunction(
+    IRequestAuthenticator authenticator,
     IChatRequestReader reader,
     IChatModelProvider provider,
-    LiveReplies streams,
+    ITokenBudget budget,
+    LiveReplies replies,
     StreamResumer resumer,
     EventStreamDelivery delivery,
     ClientRateLimiter rateLimiter,
-    ProblemResponder problems)
+    ProblemResponder problems,
+    TimeProvider time)
 {
     [Function("ChatStream")]
     public async Task RunAsync(
@@ -31,10 +36,30 @@ public sealed class ChatStreamFunction(
         // The abort token fires when the client disconnects; the function's token when the host shuts down.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, cancellationToken);
         var aborted = linked.Token;
+        try
+        {
+            await RespondAsync(context, aborted);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            // A client that left is not a failure: complete normally so the worker reports success (docs/deploy.md).
+        }
+    }
 
+    private async Task RespondAsync(HttpContext context, CancellationToken aborted)
+    {
+        var request = context.Request;
+        var access = await authenticator.AuthenticateAsync(context, aborted);
+        if (access.Rejection is { } denied)
+        {
+            await problems.RejectAsync(context, denied);
+            return;
+        }
+
+        var caller = access.Caller!;
         if (HttpMethods.IsGet(request.Method) && request.Headers.ContainsKey(StreamResumer.LastEventIdHeader))
         {
-            await ResumeAsync(context, aborted);
+            await ResumeAsync(context, caller, aborted);
             return;
         }
 
@@ -45,16 +70,7 @@ public sealed class ChatStreamFunction(
             return;
         }
 
-        ChatRequestReadResult read;
-        try
-        {
-            read = await reader.ReadAsync(request, aborted);
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            return;
-        }
-
+        var read = await reader.ReadAsync(request, aborted);
         if (read.Rejection is { } rejection)
         {
             await problems.RejectAsync(context, rejection);
@@ -71,16 +87,24 @@ public sealed class ChatStreamFunction(
             return;
         }
 
+        // The caller's daily token budget, before the model is called; the producer records what the reply spent.
+        var allowance = await budget.CheckAsync(caller.Key, aborted);
+        if (!allowance.Allowed)
+        {
+            await problems.RejectAsync(context, allowance.ToRejection(time.GetUtcNow()));
+            return;
+        }
+
         var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        var stream = streams.Start(requestId, read.Request!, ownerKey: null);
-        await delivery.DeliverAsync(context, new LiveLogSource(stream.Log, 0), aborted);
+        var reply = replies.Start(requestId, read.Request!, caller);
+        await delivery.DeliverAsync(context, new LiveLogSource(reply.Log, 0), aborted);
     }
 
     /// <summary>EventSource's own reconnect: same URL, with the last id it saw.</summary>
-    private async Task ResumeAsync(HttpContext context, CancellationToken aborted)
+    private async Task ResumeAsync(HttpContext context, Caller caller, CancellationToken aborted)
     {
         var (streamId, sequence, invalid) = StreamResumer.ReadPosition(context.Request, streamId: null);
-        var result = invalid is null ? await resumer.OpenAsync(streamId!, sequence, callerKey: null, aborted) : null;
+        var result = invalid is null ? await resumer.OpenAsync(streamId!, sequence, caller, aborted) : null;
         if ((invalid ?? result!.Rejection) is { } rejection)
         {
             await problems.RejectAsync(context, rejection);

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
+using ChatFunctions.Http;
 using ChatFunctions.Models;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
@@ -26,7 +27,8 @@ public sealed class HealthFunction(IChatModelProvider provider)
             provider.Name == ChatModelProvider.DemoName,
             Version);
         var response = request.HttpContext.Response;
-        response.Headers.CacheControl = "no-store";
+        SecurityHeaders.ApplyApi(response);
+        SecurityHeaders.NoStore(response);
         await response.WriteAsJsonAsync(report, HealthJsonContext.Default.HealthReport, contentType: null, cancellationToken);
     }
 }

@@ -1,3 +1,4 @@
+using ChatFunctions.Access;
 using ChatFunctions.Http;
 using ChatFunctions.Resumption;
 using Microsoft.AspNetCore.Http;
@@ -7,7 +8,11 @@ namespace ChatFunctions.Functions;
 
 /// <summary>GET /api/chat/streams/{streamId}: continues a stream after the frame named by Last-Event-ID (header, or
 /// the lastEventId query parameter for clients that cannot set headers), or replays it from the start.</summary>
-public sealed class ResumeStreamFunction(StreamResumer resumer, EventStreamDelivery delivery, ProblemResponder problems)
+public sealed class ResumeStreamFunction(
+    IRequestAuthenticator authenticator,
+    StreamResumer resumer,
+    EventStreamDelivery delivery,
+    ProblemResponder problems)
 {
     [Function("ResumeStream")]
     public async Task RunAsync(
@@ -17,15 +22,24 @@ public sealed class ResumeStreamFunction(StreamResumer resumer, EventStreamDeliv
         ArgumentNullException.ThrowIfNull(request);
         var context = request.HttpContext;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, cancellationToken);
-        var (streamId, badId) = StreamResumer.ReadStreamId(request);
-        var (_, sequence, badPosition) = badId is null ? StreamResumer.ReadPosition(request, streamId) : default;
-        var result = (badId ?? badPosition) is null ? await resumer.OpenAsync(streamId!, sequence, callerKey: null, linked.Token) : null;
-        if ((badId ?? badPosition ?? result!.Rejection) is { } rejection)
+        try
         {
-            await problems.RejectAsync(context, rejection);
-            return;
-        }
+            var access = await authenticator.AuthenticateAsync(context, linked.Token);
+            var (streamId, badId) = StreamResumer.ReadStreamId(request);
+            var (_, sequence, badPosition) = badId is null ? StreamResumer.ReadPosition(request, streamId) : default;
+            var invalid = access.Rejection ?? badId ?? badPosition;
+            var result = invalid is null ? await resumer.OpenAsync(streamId!, sequence, access.Caller!, linked.Token) : null;
+            if ((invalid ?? result!.Rejection) is { } rejection)
+            {
+                await problems.RejectAsync(context, rejection);
+                return;
+            }
 
-        await delivery.DeliverAsync(context, result!.Source!, linked.Token);
+            await delivery.DeliverAsync(context, result!.Source!, linked.Token);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            // The client left: not a failure.
+        }
     }
 }

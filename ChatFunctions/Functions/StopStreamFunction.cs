@@ -1,3 +1,4 @@
+using ChatFunctions.Access;
 using ChatFunctions.Http;
 using ChatFunctions.Resumption;
 using Microsoft.AspNetCore.Http;
@@ -7,7 +8,7 @@ namespace ChatFunctions.Functions;
 
 /// <summary>DELETE /api/chat/streams/{streamId}: stops the reply (the model call is aborted; the stream ends with
 /// finishReason "cancelled"). A disconnect is not a stop: it leaves the reply running for the grace window.</summary>
-public sealed class StopStreamFunction(StreamResumer resumer, ProblemResponder problems)
+public sealed class StopStreamFunction(IRequestAuthenticator authenticator, StreamResumer resumer, ProblemResponder problems)
 {
     [Function("StopStream")]
     public async Task RunAsync(
@@ -16,8 +17,9 @@ public sealed class StopStreamFunction(StreamResumer resumer, ProblemResponder p
     {
         ArgumentNullException.ThrowIfNull(request);
         var context = request.HttpContext;
+        var access = await authenticator.AuthenticateAsync(context, cancellationToken);
         var (streamId, badId) = StreamResumer.ReadStreamId(request);
-        var rejection = badId ?? await resumer.StopAsync(streamId!, callerKey: null, cancellationToken);
+        var rejection = access.Rejection ?? badId ?? await resumer.StopAsync(streamId!, access.Caller!, cancellationToken);
         if (rejection is not null)
         {
             await problems.RejectAsync(context, rejection);
@@ -25,6 +27,7 @@ public sealed class StopStreamFunction(StreamResumer resumer, ProblemResponder p
         }
 
         context.Response.StatusCode = StatusCodes.Status204NoContent;
-        context.Response.Headers.CacheControl = "no-store";
+        SecurityHeaders.ApplyApi(context.Response);
+        SecurityHeaders.NoStore(context.Response);
     }
 }

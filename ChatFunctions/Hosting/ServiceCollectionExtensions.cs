@@ -1,4 +1,6 @@
 using Azure.Core;
+using ChatFunctions.Access;
+using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
@@ -6,6 +8,7 @@ using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,6 +29,9 @@ public static class ServiceCollectionExtensions
         services.AddSettings<DemoOptions>(configuration);
         services.AddSettings<ResumeOptions>(configuration);
         services.AddSingleton<IValidateOptions<ChatServiceOptions>, ProviderSettingsValidator>();
+        services.AddSingleton<IValidateOptions<ChatServiceOptions>, TrustedProxiesValidator>();
+        // No Server banner from our Kestrel: the standalone host's, and the worker's behind the Functions host.
+        services.Configure<KestrelServerOptions>(kestrel => kestrel.AddServerHeader = false);
         services.AddLogging(logging => logging.AddPrivacyFilters());
 
         services.TryAddSingleton(TimeProvider.System);
@@ -42,6 +48,16 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<EventStreamDelivery>();
         services.TryAddSingleton<ProblemResponder>();
         services.TryAddSingleton<ClientRateLimiter>();
+
+        // Sign-in and token budgets (issue 10).
+        services.AddSettings<AccessOptions>(configuration);
+        services.AddSingleton<IValidateOptions<AccessOptions>, AccessSettingsValidator>();
+        services.AddSettings<TokenBudgetOptions>(configuration);
+        services.TryAddSingleton<IRequestAuthenticator>(sp => sp.GetRequiredService<IOptions<AccessOptions>>().Value.Enabled
+            ? ActivatorUtilities.CreateInstance<EntraIdAuthenticator>(sp)
+            : new AnonymousAuthenticator());
+        services.TryAddSingleton<TokenBudgetMetrics>();
+        services.TryAddSingleton(sp => TokenBudgets.Create(sp, configuration));
         return services;
     }
 

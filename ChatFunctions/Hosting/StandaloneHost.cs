@@ -1,13 +1,17 @@
+using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace ChatFunctions.Hosting;
 
@@ -37,12 +41,23 @@ public static class StandaloneHost
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        // Kestrel answers oversized request lines and headers itself, with an empty body, before any middleware:
+        // its hard limits sit above ours (RequestLimits) so that up to them the answer is a problem like any other.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestLineSize = RequestLimits.ServerHardLimitBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = RequestLimits.ServerHardLimitBytes;
+            kestrel.Limits.MaxRequestHeaderCount = RequestLimits.ServerHardLimitHeaderCount;
+        });
         builder.Services.AddChatFunctions(builder.Configuration);
         builder.Services.AddTelemetry(builder.Configuration);
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
 
-        var webRoot = ResolveWebRoot(app.Services.GetRequiredService<IOptions<ChatServiceOptions>>().Value.WebRoot);
+        var options = app.Services.GetRequiredService<IOptions<ChatServiceOptions>>().Value;
+        var webRoot = ResolveWebRoot(options.WebRoot);
+        UseResponseShaping(app, options, app.Services.GetRequiredService<ProblemResponder>(), StaticWebAppHeaders.Load(webRoot));
+
         if (webRoot is not null)
         {
             var files = new PhysicalFileProvider(webRoot);
@@ -51,8 +66,21 @@ public static class StandaloneHost
         }
         else
         {
-            app.MapGet("/", () => Results.Content(PageNotBuilt, "text/html; charset=utf-8"));
+            app.MapGet("/", (HttpContext context) =>
+            {
+                // The page's own inline style needs its own policy; nothing else may load.
+                context.Response.Headers.ContentSecurityPolicy = PageNotBuiltPolicy;
+                return Results.Content(PageNotBuilt, "text/html; charset=utf-8");
+            });
         }
+
+        // The page asks for its runtime configuration at start. A build deployed by azd carries one in dist/ (served
+        // above); here the API is this host itself, so the answer is "same origin, anonymous".
+        app.MapGet("/config.json", (HttpContext context) =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return Results.Json(new { apiBaseUrl = "", auth = (object?)null });
+        });
 
         var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
         foreach (var function in functions)
@@ -66,6 +94,79 @@ public static class StandaloneHost
         Log.StandaloneStarted(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StandaloneHost)),
             functions.Count, RoutePrefix, webRoot ?? "(not built)");
         return app;
+    }
+
+    /// <summary>
+    /// What the Functions host's own pipeline would otherwise decide: the headers of every response, whom to believe
+    /// about the client's address, and problem+json for what no function answers (routing, limits, exceptions).
+    /// </summary>
+    private static void UseResponseShaping(WebApplication app, ChatServiceOptions options, ProblemResponder problems, StaticWebAppHeaders pageHeaders)
+    {
+        // Every response, whoever writes it (function, static files, routing, the handlers below), gets its headers
+        // just before it starts: the API's for /api, the page's (from staticwebapp.config.json) for the rest.
+        app.Use((context, next) =>
+        {
+            context.Response.OnStarting(() =>
+            {
+                if (IsApi(context.Request.Path))
+                {
+                    SecurityHeaders.ApplyApi(context.Response);
+                    if (!context.Response.Headers.ContainsKey(HeaderNames.CacheControl))
+                    {
+                        SecurityHeaders.NoStore(context.Response);
+                    }
+                }
+                else
+                {
+                    pageHeaders.Apply(context);
+                }
+
+                return Task.CompletedTask;
+            });
+            return next(context);
+        });
+        if (ForwardedHeadersFor(options) is { } forwarded)
+        {
+            app.UseForwardedHeaders(forwarded);
+        }
+
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = context => problems.RejectAsync(context, new RequestRejection(StatusCodes.Status500InternalServerError,
+                "server", "The server failed to handle the request; try again.")),
+        });
+        // Routing's 404 and 405 (and any other empty error) become problems too.
+        app.UseStatusCodePages(context => problems.RejectAsync(context.HttpContext, RequestLimits.RejectionFor(context.HttpContext)));
+        app.Use((context, next) => RequestLimits.Check(context) is { } refused ? problems.RejectAsync(context, refused) : next(context));
+    }
+
+    private static bool IsApi(PathString path) => path.StartsWithSegments("/" + RoutePrefix, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// X-Forwarded-For is believed only from the proxies in CHAT_TRUSTED_PROXIES, walking back through trusted hops
+    /// only. With none listed there is no middleware at all: ForwardedHeaders with empty KnownProxies and
+    /// KnownIPNetworks would trust every peer, and its defaults trust loopback.
+    /// </summary>
+    internal static ForwardedHeadersOptions? ForwardedHeadersFor(ChatServiceOptions options)
+    {
+        if (!TrustedProxies.TryParse(options.TrustedProxies, out var networks, out _) || networks.Count == 0)
+        {
+            return null;
+        }
+
+        var forwarded = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto,
+            ForwardLimit = null,
+        };
+        forwarded.KnownProxies.Clear();
+        forwarded.KnownIPNetworks.Clear();
+        foreach (var network in networks)
+        {
+            forwarded.KnownIPNetworks.Add(network);
+        }
+
+        return forwarded;
     }
 
     /// <summary>CHAT_WEB_ROOT, else wwwroot beside the app, else static-web/dist in a folder above it (a repository checkout).</summary>
@@ -94,6 +195,8 @@ public static class StandaloneHost
 
         return null;
     }
+
+    private const string PageNotBuiltPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     private const string PageNotBuilt = """
         <!doctype html><html lang="en"><meta charset="utf-8"><title>ChatFunctions</title>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Azure.Core;
 using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
@@ -27,10 +28,16 @@ namespace ChatFunctions.Hosting;
 /// <item>OTEL_EXPORTER_CONSOLE=true: the console, for a quick look at what would be sent.</item>
 /// </list>
 /// Nothing is exported locally unless one is set. Prompt and reply text are never put in telemetry.
+/// Trace volume to Azure Monitor is set by OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (see <see cref="TraceSampling"/>):
+/// under host.json's telemetryMode OpenTelemetry, the classic samplingSettings there no longer apply.
 /// </summary>
 public static class TelemetryExtensions
 {
     public const string ServiceName = "ChatFunctions";
+
+    public const string TracesSamplerSetting = "OTEL_TRACES_SAMPLER";
+
+    public const string TracesSamplerArgSetting = "OTEL_TRACES_SAMPLER_ARG";
 
     /// <summary>Traces from our own code and the GenAI middleware; ASP.NET Core's request span only on the standalone host.</summary>
     internal static readonly string[] TraceSources = [ChatClientTelemetry.SourceName, "System.Net.Http"];
@@ -78,10 +85,13 @@ public static class TelemetryExtensions
         if (azureMonitor)
         {
             var credential = CreateExporterCredential(configuration);
+            // Parsed here so a bad value stops the start with the setting's name, not the first trace.
+            var sampling = TraceSampling.FromConfiguration(configuration);
             void Configure(AzureMonitorExporterOptions o)
             {
                 o.ConnectionString = connectionString;
                 o.Credential = credential;
+                sampling?.ApplyTo(o);
             }
 
             otel.WithTracing(t => t.AddAzureMonitorTraceExporter(Configure));
@@ -145,6 +155,52 @@ public static class TelemetryExtensions
         return string.IsNullOrWhiteSpace(clientId)
             ? new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned)
             : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId));
+    }
+
+    /// <summary>
+    /// The Azure Monitor exporter's trace sampler, named the way the exporter names it in its own environment variables
+    /// (OTEL_TRACES_SAMPLER=microsoft.rate_limited | microsoft.fixed_percentage, OTEL_TRACES_SAMPLER_ARG=traces per
+    /// second | ratio kept). Read from configuration, so local.settings.json and --NAME=value work as well as app settings.
+    /// Unset: the exporter's default (rate-limited, 5 traces per second). Metrics are never sampled.
+    /// </summary>
+    internal sealed record TraceSampling(double? TracesPerSecond, float? Ratio)
+    {
+        public const string RateLimited = "microsoft.rate_limited";
+
+        public const string FixedPercentage = "microsoft.fixed_percentage";
+
+        public static TraceSampling? FromConfiguration(IConfiguration configuration)
+        {
+            var sampler = configuration[TracesSamplerSetting]?.Trim();
+            if (string.IsNullOrEmpty(sampler))
+            {
+                return null;
+            }
+
+            var argument = configuration[TracesSamplerArgSetting]?.Trim();
+            if (!double.TryParse(argument, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0 || !double.IsFinite(value))
+            {
+                throw new InvalidOperationException($"{TracesSamplerArgSetting}: '{argument}' is not a non-negative number (traces per second, or the ratio 0-1 kept).");
+            }
+
+            return sampler.ToLowerInvariant() switch
+            {
+                RateLimited => new TraceSampling(value, null),
+                FixedPercentage when value <= 1 => new TraceSampling(null, (float)value),
+                FixedPercentage => throw new InvalidOperationException($"{TracesSamplerArgSetting}: '{argument}' is not a ratio between 0 and 1 for {FixedPercentage}."),
+                _ => throw new InvalidOperationException($"{TracesSamplerSetting}: '{sampler}' is not {RateLimited} or {FixedPercentage}."),
+            };
+        }
+
+        public void ApplyTo(AzureMonitorExporterOptions options)
+        {
+            // TracesPerSecond wins over SamplingRatio in the exporter, so a fixed ratio must clear it.
+            options.TracesPerSecond = TracesPerSecond;
+            if (Ratio is { } ratio)
+            {
+                options.SamplingRatio = ratio;
+            }
+        }
     }
 
     /// <summary>Drops the query string from the request span: url.query, the query part of url.full, and a name that holds it.</summary>

@@ -12,6 +12,7 @@ public static class EventStreamResponse
     {
         ArgumentNullException.ThrowIfNull(response);
         response.StatusCode = StatusCodes.Status200OK;
+        SecurityHeaders.ApplyApi(response);
         response.ContentType = ContentType;
         // no-transform keeps intermediaries from compressing (which buffers); X-Accel-Buffering turns off nginx-style buffering.
         response.Headers.CacheControl = "no-cache, no-transform";

@@ -5,7 +5,10 @@ using Microsoft.Extensions.Logging;
 
 namespace ChatFunctions.Http;
 
-/// <summary>Writes a rejection as RFC 9457 application/problem+json, naming the offending field in <c>errors</c>.</summary>
+/// <summary>
+/// Writes a rejection as RFC 9457 application/problem+json, naming the offending field in <c>errors</c>, with the
+/// security headers and no-store: the one shape of every refusal, from a function or from the standalone host.
+/// </summary>
 public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<ProblemResponder> logger)
 {
     public Task RejectAsync(HttpContext context, RequestRejection rejection)
@@ -22,9 +25,21 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
             Detail = rejection.Detail,
             Type = TypeFor(rejection.Status),
         };
+        SecurityHeaders.ApplyApi(context.Response);
+        SecurityHeaders.NoStore(context.Response);
         if (rejection.RetryAfter is { } retryAfter)
         {
             context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        foreach (var (name, value) in rejection.Headers ?? new Dictionary<string, string>())
+        {
+            context.Response.Headers[name] = value;
+        }
+
+        foreach (var (name, value) in rejection.Extensions ?? new Dictionary<string, object?>())
+        {
+            problem.Extensions[name] = value;
         }
 
         return TypedResults.Problem(problem).ExecuteAsync(context);
@@ -33,11 +48,18 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
     private static string TitleFor(RequestRejection rejection) => rejection.Status switch
     {
         StatusCodes.Status400BadRequest => "The chat request is invalid.",
-        StatusCodes.Status404NotFound => "No such stream.",
+        StatusCodes.Status401Unauthorized => "Sign-in required.",
+        StatusCodes.Status403Forbidden => "Not allowed to chat.",
+        StatusCodes.Status404NotFound => "There is nothing at this address.",
+        StatusCodes.Status405MethodNotAllowed => "This address does not take that method.",
+        StatusCodes.Status408RequestTimeout => "The request took too long to arrive.",
         StatusCodes.Status410Gone => "The stream has expired.",
         StatusCodes.Status413PayloadTooLarge => "The chat request is too large.",
+        StatusCodes.Status414UriTooLong => "The address is too long.",
+        StatusCodes.Status431RequestHeaderFieldsTooLarge => "The request headers are too large.",
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
         StatusCodes.Status429TooManyRequests => "Too many chat requests.",
+        StatusCodes.Status500InternalServerError => "The server failed to handle the request.",
         StatusCodes.Status503ServiceUnavailable when rejection.Field == "storage" => "The stream store is unavailable.",
         StatusCodes.Status503ServiceUnavailable => "No chat model is available.",
         _ => "The chat request was refused.",
@@ -47,10 +69,17 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
     {
         StatusCodes.Status400BadRequest => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
         StatusCodes.Status404NotFound => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.5",
+        StatusCodes.Status401Unauthorized => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2",
+        StatusCodes.Status403Forbidden => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.4",
+        StatusCodes.Status405MethodNotAllowed => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.6",
+        StatusCodes.Status408RequestTimeout => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9",
         StatusCodes.Status410Gone => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.11",
         StatusCodes.Status413PayloadTooLarge => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14",
+        StatusCodes.Status414UriTooLong => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.15",
+        StatusCodes.Status431RequestHeaderFieldsTooLarge => "https://www.rfc-editor.org/rfc/rfc6585#section-5",
         StatusCodes.Status415UnsupportedMediaType => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16",
         StatusCodes.Status429TooManyRequests => "https://www.rfc-editor.org/rfc/rfc6585#section-4",
+        StatusCodes.Status500InternalServerError => "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.1",
         StatusCodes.Status503ServiceUnavailable => "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4",
         _ => "about:blank",
     };

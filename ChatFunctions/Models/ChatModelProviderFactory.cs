@@ -8,6 +8,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using OpenAI;
+using OpenAI.Chat;
 
 namespace ChatFunctions.Models;
 
@@ -25,11 +26,11 @@ public static class ChatModelProviderFactory
         return kind switch
         {
             ChatProviderKind.AzureOpenAI => new ChatModelProvider(ChatModelProvider.AzureOpenAIName, azure.ChatDeployment!,
-                Wrap(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>), services)),
+                WithPipeline(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>), services)),
             ChatProviderKind.OpenAICompatible => new ChatModelProvider(ChatModelProvider.OpenAICompatibleName, compatible.Model!,
-                Wrap(CreateOpenAICompatible(compatible, services.GetRequiredService<UpstreamHttpClient>().Client), services)),
+                WithPipeline(CreateOpenAICompatible(compatible, services.GetRequiredService<UpstreamHttpClient>().Client), services)),
             ChatProviderKind.Demo => new ChatModelProvider(ChatModelProvider.DemoName, DemoChatClient.ModelName,
-                Wrap(ActivatorUtilities.CreateInstance<DemoChatClient>(services), services)),
+                WithPipeline(new SdkBoundaryChatClient(ActivatorUtilities.CreateInstance<DemoChatClient>(services)), services)),
             _ => new ChatModelProvider(ChatModelProvider.NoneName, string.Empty, null),
         };
     }
@@ -50,7 +51,15 @@ public static class ChatModelProviderFactory
         };
     }
 
-    internal static IChatClient CreateAzureOpenAI(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential)
+    /// <summary>Azure OpenAI through <see cref="OpenAIProtocolChatClient"/>: the SDK's pipeline, our parse of the stream.</summary>
+    internal static IChatClient CreateAzureOpenAI(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential) =>
+        Protocol(CreateAzureOpenAISdkClient(options, httpClient, credential), options.ChatDeployment!);
+
+    /// <summary>The SDK's own IChatClient adapter (Microsoft.Extensions.AI.OpenAI) for Azure OpenAI: the reference the protocol client is tested and measured against.</summary>
+    internal static IChatClient CreateAzureOpenAISdkAdapter(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential) =>
+        new SdkBoundaryChatClient(CreateAzureOpenAISdkClient(options, httpClient, credential).AsIChatClient());
+
+    private static ChatClient CreateAzureOpenAISdkClient(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential)
     {
         var clientOptions = new AzureOpenAIClientOptions
         {
@@ -63,7 +72,7 @@ public static class ChatModelProviderFactory
         var client = string.IsNullOrEmpty(options.ApiKey)
             ? new AzureOpenAIClient(options.Endpoint!, credential(), clientOptions)
             : new AzureOpenAIClient(options.Endpoint!, new ApiKeyCredential(options.ApiKey), clientOptions);
-        return client.GetChatClient(options.ChatDeployment!).AsIChatClient();
+        return client.GetChatClient(options.ChatDeployment!);
     }
 
     /// <summary>Keyless: managed identity in Azure (the user-assigned one when AZURE_CLIENT_ID is set), developer credentials locally.</summary>
@@ -73,7 +82,15 @@ public static class ChatModelProviderFactory
             ManagedIdentityClientId = string.IsNullOrEmpty(options.ClientId) ? null : options.ClientId,
         });
 
-    internal static IChatClient CreateOpenAICompatible(OpenAICompatibleOptions options, HttpClient httpClient)
+    /// <summary>An OpenAI-compatible server through <see cref="OpenAIProtocolChatClient"/>, with the same truthful endings as Azure.</summary>
+    internal static IChatClient CreateOpenAICompatible(OpenAICompatibleOptions options, HttpClient httpClient) =>
+        Protocol(CreateOpenAICompatibleSdkClient(options, httpClient), options.Model!);
+
+    /// <summary>The SDK's own IChatClient adapter for an OpenAI-compatible server (reference for tests and the benchmark).</summary>
+    internal static IChatClient CreateOpenAICompatibleSdkAdapter(OpenAICompatibleOptions options, HttpClient httpClient) =>
+        new SdkBoundaryChatClient(CreateOpenAICompatibleSdkClient(options, httpClient).AsIChatClient());
+
+    private static ChatClient CreateOpenAICompatibleSdkClient(OpenAICompatibleOptions options, HttpClient httpClient)
     {
         var clientOptions = new OpenAIClientOptions
         {
@@ -84,12 +101,22 @@ public static class ChatModelProviderFactory
 
         // Local servers (Ollama, LM Studio) ignore the key but the SDK requires one.
         var key = string.IsNullOrEmpty(options.ApiKey) ? "not-needed" : options.ApiKey;
-        return new OpenAIClient(new ApiKeyCredential(key), clientOptions).GetChatClient(options.Model!).AsIChatClient();
+        return new OpenAIClient(new ApiKeyCredential(key), clientOptions).GetChatClient(options.Model!);
     }
 
-    private static IChatClient Wrap(IChatClient sdkClient, IServiceProvider services)
+    /// <summary>
+    /// The protocol client reports the SDK adapter's own metadata (provider name, endpoint, model), so the telemetry
+    /// middleware's spans and metrics keep the attributes they had.
+    /// </summary>
+    private static OpenAIProtocolChatClient Protocol(ChatClient sdkClient, string model)
     {
-        var inner = new SdkBoundaryChatClient(sdkClient);
+        using var adapter = sdkClient.AsIChatClient();
+        var metadata = adapter.GetService<ChatClientMetadata>() ?? new ChatClientMetadata("openai", defaultModelId: model);
+        return new OpenAIProtocolChatClient(sdkClient, model, metadata);
+    }
+
+    private static IChatClient WithPipeline(IChatClient inner, IServiceProvider services)
+    {
         var configure = services.GetService<IChatClientPipeline>();
         return configure is null ? inner : configure.Build(inner, services);
     }

@@ -24,7 +24,7 @@ public sealed class SdkBoundaryChatClient(IChatClient inner) : DelegatingChatCli
         }
         catch (Exception ex) when (ex is not OperationCanceledException and not ChatUpstreamException)
         {
-            throw Sanitize(ex);
+            throw UpstreamErrorClassifier.Sanitize(ex);
         }
     }
 
@@ -45,7 +45,7 @@ public sealed class SdkBoundaryChatClient(IChatClient inner) : DelegatingChatCli
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException and not ChatUpstreamException)
                 {
-                    throw Sanitize(ex);
+                    throw UpstreamErrorClassifier.Sanitize(ex);
                 }
 
                 var update = updates.Current;
@@ -59,11 +59,5 @@ public sealed class SdkBoundaryChatClient(IChatClient inner) : DelegatingChatCli
                 yield return update;
             }
         }
-    }
-
-    private static ChatUpstreamException Sanitize(Exception exception)
-    {
-        var classified = UpstreamErrorClassifier.Classify(exception);
-        return new ChatUpstreamException(classified.Error, UpstreamErrorClassifier.ForLogging(exception)) { Status = classified.Status };
     }
 }

@@ -35,6 +35,57 @@ public static class UpstreamErrorClassifier
     }
 
     /// <summary>
+    /// What leaves the model client: the classified error, carrying only a loggable inner exception (never the SDK's,
+    /// whose message holds the service's response body).
+    /// </summary>
+    public static ChatUpstreamException Sanitize(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (exception is ChatUpstreamException upstream)
+        {
+            return upstream;
+        }
+
+        var classified = Classify(exception);
+        return new ChatUpstreamException(classified.Error, ForLogging(exception)) { Status = classified.Status };
+    }
+
+    /// <summary>
+    /// An error object sent inside a 200 event stream (<c>data: {"error": {...}}</c>): the service failed mid-reply.
+    /// Classified by its code (an HTTP status, as some OpenAI-compatible servers send) or type; retryable unless it says
+    /// the request itself was at fault, since the same request was accepted a moment ago.
+    /// </summary>
+    public static ChatUpstreamException FromStreamError(string? type, string? code)
+    {
+        var detail = new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+            $"An error object in the model's event stream (type '{Identifier(type)}', code '{Identifier(code)}'; message withheld: it may quote the prompt)."));
+        if (int.TryParse(code, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 400 and < 600)
+        {
+            return FromStatus(status, null, detail);
+        }
+
+        var kind = $"{type} {code}".ToUpperInvariant();
+        StreamError error =
+            kind.Contains("RATE_LIMIT", StringComparison.Ordinal) || kind.Contains("TOO_MANY", StringComparison.Ordinal)
+                ? new(StreamError.Codes.RateLimited, "The model service is rate limiting requests.", true)
+            : kind.Contains("TIMEOUT", StringComparison.Ordinal)
+                ? new(StreamError.Codes.UpstreamTimeout, "The model service timed out.", true)
+            : kind.Contains("INVALID_REQUEST", StringComparison.Ordinal) || kind.Contains("CONTEXT_LENGTH", StringComparison.Ordinal)
+                || kind.Contains("CONTENT_FILTER", StringComparison.Ordinal) || kind.Contains("AUTHENTICATION", StringComparison.Ordinal)
+                || kind.Contains("PERMISSION", StringComparison.Ordinal) || kind.Contains("NOT_FOUND", StringComparison.Ordinal)
+                ? new(StreamError.Codes.UpstreamError, "The model service refused the request.", false)
+            : kind.Contains("SERVER_ERROR", StringComparison.Ordinal) || kind.Contains("OVERLOADED", StringComparison.Ordinal)
+                || kind.Contains("UNAVAILABLE", StringComparison.Ordinal) || kind.Contains("INTERNAL", StringComparison.Ordinal)
+                ? new(StreamError.Codes.UpstreamUnavailable, "The model service failed while writing the reply.", true)
+            : new(StreamError.Codes.UpstreamError, "The model service failed while writing the reply.", true);
+        return new ChatUpstreamException(error, detail);
+    }
+
+    /// <summary>A type or code as it may be logged: short identifiers only (a proxy could put anything there).</summary>
+    private static string Identifier(string? value) =>
+        value is { Length: > 0 and <= 64 } && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') ? value : "?";
+
+    /// <summary>
     /// The exception as it may be logged. The SDK puts the model service's response body in
     /// ClientResultException.Message, and error bodies may quote the prompt: such an exception is replaced by one
     /// that keeps only its type and status.

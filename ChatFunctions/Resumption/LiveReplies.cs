@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using ChatFunctions.Access;
+using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
@@ -19,6 +21,8 @@ public sealed class LiveReplies : IDisposable
 {
     private readonly ConcurrentDictionary<string, LiveReply> _streams = new(StringComparer.Ordinal);
     private readonly IChatStreamer _streamer;
+    private readonly ITokenBudget _budget;
+    private readonly string _systemPrompt;
     private readonly IStreamLogStore _store;
     private readonly ResumeOptions _options;
     private readonly TimeProvider _time;
@@ -29,14 +33,19 @@ public sealed class LiveReplies : IDisposable
     public LiveReplies(
         IChatStreamer streamer,
         IStreamLogStore store,
+        ITokenBudget budget,
         IOptions<ResumeOptions> options,
+        IOptions<ChatServiceOptions> chatOptions,
         TimeProvider time,
         IChatStreamObserver observer,
         ILogger<LiveReplies> logger,
         IHostApplicationLifetime? lifetime = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(chatOptions);
         _streamer = streamer;
+        _budget = budget;
+        _systemPrompt = chatOptions.Value.SystemPrompt;
         _store = store;
         _options = options.Value;
         _time = time;
@@ -48,10 +57,12 @@ public sealed class LiveReplies : IDisposable
     /// <summary>Streams in memory here (producing, or finished and lingering for quick replays).</summary>
     public int Count => _streams.Count;
 
-    /// <summary>Starts producing a reply. The caller attaches its own reader to the returned stream's log.</summary>
-    public LiveReply Start(string requestId, ChatRequest request, string? ownerKey)
+    /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (budgets) and, when signed in,
+    /// is the only one who may resume or stop it. The request attaches its own reader to the returned reply's log.</summary>
+    public LiveReply Start(string requestId, ChatRequest request, Caller caller)
     {
-        var stream = new LiveReply(StreamId.New(), requestId, ownerKey);
+        ArgumentNullException.ThrowIfNull(caller);
+        var stream = new LiveReply(StreamId.New(), requestId, ReplyOwner.KeyOf(caller));
         _streams[stream.StreamId] = stream;
         stream.Log.ReadersChanged = count =>
         {
@@ -61,26 +72,31 @@ public sealed class LiveReplies : IDisposable
             }
         };
         var persisting = PersistAsync(stream);
-        stream.Production = RunAsync(stream, request, persisting);
+        stream.Production = RunAsync(stream, request, caller.Key, persisting);
         return stream;
     }
 
     public LiveReply? Find(string streamId) => _streams.TryGetValue(streamId, out var stream) ? stream : null;
 
-    private async Task RunAsync(LiveReply stream, ChatRequest request, Task persisting)
+    private async Task RunAsync(LiveReply stream, ChatRequest request, CallerKey payer, Task persisting)
     {
         // The caller goes on to attach its reader; the model call runs on its own, apart from any connection.
         await Task.Yield();
         try
         {
-            await _streamer.ProduceAsync(stream, request, stream.Stopping);
+            var summary = await _streamer.ProduceAsync(stream, request, stream.Stopping);
+            // What the reply cost counts whether or not anyone is still reading, and before its done frame goes out,
+            // so the caller's next request already sees it (on any instance); a slow store delays done by at most this.
+            await _budget.RecordAsync(payer, TokenUsage.ToRecord(request, _systemPrompt, summary), CancellationToken.None)
+                .AsTask().WaitAsync(BudgetRecordWait, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         catch (Exception ex)
         {
             // ProduceAsync ends every stream with a done frame and does not throw; if it ever did, readers still end.
             ResumptionLog.ProducerFailed(_logger, stream.RequestId, ex);
-            stream.Log.Complete();
         }
+
+        stream.Log.Complete();
 
         await persisting;
 
@@ -95,6 +111,8 @@ public sealed class LiveReplies : IDisposable
             stream.Dispose();
         }
     }
+
+    private static readonly TimeSpan BudgetRecordWait = TimeSpan.FromSeconds(2);
 
     private TimeSpan Linger => _options.Grace > TimeSpan.FromSeconds(5) ? _options.Grace : TimeSpan.FromSeconds(5);
 

@@ -1,3 +1,4 @@
+using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
@@ -68,8 +69,10 @@ public sealed class StreamResumer(
             : (null, new RequestRejection(StatusCodes.Status400BadRequest, "streamId", "The stream id must be the 22-character id from the stream's meta frame."));
     }
 
-    public async Task<ResumeResult> OpenAsync(string streamId, int sequence, string? callerKey, CancellationToken cancellationToken)
+    public async Task<ResumeResult> OpenAsync(string streamId, int sequence, Caller caller, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
+        var callerKey = ReplyOwner.KeyOf(caller);
         if (live.Find(streamId) is { } stream)
         {
             if (!MayAccess(stream.OwnerKey, callerKey))
@@ -124,8 +127,10 @@ public sealed class StreamResumer(
     }
 
     /// <summary>Stops a stream wherever it is produced: at once here, or at the producer's next look at the store.</summary>
-    public async Task<RequestRejection?> StopAsync(string streamId, string? callerKey, CancellationToken cancellationToken)
+    public async Task<RequestRejection?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
+        var callerKey = ReplyOwner.KeyOf(caller);
         if (live.Find(streamId) is { } stream)
         {
             if (!MayAccess(stream.OwnerKey, callerKey))
@@ -179,7 +184,8 @@ public sealed class StreamResumer(
         return position;
     }
 
-    // Another caller's stream is reported as unknown: its existence is not theirs to learn.
+    // Another caller's stream is reported as unknown: its existence is not theirs to learn. Anonymous streams have no
+    // owner: their unguessable id is the capability (an address changes when a phone changes networks).
     private static bool MayAccess(string? owner, string? caller) => owner is null || string.Equals(owner, caller, StringComparison.Ordinal);
 
     private static ResumeResult Reject(RequestRejection rejection) => new(null, rejection);

@@ -11,8 +11,10 @@ namespace ChatFunctions.Streaming;
 
 public interface IChatStreamer
 {
-    /// <summary>Produces one reply into the stream's log: meta, chunks, at most one error, then exactly one done.
-    /// Never throws; <paramref name="cancellationToken"/> stops the model call (the stream says why).</summary>
+    /// <summary>Produces one reply into the stream's log: meta, chunks, at most one error, then exactly one done, which
+    /// is written but left for the caller to publish with <see cref="StreamLog.Complete"/> (so what the reply cost can be
+    /// counted before its client learns it ended). Never throws; <paramref name="cancellationToken"/> stops the model
+    /// call (the stream says why).</summary>
     Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken);
 }
 
@@ -84,7 +86,6 @@ public sealed class ChatStreamer(
 
         // The done frame always ends the log, whoever is reading now: a reader that resumes later sees how it ended.
         frames.WriteDone(summary);
-        log.Complete();
         return summary;
     }
 

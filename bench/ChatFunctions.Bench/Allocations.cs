@@ -48,8 +48,10 @@ public static class Allocations
         var sdk = CreateSdkClient(recorded);
         var telemetry = new ChatClientTelemetry();
 
+        var protocol = CreateProtocolClient(recorded);
         rows.Add(await MeasureAsync("SDK: Azure OpenAI SDK + M.E.AI adapter parsing the stream (no relay)", tokens, () => DrainAsync(sdk)));
-        rows.Add(await MeasureAsync("Ours: ChatStreamer + SseChatWriter (fake IChatClient, no telemetry)", tokens,
+        rows.Add(await MeasureAsync("Protocol client: SDK pipeline + SseParser/Utf8JsonReader parsing the stream (no relay)", tokens, () => DrainAsync(protocol)));
+        rows.Add(await MeasureAsync("Ours: ChatStreamer → StreamLog → StreamDelivery (fake IChatClient, no telemetry)", tokens,
             () => RelayAsync(new ListChatClient(updates), services)));
         rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, nobody listening", tokens,
             () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
@@ -59,8 +61,10 @@ public static class Allocations
                 () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
         }
 
-        rows.Add(await MeasureAsync("Whole path: SDK → middleware → ChatStreamer → SseChatWriter (as deployed, nobody listening)", tokens,
+        rows.Add(await MeasureAsync("Whole path before: SDK adapter → middleware → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(sdk, services), services)));
+        rows.Add(await MeasureAsync("Whole path as deployed: protocol client → middleware → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
+            () => RelayAsync(telemetry.Build(protocol, services), services)));
         return rows;
     }
 
@@ -124,6 +128,7 @@ public static class Allocations
         var delivery = new StreamDelivery(TimeProvider.System, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), static () => { });
         var delivering = delivery.RunAsync(source, pipe.Writer, CancellationToken.None);
         await streamer.ProduceAsync(reply, new ChatRequest("hi", []), CancellationToken.None);
+        reply.Log.Complete();
         await delivering;
 
         await pipe.Writer.CompleteAsync();
@@ -140,6 +145,19 @@ public static class Allocations
         };
         return new AzureOpenAIClient(new Uri("http://127.0.0.1:9/"), new ApiKeyCredential("bench-key"), options)
             .GetChatClient("bench").AsIChatClient();
+    }
+
+    /// <summary>What the app deploys for Azure OpenAI (ChatModelProviderFactory): the protocol client over the SDK's pipeline.</summary>
+    private static IChatClient CreateProtocolClient(byte[] recorded)
+    {
+        var http = new HttpClient(new RecordedStreamHandler(recorded));
+        var options = new AzureOpenAIClientOptions
+        {
+            Transport = new HttpClientPipelineTransport(http),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        };
+        var sdkClient = new AzureOpenAIClient(new Uri("http://127.0.0.1:9/"), new ApiKeyCredential("bench-key"), options).GetChatClient("bench");
+        return new OpenAIProtocolChatClient(sdkClient, "bench", new ChatClientMetadata("openai", new Uri("http://127.0.0.1:9/"), "bench"));
     }
 
     /// <summary>What an exporter does: enables every instrument and samples every span of the GenAI middleware and our meter.</summary>

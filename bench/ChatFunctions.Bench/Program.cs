@@ -7,7 +7,15 @@ using ChatFunctions.Bench;
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
+//        [--connection-string "..."]  (stream log storage on Azurite: append blobs vs Azure Tables; docs/benchmarks.md)
+if (args.Length > 0 && args[0] == "storage")
+{
+    return await RunStorageBenchAsync(ParseArgs(args[1..]));
+}
+
 var options = ParseArgs(args);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -62,6 +70,32 @@ if (options.ContainsKey("resume"))
     Write(outDir, "resume.md", resumeTable);
     Write(outDir, "resume.json", JsonSerializer.Serialize(resumeResult, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
     return resumeResult.Levels.All(l => l.Sweep.FailedStreams == 0 && l.Sweep.LostFrames == 0 && l.ResumeFailures == 0) ? 0 : 1;
+}
+
+if (options.TryGetValue("cold-start", out var builds))
+{
+    // --cold-start "jit=/tmp/pub-jit/ChatFunctions.dll;r2r=/tmp/pub-r2r/ChatFunctions.dll" [--runs 5]: builds alternate run by run.
+    var runs = int.Parse(options.GetValueOrDefault("runs", "5"), CultureInfo.InvariantCulture);
+    var labelled = builds.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(b => b.Split('=', 2)).ToList();
+    var perBuild = labelled.ToDictionary(b => b[0], _ => new List<ColdStartResult>());
+    for (var run = 0; run < runs; run++)
+    {
+        foreach (var build in labelled)
+        {
+            Console.Error.WriteLine($"cold start: {build[0]} run {run + 1} of {runs} ...");
+            // label=path.dll|NAME=value,NAME2=value: runtime knobs for that build's processes.
+            var parts = build[1].Split('|', 2);
+            var env = parts.Length == 2 ? parts[1].Split(',').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]) : null;
+            perBuild[build[0]].Add(await ColdStart.RunAsync(build[0], Path.GetFullPath(parts[0]), 1, env, stop.Token));
+        }
+    }
+
+    var results = perBuild.Select(kv => new ColdStartResult(kv.Key, kv.Value[0].AppDll,
+        kv.Value.SelectMany(r => r.FirstTokenMs).ToList(), kv.Value.SelectMany(r => r.WorkerConnectMs).ToList())).ToList();
+    var coldTable = ColdStart.Table(results);
+    Console.WriteLine(coldTable);
+    Write(outDir, "cold-start.md", coldTable);
+    return 0;
 }
 
 if (!options.ContainsKey("no-alloc"))
@@ -120,6 +154,24 @@ Write(outDir, "sweep.md", sweepTable + "\n" + summary + "; " + integrity + ".\n"
 Write(outDir, "sweep.json", JsonSerializer.Serialize(sweep, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 Write(outDir, "latency.svg", Report.LatencyChart(sweep));
 return 0;
+
+static async Task<int> RunStorageBenchAsync(Dictionary<string, string> options)
+{
+    var storage = new StorageBenchOptions
+    {
+        Replies = int.Parse(options.GetValueOrDefault("replies", "20"), CultureInfo.InvariantCulture),
+        Tokens = int.Parse(options.GetValueOrDefault("tokens", "1000"), CultureInfo.InvariantCulture),
+        TokensPerSecond = double.Parse(options.GetValueOrDefault("rate", "50"), CultureInfo.InvariantCulture),
+        FlushMilliseconds = int.Parse(options.GetValueOrDefault("flush-ms", "250"), CultureInfo.InvariantCulture),
+        ConnectionString = options.GetValueOrDefault("connection-string"),
+        Progress = line => Console.Error.WriteLine(line),
+    };
+    var result = await StorageBench.RunAsync(storage);
+    // Hot tier, LRS, East US, per 10,000 transactions (see docs/benchmarks.md, "Stream log storage", for the source and date).
+    var prices = new StoragePrices(BlobWritePer10K: 0.05, BlobReadPer10K: 0.004, TablePer10K: 0.00036, Source: "list prices, LRS, East US: blob Hot writes $0.05, Table transactions $0.00036 per 10,000");
+    Console.WriteLine(StorageBench.Table(result, prices));
+    return 0;
+}
 
 static void Write(string? dir, string name, string text)
 {

@@ -42,6 +42,7 @@ public sealed record ResumeBenchOptions
 
     public TimeSpan LevelTimeout { get; init; } = TimeSpan.FromMinutes(3);
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public Action<string>? Progress { get; init; }
 }
 

@@ -21,11 +21,11 @@ param identityId string
 @description('Required. Client ID of that identity (AZURE_CLIENT_ID, AzureWebJobsStorage__clientId).')
 param identityClientId string
 
-@description('Required. Name of the storage account behind AzureWebJobsStorage.')
-param storageAccountName string
-
 @description('Required. Blob endpoint of that storage account.')
 param storageBlobEndpoint string
+
+@description('Required. Table endpoint of that storage account (token budgets).')
+param storageTableEndpoint string
 
 @description('Required. Name of the blob container Flex Consumption deploys packages from.')
 param deploymentStorageContainerName string
@@ -81,6 +81,50 @@ param chatMaxOutputTokens int = 1024
 @maxValue(100000)
 param chatRateLimitPerMinute int = 30
 
+@description('Optional. Seconds a stream keeps generating after its client disconnected, for a reconnect to continue it (CHAT_RESUME_GRACE_SECONDS).')
+@minValue(0)
+@maxValue(600)
+param chatResumeGraceSeconds int = 30
+
+@description('Optional. Minutes a finished or abandoned stream can still be resumed (CHAT_RESUME_RETENTION_MINUTES); the blob lifecycle rule deletes its log after a day.')
+@minValue(1)
+@maxValue(1440)
+param chatResumeRetentionMinutes int = 60
+
+@description('Optional. Seconds a reader may accept nothing before the server drops it (CHAT_CLIENT_STALL_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(600)
+param chatClientStallTimeoutSeconds int = 30
+
+@description('Optional. Tokens one caller (signed-in user, else client address) may spend per UTC day (CHAT_TOKEN_BUDGET_PER_DAY); 0 turns budgets off.')
+@minValue(0)
+param chatTokenBudgetPerDay int = 100000
+
+@description('Optional. Sampling temperature sent with every request (CHAT_TEMPERATURE); reasoning models accept only 1.')
+param chatTemperature string = '1'
+
+@description('Optional. Worker trace sampler for the Azure Monitor exporter (OTEL_TRACES_SAMPLER): microsoft.rate_limited or microsoft.fixed_percentage.')
+@allowed([
+  'microsoft.rate_limited'
+  'microsoft.fixed_percentage'
+])
+param tracesSampler string = 'microsoft.rate_limited'
+
+@description('Optional. Argument of that sampler (OTEL_TRACES_SAMPLER_ARG): traces per second, or the ratio 0-1 kept.')
+param tracesSamplerArg string = '5'
+
+@description('Optional. Require a Microsoft Entra ID bearer token on every endpoint but /api/health (CHAT_AUTH_ENABLED).')
+param authEnabled bool = false
+
+@description('Optional. Tenant of the API app registration (CHAT_AUTH_TENANT_ID); used only when authEnabled.')
+param authTenantId string = ''
+
+@description('Optional. Application (client) ID of the API app registration, the accepted audience (CHAT_AUTH_CLIENT_ID); used only when authEnabled.')
+param authClientId string = ''
+
+@description('Optional. Resource ID of the subnet the app integrates with; empty means no VNet integration.')
+param virtualNetworkSubnetId string = ''
+
 var localhostOrigins = [
   'http://localhost:4280'
   'http://localhost:5173'
@@ -89,7 +133,10 @@ var localhostOrigins = [
 
 // Every setting the app reads in Azure. No keys: storage, Azure OpenAI and telemetry all use the identity.
 var appSettings = {
-  AzureWebJobsStorage__accountName: storageAccountName
+  // Per service rather than __accountName: the host and the app's own stores (stream logs in blobs, budgets in a
+  // table) read exactly these, as the Flex Consumption docs show.
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
@@ -102,9 +149,27 @@ var appSettings = {
   CHAT_DEMO_ENABLED: 'false'
   CHAT_MAX_OUTPUT_TOKENS: string(chatMaxOutputTokens)
   CHAT_RATE_LIMIT_PER_MINUTE: string(chatRateLimitPerMinute)
+  CHAT_TEMPERATURE: chatTemperature
+  CHAT_RESUME_GRACE_SECONDS: string(chatResumeGraceSeconds)
+  CHAT_RESUME_RETENTION_MINUTES: string(chatResumeRetentionMinutes)
+  CHAT_CLIENT_STALL_TIMEOUT_SECONDS: string(chatClientStallTimeoutSeconds)
+  CHAT_TOKEN_BUDGET_PER_DAY: string(chatTokenBudgetPerDay)
+  // host.json's samplingSettings belong to the classic SDK; under telemetryMode OpenTelemetry the worker's exporter
+  // samples by these (the host itself cannot sample its traces yet: azure-functions-host#11496).
+  OTEL_TRACES_SAMPLER: tracesSampler
+  OTEL_TRACES_SAMPLER_ARG: tracesSamplerArg
 }
 
 var optionalAppSettings = empty(chatSystemPrompt) ? {} : { CHAT_SYSTEM_PROMPT: chatSystemPrompt }
+
+// Sign-in settings exist only when sign-in is on, so an anonymous deployment carries no half-configured auth.
+var authAppSettings = authEnabled
+  ? {
+      CHAT_AUTH_ENABLED: 'true'
+      CHAT_AUTH_TENANT_ID: authTenantId
+      CHAT_AUTH_CLIENT_ID: authClientId
+    }
+  : {}
 
 module plan '../core/host/appserviceplan.bicep' = {
   name: 'api-plan'
@@ -136,8 +201,9 @@ module functionApp '../core/host/functions-flexconsumption.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     httpPerInstanceConcurrency: httpPerInstanceConcurrency
     httpAlwaysReadyInstanceCount: httpAlwaysReadyInstanceCount
-    appSettings: union(appSettings, optionalAppSettings)
+    appSettings: union(appSettings, optionalAppSettings, authAppSettings)
     allowedOrigins: allowLocalhostOrigins ? concat([webOrigin], localhostOrigins) : [webOrigin]
+    virtualNetworkSubnetId: virtualNetworkSubnetId
   }
 }
 

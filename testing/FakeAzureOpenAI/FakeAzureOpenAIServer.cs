@@ -20,7 +20,8 @@ namespace FakeAzureOpenAI;
 /// way Azure OpenAI does when streaming: a prompt-filter chunk with empty choices, delta chunks, filter-only chunks,
 /// a finish_reason chunk, a usage chunk with empty choices, then [DONE]. Each request follows the next queued
 /// <see cref="FakeScript"/> (or the default one) so tests can script faults: 429 with retry-after-ms, 500,
-/// a connection reset mid-stream, a stall, a content-filter stop.
+/// a connection reset mid-stream, a stall, a content-filter stop, and the truncations: a body that ends early, an
+/// in-stream error object, a 200 page that is not an event stream.
 /// </summary>
 public sealed class FakeAzureOpenAIServer : IAsyncDisposable
 {
@@ -99,6 +100,14 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             return;
         }
 
+        if (script.NonStreamBody is { } page)
+        {
+            // A 200 that is not an event stream: what a proxy or gateway in the way answers with.
+            context.Response.ContentType = script.NonStreamContentType;
+            await context.Response.WriteAsync(page);
+            return;
+        }
+
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers["apim-request-id"] = Guid.NewGuid().ToString();
@@ -140,6 +149,19 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
                     return;
                 }
 
+                if (i == script.EndAfterTokens)
+                {
+                    // The body ends cleanly (chunked terminator sent) with no finish_reason, usage or [DONE].
+                    return;
+                }
+
+                if (i == script.StreamErrorAfterTokens)
+                {
+                    await context.Response.WriteAsync("data: " + script.StreamErrorJson + "\n\n", context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                    return;
+                }
+
                 if (i == script.StallAfterTokens)
                 {
                     await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
@@ -175,7 +197,17 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
                 return;
             }
 
+            if (script.EndAfterTokens == script.Tokens.Count)
+            {
+                return;
+            }
+
             await WriteAsync(context, Chunk(id, created, model, new JsonObject(), script.FinishReason, null));
+            if (script.EndAfterFinishReason)
+            {
+                return;
+            }
+
             if (script.IncludeUsage && recorded.Body["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
             {
                 await WriteAsync(context, new JsonObject
@@ -295,6 +327,22 @@ public sealed record FakeScript
 
     /// <summary>When set, the reset waits for this task, e.g. until the test saw the tokens before it arrive downstream.</summary>
     public Task? ResetTrigger { get; init; }
+
+    /// <summary>End the body cleanly before token N (N = the token count: after the last one): no finish_reason, usage or [DONE], as a cut-off reply looks.</summary>
+    public int EndAfterTokens { get; init; } = -1;
+
+    /// <summary>End the body cleanly right after the finish_reason chunk: no usage and no [DONE].</summary>
+    public bool EndAfterFinishReason { get; init; }
+
+    /// <summary>Before token N, send <see cref="StreamErrorJson"/> as a data event and end the body (an in-stream error).</summary>
+    public int StreamErrorAfterTokens { get; init; } = -1;
+
+    public string StreamErrorJson { get; init; } = """{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}""";
+
+    /// <summary>When set, answer 200 with this body and <see cref="NonStreamContentType"/> instead of an event stream.</summary>
+    public string? NonStreamBody { get; init; }
+
+    public string NonStreamContentType { get; init; } = "text/html; charset=utf-8";
 
     /// <summary>Go silent before token N until the caller gives up.</summary>
     public int StallAfterTokens { get; init; } = -1;

@@ -54,13 +54,16 @@ param customSubDomainName string = name
 ])
 param publicNetworkAccess string = 'Enabled'
 
+@description('Optional. Restore a soft-deleted account of this name instead of creating one (the preprovision hook sets it when it finds one).')
+param restore bool = false
+
 @description('Optional. Model deployments to create, one after another.')
 param deployments deploymentType[] = []
 
 @description('Optional. Roles to assign on the account.')
 param roleAssignments roleAssignmentType[] = []
 
-resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+resource account 'Microsoft.CognitiveServices/accounts@2026-07-01' = {
   name: name
   location: location
   tags: tags
@@ -73,13 +76,14 @@ resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
     disableLocalAuth: true
     publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
     }
+    restore: restore
   }
 }
 
 @batchSize(1)
-resource deployment 'Microsoft.CognitiveServices/accounts/deployments@2024-10-01' = [
+resource deployment 'Microsoft.CognitiveServices/accounts/deployments@2026-07-01' = [
   for d in deployments: {
     parent: account
     name: d.name

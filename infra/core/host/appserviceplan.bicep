@@ -18,7 +18,7 @@ param sku object = {
 @description('Optional. Linux plan (required for Flex Consumption).')
 param reserved bool = true
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   name: name
   location: location
   tags: tags

@@ -64,7 +64,10 @@ param appSettings object = {}
 @description('Optional. Origins allowed by CORS; never "*".')
 param allowedOrigins string[] = []
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+@description('Optional. Resource ID of a subnet delegated to Microsoft.App/environments for VNet integration; empty keeps outbound traffic on the public network.')
+param virtualNetworkSubnetId string = ''
+
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   name: name
   location: location
   tags: tags
@@ -78,11 +81,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: appServicePlanId
     httpsOnly: true
+    // The page calls the API from the browser, so the app itself stays public; its dependencies may not be.
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
+    // No ftpsState (Flex Consumption has no FTP; basic publishing credentials are off below) and no http20Enabled
+    // (a front-end setting Flex Consumption does not document; SSE needs nothing beyond HTTP/1.1).
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
       cors: {
         allowedOrigins: allowedOrigins
         supportCredentials: false

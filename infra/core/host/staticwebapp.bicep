@@ -16,7 +16,7 @@ param tags object = {}
 ])
 param skuName string = 'Free'
 
-resource staticWebApp 'Microsoft.Web/staticSites@2024-04-01' = {
+resource staticWebApp 'Microsoft.Web/staticSites@2025-03-01' = {
   name: name
   location: location
   tags: tags

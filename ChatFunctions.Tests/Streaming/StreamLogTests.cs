@@ -1,0 +1,95 @@
+using System.Buffers;
+using ChatFunctions.Streaming;
+
+namespace ChatFunctions.Tests.Streaming;
+
+public class StreamLogTests
+{
+    [Fact]
+    public void BytesAcrossManySegments_ReadBackExactly_FromAnyPosition()
+    {
+        var log = new StreamLog();
+        var expected = new List<byte>();
+        var random = new Random(7);
+        for (var i = 0; i < 500; i++)
+        {
+            var piece = new byte[random.Next(1, 700)];
+            random.NextBytes(piece);
+            log.Write(piece);
+            expected.AddRange(piece);
+        }
+
+        Assert.Equal(0, log.Published); // nothing is readable before it is published
+        log.Publish();
+        Assert.Equal(expected.Count, log.Published);
+        foreach (var position in new[] { 0, 1, 2047, 2048, 2049, 100_000, expected.Count - 1 })
+        {
+            var copy = new ArrayBufferWriter<byte>();
+            var end = log.CopyTo(position, copy);
+            Assert.Equal(expected.Count, end);
+            Assert.Equal(expected.Skip(position), copy.WrittenSpan.ToArray());
+        }
+
+        Assert.Equal(expected.Skip(10).Take(5000), log.ToArray(10, 5010));
+    }
+
+    [Fact]
+    public void CopyTo_StopsAtTheLimitGiven()
+    {
+        var log = new StreamLog();
+        log.Write(new byte[10_000]);
+        log.Publish();
+        var copy = new ArrayBufferWriter<byte>();
+
+        Assert.Equal(3000, log.CopyTo(1000, 3000, copy));
+        Assert.Equal(2000, copy.WrittenCount);
+    }
+
+    [Fact]
+    public async Task WaitAsync_CompletesOnPublish_Completion_OrNudge_NotBefore()
+    {
+        var log = new StreamLog();
+        var waiting = log.WaitAsync(0, CancellationToken.None);
+        log.Write<byte>([1, 2, 3]);
+        await Task.Delay(20);
+        Assert.False(waiting.IsCompleted); // written, not published
+
+        log.Publish();
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+
+        var nudged = log.WaitAsync(3, CancellationToken.None);
+        log.Nudge();
+        await nudged.WaitAsync(TimeSpan.FromSeconds(5));
+
+        var completed = log.WaitAsync(3, CancellationToken.None);
+        log.Complete();
+        await completed.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(log.IsCompleted);
+    }
+
+    [Fact]
+    public async Task WaitForReaders_WaitsWhileAnAttachedReaderIsFarBehind_AndNotForDetachedOnes()
+    {
+        var log = new StreamLog();
+        var counts = new List<int>();
+        log.ReadersChanged = counts.Add;
+        var reader = log.Attach(0);
+        log.Write(new byte[5000]);
+        log.Publish();
+
+        Assert.True(log.AnyReaderBehind(4096));
+        var waiting = log.WaitForReadersAsync(4096, CancellationToken.None).AsTask();
+        await Task.Delay(20);
+        Assert.False(waiting.IsCompleted);
+
+        reader.Advance(2000); // within 4096 of the end now
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+
+        log.Write(new byte[10_000]);
+        log.Publish();
+        var again = log.WaitForReadersAsync(4096, CancellationToken.None).AsTask();
+        reader.Dispose(); // a reader that leaves holds nothing back
+        await again.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal([1, 0], counts);
+    }
+}

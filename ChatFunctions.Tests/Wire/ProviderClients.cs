@@ -1,0 +1,92 @@
+using Azure.Core;
+using ChatFunctions.Configuration;
+using ChatFunctions.Models;
+using FakeAzureOpenAI;
+using Microsoft.Extensions.AI;
+
+namespace ChatFunctions.Tests.Wire;
+
+/// <summary>The two providers that talk to a chat completions server, built by the app's factory against the fake.</summary>
+public enum UpstreamProvider
+{
+    AzureOpenAI,
+    OpenAICompatible,
+}
+
+/// <summary>
+/// The model clients exactly as <see cref="ChatModelProviderFactory"/> builds them (protocol client, or the SDK's own
+/// adapter as the reference), pointed at <see cref="FakeAzureOpenAIServer"/>, without the app around them.
+/// </summary>
+public sealed class ProviderClients : IDisposable
+{
+    public const string Deployment = "chat-test";
+    public const string CompatibleModel = "llama3.2";
+    public const string ApiKey = "test-key";
+
+    private readonly HttpClient _http = UpstreamTransport.CreateHttpClient();
+
+    public ProviderClients(FakeAzureOpenAIServer fake) => Fake = fake;
+
+    public FakeAzureOpenAIServer Fake { get; }
+
+    /// <summary>What the app uses: <see cref="OpenAIProtocolChatClient"/>.</summary>
+    public IChatClient Protocol(UpstreamProvider provider, TokenCredential? credential = null) => provider switch
+    {
+        UpstreamProvider.AzureOpenAI => ChatModelProviderFactory.CreateAzureOpenAI(AzureOptions(credential), _http, () => credential!),
+        _ => ChatModelProviderFactory.CreateOpenAICompatible(CompatibleOptions(), _http),
+    };
+
+    /// <summary>The SDK's adapter (Microsoft.Extensions.AI.OpenAI) behind the same error boundary: the reference.</summary>
+    public IChatClient SdkAdapter(UpstreamProvider provider, TokenCredential? credential = null) => provider switch
+    {
+        UpstreamProvider.AzureOpenAI => ChatModelProviderFactory.CreateAzureOpenAISdkAdapter(AzureOptions(credential), _http, () => credential!),
+        _ => ChatModelProviderFactory.CreateOpenAICompatibleSdkAdapter(CompatibleOptions(), _http),
+    };
+
+    public static IList<ChatMessage> Messages(string message = "hello") =>
+    [
+        new(ChatRole.System, "Be brief."),
+        new(ChatRole.User, "first question"),
+        new(ChatRole.Assistant, "first answer"),
+        new(ChatRole.User, message),
+    ];
+
+    public static ChatOptions Options() => new() { MaxOutputTokens = 321, Temperature = 0.25f };
+
+    /// <summary>Every update until the stream ends, and the exception it ended with, if any.</summary>
+    public static async Task<(List<ChatResponseUpdate> Updates, Exception? Error)> ReadAsync(IChatClient client, CancellationToken cancellationToken = default)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        try
+        {
+            await foreach (var update in client.GetStreamingResponseAsync(Messages(), Options(), cancellationToken))
+            {
+                updates.Add(update);
+            }
+
+            return (updates, null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return (updates, ex);
+        }
+    }
+
+    public static string Text(IEnumerable<ChatResponseUpdate> updates) => string.Concat(updates.Select(u => u.Text));
+
+    private AzureOpenAIOptions AzureOptions(TokenCredential? credential) => new()
+    {
+        Endpoint = Fake.Endpoint,
+        ChatDeployment = Deployment,
+        ApiKey = credential is null ? ApiKey : null,
+    };
+
+    private OpenAICompatibleOptions CompatibleOptions() => new()
+    {
+        BaseUrl = new Uri(Fake.Endpoint, "v1"),
+        Model = CompatibleModel,
+        ApiKey = ApiKey,
+    };
+
+    public void Dispose() => _http.Dispose();
+}
