@@ -88,8 +88,9 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
         await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
         var afterAnswer = Stopwatch.GetElapsedTime(answered, request.AbortedTimestamp!.Value);
         output.WriteLine($"DELETE on B: answered in {Stopwatch.GetElapsedTime(deleteSent, answered).TotalMilliseconds:F0} ms; A's upstream aborted {afterAnswer.TotalMilliseconds:F0} ms later (flush interval 250 ms)");
-        // A looks at the store once per flush interval (250 ms); one store round trip and a loaded machine on top.
-        Assert.True(afterAnswer < TimeSpan.FromMilliseconds(250 + 500), $"A's upstream was aborted {afterAnswer.TotalMilliseconds:F0} ms after B answered the DELETE");
+        // A looks at the store once per flush interval (250 ms): the bound is that plus one store round trip, which on
+        // this shared 2-core machine's Azurite takes up to a second (B's own DELETE, three round trips, took 0.2–1.2 s).
+        Assert.True(afterAnswer < TimeSpan.FromMilliseconds(250 + 1_500), $"A's upstream was aborted {afterAnswer.TotalMilliseconds:F0} ms after B answered the DELETE");
         Assert.True(request.TokenSentTimestamps.Count < 40);
 
         // Everyone sees how it ended: B follows the stored log to done "cancelled".

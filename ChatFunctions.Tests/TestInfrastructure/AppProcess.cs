@@ -70,7 +70,6 @@ public sealed class AppProcess : IAsyncDisposable
         start.Environment["DEMO_TOKEN_DELAY_MS"] = "1";
         start.Environment["CHAT_HOST_MODE"] = "standalone";
         start.Environment["CHAT_WEB_ROOT"] = "";
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;
