@@ -213,7 +213,10 @@ public static class ResumeBench
                 }
                 catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
                 {
-                    Interlocked.Increment(ref failures);
+                    if (Interlocked.Increment(ref failures) == 1)
+                    {
+                        options.Progress?.Invoke($"  first resume failure: {ex.GetType().Name}: {ex.Message}");
+                    }
                 }
             }, CancellationToken.None));
         }
