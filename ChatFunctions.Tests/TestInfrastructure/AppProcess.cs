@@ -1,28 +1,33 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using ChatFunctions.Tests.Infrastructure;
 
 namespace ChatFunctions.Tests.TestInfrastructure;
 
 /// <summary>
-/// `dotnet ChatFunctions.dll` as its own process (the standalone host) on a free loopback port, with settings as
-/// environment variables, for tests that need several app instances (what Flex Consumption scales out to).
+/// The built app started as its own process (`dotnet ChatFunctions.dll`, the standalone host), as a second instance
+/// of a scaled-out app would be: nothing shared with the test process but the network and the storage it is given.
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _output;
+    private readonly StringBuilder _output = new();
 
-    private AppProcess(Process process, StringBuilder output, Uri baseAddress)
+    private AppProcess(Process process, Uri baseAddress)
     {
         _process = process;
-        _output = output;
-        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        BaseAddress = baseAddress;
+        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
+
+    public Uri BaseAddress { get; }
 
     public HttpClient Client { get; }
 
+    public int ProcessId => _process.Id;
+
+    /// <summary>Everything the app wrote to stdout and stderr so far.</summary>
     public string Output
     {
         get
@@ -34,66 +39,85 @@ public sealed class AppProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The app's resident set size now (Linux /proc).</summary>
+    public long ResidentBytes()
+    {
+        _process.Refresh();
+        return _process.WorkingSet64;
+    }
+
+    /// <param name="settings">Environment variables for the app (the way App Service passes app settings).</param>
     public static async Task<AppProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
     {
-        var testBin = AppContext.BaseDirectory;
-        var configuration = new DirectoryInfo(testBin).Parent!.Name;
-        var root = Path.GetFullPath(Path.Combine(testBin, "..", "..", "..", ".."));
-        var dll = Path.Combine(root, "ChatFunctions", "bin", configuration, "net10.0", "ChatFunctions.dll");
-        int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
+        ArgumentNullException.ThrowIfNull(settings);
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var dll = RepoFiles.PathOf("ChatFunctions", "bin", configuration, "net10.0", "ChatFunctions.dll");
+        var port = AzuriteServer.FreePorts(1)[0];
         var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            UseShellExecute = false,
             WorkingDirectory = Path.GetTempPath(),
         };
-        foreach (var name in new[] { "FUNCTIONS_WORKER_RUNTIME", "CHAT_HOST_MODE", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL", "CHAT_PROVIDER", "AzureWebJobsStorage" })
+        foreach (var name in new[] { "FUNCTIONS_WORKER_RUNTIME", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL", "CHAT_PROVIDER", "AzureWebJobsStorage", "APPLICATIONINSIGHTS_CONNECTION_STRING" })
         {
             start.Environment.Remove(name);
         }
 
+        // The demo model unless the settings choose another.
         start.Environment["CHAT_PROVIDER"] = "Demo";
         start.Environment["DEMO_TOKEN_DELAY_MS"] = "1";
+        start.Environment["CHAT_HOST_MODE"] = "standalone";
         start.Environment["CHAT_WEB_ROOT"] = "";
-        foreach (var (name, value) in settings)
+        foreach (var (key, value) in settings)
         {
-            start.Environment[name] = value;
+            start.Environment[key] = value;
         }
 
-        var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the app");
+        var app = new AppProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        process.OutputDataReceived += (_, e) => app.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => app.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var app = new AppProcess(process, output, new Uri($"http://127.0.0.1:{port}"));
         try
         {
-            await app.WaitForHealthAsync(TimeSpan.FromSeconds(30));
-            return app;
+            await app.WaitForHealthAsync();
         }
         catch
         {
             await app.DisposeAsync();
             throw;
         }
+
+        return app;
     }
 
-    private async Task WaitForHealthAsync(TimeSpan timeout)
+    private void Append(string? line)
     {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < timeout)
+        if (line is not null)
         {
-            Assert.False(_process.HasExited, $"the app exited: {Output}");
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private async Task WaitForHealthAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the app exited with code {_process.ExitCode}: {Output}");
+            }
+
             try
             {
-                using var response = await Client.GetAsync(new Uri("/api/health", UriKind.Relative));
+                using var response = await Client.GetAsync("/api/health");
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     return;
@@ -101,13 +125,13 @@ public sealed class AppProcess : IAsyncDisposable
             }
             catch (HttpRequestException)
             {
-                // not listening yet
+                // Not listening yet.
             }
 
             await Task.Delay(100);
         }
 
-        Assert.Fail($"the app did not answer /api/health within {timeout.TotalSeconds} s: {Output}");
+        throw new TimeoutException($"the app did not answer /api/health within 60 s: {Output}");
     }
 
     public async ValueTask DisposeAsync()

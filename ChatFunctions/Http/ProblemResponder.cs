@@ -21,7 +21,7 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [rejection.Field] = [rejection.Detail] })
         {
             Status = rejection.Status,
-            Title = TitleFor(rejection.Status),
+            Title = TitleFor(rejection),
             Detail = rejection.Detail,
             Type = TypeFor(rejection.Status),
         };
@@ -45,7 +45,7 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         return TypedResults.Problem(problem).ExecuteAsync(context);
     }
 
-    private static string TitleFor(int status) => status switch
+    private static string TitleFor(RequestRejection rejection) => rejection.Status switch
     {
         StatusCodes.Status400BadRequest => "The chat request is invalid.",
         StatusCodes.Status401Unauthorized => "Sign-in required.",
@@ -60,6 +60,7 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
         StatusCodes.Status429TooManyRequests => "Too many chat requests.",
         StatusCodes.Status500InternalServerError => "The server failed to handle the request.",
+        StatusCodes.Status503ServiceUnavailable when rejection.Field == "storage" => "The stream store is unavailable.",
         StatusCodes.Status503ServiceUnavailable => "No chat model is available.",
         _ => "The chat request was refused.",
     };

@@ -95,6 +95,14 @@ public sealed class StreamResumer(
         try
         {
             read = await store.ReadAsync(streamId, 0, cancellationToken);
+
+            // A stream another instance started moments ago may not be stored yet (its log is created beside the first
+            // frames, never before them). 404 tells a client to regenerate, so look again for up to a flush interval.
+            for (var attempt = 0; read is null && store.IsShared && attempt < 2; attempt++)
+            {
+                await Task.Delay(_options.FlushInterval / 2, time, cancellationToken);
+                read = await store.ReadAsync(streamId, 0, cancellationToken);
+            }
         }
         catch (StreamLogUnavailableException)
         {

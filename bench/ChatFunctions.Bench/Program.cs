@@ -6,6 +6,7 @@ using ChatFunctions.Bench;
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- [--levels 1,10,100,...] [--tokens 100] [--rate 20]
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
@@ -37,6 +38,40 @@ if (options.TryGetValue("url", out var url))
 }
 
 var outDir = options.GetValueOrDefault("out");
+if (options.ContainsKey("resume"))
+{
+    // Resumable streams: persistence off vs on in the same run, resume delay across processes, transactions per reply.
+    var resumeOptions = new ResumeBenchOptions
+    {
+        AppDll = options.ContainsKey("in-process") ? null : Path.GetFullPath(options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()
+            ?? throw new InvalidOperationException("ChatFunctions.dll (Release) not found: build the solution first.")),
+        Progress = line => Console.Error.WriteLine(line),
+    };
+    if (options.TryGetValue("levels", out var resumeLevels))
+    {
+        resumeOptions = resumeOptions with { Levels = resumeLevels.Split(',').Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToArray() };
+    }
+
+    if (options.TryGetValue("resumed", out var resumed))
+    {
+        resumeOptions = resumeOptions with { ResumedStreams = int.Parse(resumed, CultureInfo.InvariantCulture) };
+    }
+
+    if (options.TryGetValue("cost-replies", out var costReplies))
+    {
+        resumeOptions = resumeOptions with { CostReplies = int.Parse(costReplies, CultureInfo.InvariantCulture) };
+    }
+
+    var resumeStarted = DateTime.UtcNow;
+    var resumeResult = await ResumeBench.RunAsync(resumeOptions, stop.Token);
+    var resumeTable = ResumeBench.Table(resumeResult);
+    Console.WriteLine(resumeTable);
+    Console.WriteLine($"resume benchmark took {(DateTime.UtcNow - resumeStarted).TotalSeconds:F0} s.");
+    Write(outDir, "resume.md", resumeTable);
+    Write(outDir, "resume.json", JsonSerializer.Serialize(resumeResult, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+    return resumeResult.Levels.All(l => l.Sweep.FailedStreams == 0 && l.Sweep.LostFrames == 0 && l.ResumeFailures == 0) ? 0 : 1;
+}
+
 if (options.TryGetValue("cold-start", out var builds))
 {
     // --cold-start "jit=/tmp/pub-jit/ChatFunctions.dll;r2r=/tmp/pub-r2r/ChatFunctions.dll" [--runs 5]: builds alternate run by run.

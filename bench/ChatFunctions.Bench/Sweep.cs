@@ -30,6 +30,9 @@ public sealed record SweepOptions
     public IReadOnlyDictionary<string, string>? AppEnvironment { get; init; }
 
     public Action<string>? Progress { get; init; }
+
+    /// <summary>Called before each level (warm-ups included) with its mode and stream count: lets a caller snapshot counters.</summary>
+    public Func<string, int, Task>? BeforeLevel { get; init; }
 }
 
 public sealed record Percentiles(double P50, double P99, double Max, int Count)
@@ -90,24 +93,30 @@ public static partial class Sweep
         var results = new List<LevelResult>();
 
         // Warm-up: JIT, connection pools, thread pool; not reported.
+        await Before("relay-warmup", 20);
         await RunLevelAsync("relay-warmup", 20, options with { Tokens = Math.Min(options.Tokens, 20) }, fake, app, tokens, cancellationToken);
         if (options.Direct)
         {
+            await Before("direct-warmup", 20);
             await RunLevelAsync("direct-warmup", 20, options with { Tokens = Math.Min(options.Tokens, 20) }, fake, app, tokens, cancellationToken);
         }
 
         foreach (var level in options.Levels)
         {
+            await Before("relay", level);
             results.Add(await RunLevelAsync("relay", level, options, fake, app, tokens, cancellationToken));
             options.Progress?.Invoke(Describe(results[^1]));
             if (options.Direct)
             {
+                await Before("direct", level);
                 results.Add(await RunLevelAsync("direct", level, options, fake, app, tokens, cancellationToken));
                 options.Progress?.Invoke(Describe(results[^1]));
             }
         }
 
         return new SweepResult(results, appGc);
+
+        Task Before(string mode, int streams) => options.BeforeLevel?.Invoke(mode, streams) ?? Task.CompletedTask;
     }
 
     public static string Describe(LevelResult r) =>

@@ -1,0 +1,307 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ChatFunctions.Tests.TestInfrastructure;
+using ChatFunctions.Resumption;
+using FakeAzureOpenAI;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace ChatFunctions.Tests.Wire;
+
+/// <summary>
+/// Issue 9 over a real socket: a client that stops reading (a small receive buffer it never reads) against a fast
+/// upstream with ~20 MB to say. The app must stop reading the model (backpressure), so the memory a stalled stream
+/// holds is bounded, and must drop a client that accepts nothing for the stall timeout, aborting its upstream.
+/// </summary>
+[Trait("Category", "Wire")]
+[Collection(SerialWireGroup.Name)]
+public sealed class StalledClientTests(ITestOutputHelper output)
+{
+    private const int TokenBytes = 1_000;
+    private const int Tokens = 20_000; // 20 MB of text
+
+    /// <summary>
+    /// The stated bound. Backpressure stops the model reads once the client is 16 KiB behind what went into Kestrel's
+    /// pipe (<c>ChatStreamer.ReaderHighWaterBytes</c>, plus Kestrel's 64 KiB); what the kernel's socket send buffer
+    /// took before the client's window closed is beyond the app's sight, so a stalled stream's log is bounded by that
+    /// buffer (Linux: net.ipv4.tcp_wmem's maximum, 4 MiB by default; on loopback it fills) plus 256 KiB. Resident
+    /// memory per stalled stream is measured against its log: the log itself, the in-memory store's copy of it (the
+    /// standalone host without storage; up to twice that while its buffer grows) and Microsoft.Extensions.AI's
+    /// OpenTelemetry middleware, which keeps every update's text (UTF-16) until the stream ends: about 5 times the
+    /// log in all, so the bound asserted is 6 times the log plus 1 MiB. Before issue 9's fix the app read the whole
+    /// 20 MB reply into memory per stalled stream.
+    /// </summary>
+    private const int ResidentPerLogByte = 6;
+
+    private const int StalledStreams = 8;
+
+    private static FakeScript FastHugeReply() => new()
+    {
+        Tokens = Enumerable.Repeat(new string('x', TokenBytes - 1) + " ", Tokens).ToList(),
+        FilterChunkEvery = 0,
+    };
+
+    [Fact]
+    public async Task A_client_that_stops_reading_stops_the_model_reads_so_memory_per_stalled_stream_is_bounded_by_the_socket_buffer_not_the_20_MB_reply()
+    {
+        await using var fake = await FakeAzureOpenAIServer.StartAsync();
+        fake.DefaultScript = FastHugeReply();
+        var settings = Resumption.TwoInstances.Settings(fake.Endpoint, "");
+        settings.Remove("AzureWebJobsStorage");
+        settings["CHAT_MAX_OUTPUT_TOKENS"] = "128000";
+        settings["CHAT_RESUME_GRACE_SECONDS"] = "0";
+        settings["CHAT_CLIENT_STALL_TIMEOUT_SECONDS"] = "600";
+        // A small gen0 budget, so short-lived garbage (the SDK's ~5 KB per chunk) is collected before it shows up as
+        // resident memory and what remains is what the stalled streams hold.
+        settings["DOTNET_GCgen0size"] = "0x400000";
+        await using var app = await AppProcess.StartAsync(settings);
+
+        // Warm-up (JIT, pools, the first heap segments): two stalled streams, then dropped.
+        var warmUp = await OpenStalledAsync(app.BaseAddress, 2);
+        await WaitForPlateauAsync(fake, 2);
+        DropAll(warmUp);
+        await Task.Delay(1_000);
+
+        var before = app.ResidentBytes();
+        var opened = await OpenStalledWithIdsAsync(app.BaseAddress, StalledStreams);
+        var stalled = opened.Select(s => s.Socket).ToList();
+        try
+        {
+            var sent = await WaitForPlateauAsync(fake, 2 + StalledStreams);
+            await Task.Delay(500);
+            var after = app.ResidentBytes();
+            var perStream = (after - before) / (double)StalledStreams;
+            var upstream = sent.Skip(2).ToList();
+            output.WriteLine($"app RSS {before / 1048576.0:F1} MiB → {after / 1048576.0:F1} MiB with {StalledStreams} stalled streams: " +
+                $"{perStream / 1024:F0} KiB per stream ");
+            output.WriteLine($"the fake could hand over {upstream.Min() * TokenBytes / 1048576.0:F1}–{upstream.Max() * TokenBytes / 1048576.0:F1} MiB " +
+                $"of each {Tokens * TokenBytes / 1048576.0:F0} MB reply (the rest waits in loopback socket buffers or unsent)");
+
+            // The reply's own log (kept whole for resuming) is what a replay from the first frame returns now.
+            var logBytes = new List<long>();
+            foreach (var (_, streamId) in opened)
+            {
+                logBytes.Add(await PublishedBytesAsync(app.BaseAddress, streamId));
+            }
+
+            var beyondLog = perStream - logBytes.Average();
+            output.WriteLine($"each stalled stream's log holds {logBytes.Min() / 1048576.0:F2}–{logBytes.Max() / 1048576.0:F2} MiB (what the kernel's socket buffers took " +
+                $"before the client's window closed, plus 16 KiB); RSS beyond the log: {beyondLog / 1024:F0} KiB per stream");
+            var socketBuffer = MaxSocketSendBuffer();
+            Assert.All(logBytes, bytes => Assert.True(bytes <= socketBuffer + 256 * 1024,
+                $"a stalled stream's log holds {bytes / 1048576.0:F2} MiB: more than the socket send buffer ({socketBuffer / 1048576.0:F2} MiB) + 256 KiB"));
+            Assert.True(perStream < ResidentPerLogByte * logBytes.Average() + 1024 * 1024,
+                $"{perStream / 1024:F0} KiB resident per stalled stream: more than {ResidentPerLogByte} × its {logBytes.Average() / 1024:F0} KiB log + 1 MiB");
+            Assert.All(upstream, count => Assert.True(count < Tokens, "the app read the whole upstream reply for a client that reads nothing"));
+        }
+        finally
+        {
+            DropAll(stalled);
+        }
+    }
+
+    [Fact]
+    public async Task A_client_that_accepts_nothing_for_the_stall_timeout_is_dropped_and_its_upstream_aborted_within_the_timeout_plus_a_second_of_stalling()
+    {
+        const int stallSeconds = 2;
+        await using var host = await WireHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["CHAT_CLIENT_STALL_TIMEOUT_SECONDS"] = stallSeconds.ToString(CultureInfo.InvariantCulture),
+            ["CHAT_RESUME_GRACE_SECONDS"] = "0",
+            ["CHAT_MAX_OUTPUT_TOKENS"] = "128000",
+        });
+        host.Fake.DefaultScript = FastHugeReply();
+        var stall = TimeSpan.FromSeconds(stallSeconds);
+
+        var requested = Stopwatch.GetTimestamp();
+        var opened = await OpenStalledWithIdsAsync(host.App.BaseAddress, 1);
+        using var socket = opened[0].Socket;
+        var stream = host.App.Services.GetRequiredService<LiveReplies>().Find(opened[0].StreamId);
+        Assert.NotNull(stream);
+        var request = await WaitForRequestAsync(host.Fake);
+
+        // When the log stops growing, the producer is waiting for the stalled reader: its flush was refused before that.
+        // (When the dropped reader detaches, the producer may take a few more tokens before its stop lands: the
+        // stall is the last pause of a second or more, not the last growth.)
+        var growth = new List<long>();
+        long written = -1;
+        // Generous: on a busy machine filling the socket buffers alone can take seconds; the timing asserted below
+        // counts from when the stream stalled, not from the request.
+        while (request.AbortedTimestamp is null && Stopwatch.GetElapsedTime(requested) < stall + TimeSpan.FromSeconds(30))
+        {
+            if (stream.Log.Written != written)
+            {
+                written = stream.Log.Written;
+                growth.Add(Stopwatch.GetTimestamp());
+            }
+
+            await Task.Delay(10);
+        }
+
+        Assert.True(request.AbortedTimestamp is not null,
+            $"the upstream was not aborted {Stopwatch.GetElapsedTime(requested).TotalSeconds:F0} s after the request; the log holds {written} bytes, last grew {Stopwatch.GetElapsedTime(growth[^1]).TotalMilliseconds:F0} ms ago");
+        var aborted = request.AbortedTimestamp!.Value;
+        growth.Add(aborted);
+        // The stall is the last pause of a second or more before the abort (the final plateau).
+        var stalledAt = growth.Zip(growth.Skip(1)).Last(pair => Stopwatch.GetElapsedTime(pair.First, pair.Second) >= TimeSpan.FromSeconds(1)).First;
+        var sinceRequest = Stopwatch.GetElapsedTime(requested, aborted);
+        var sinceStalled = Stopwatch.GetElapsedTime(stalledAt, aborted);
+        output.WriteLine($"the log stopped growing {Stopwatch.GetElapsedTime(requested, stalledAt).TotalMilliseconds:F0} ms after the request (at {written / 1048576.0:F2} MiB when dropped); " +
+            $"upstream aborted {sinceStalled.TotalMilliseconds:F0} ms after that ({sinceRequest.TotalMilliseconds:F0} ms after the request); stall timeout {stall.TotalMilliseconds} ms");
+
+        // Never before the client had stalled for the whole timeout; soon after it (the check runs every timeout / 4).
+        Assert.True(sinceRequest >= stall, $"dropped {sinceRequest.TotalMilliseconds:F0} ms after the request: before the stall timeout");
+        Assert.True(sinceStalled <= stall + TimeSpan.FromSeconds(1), $"the upstream was aborted {sinceStalled.TotalMilliseconds:F0} ms after the stream stalled (stall timeout {stall.TotalMilliseconds} ms)");
+        await host.Logs.WaitForAsync(e => e.EventId.Name == "ClientStalled", TimeSpan.FromSeconds(5));
+
+        // The client's connection is closed: what it had buffered, then the end.
+        Assert.True(await IsClosedAsync(socket, TimeSpan.FromSeconds(5)), "the stalled client's connection is still open");
+    }
+
+    private static async Task<List<Socket>> OpenStalledAsync(Uri baseAddress, int count) =>
+        [.. (await OpenStalledWithIdsAsync(baseAddress, count)).Select(s => s.Socket)];
+
+    /// <summary>Stalled clients that read only the response head and the meta frame (to learn the stream id), then nothing.</summary>
+    private static async Task<List<(Socket Socket, string StreamId)>> OpenStalledWithIdsAsync(Uri baseAddress, int count)
+    {
+        var body = "{\"message\":\"please stall\"}";
+        var request = Encoding.ASCII.GetBytes(
+            $"POST /api/chat/stream HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n" +
+            $"Content-Length: {body.Length}\r\n\r\n{body}");
+        var sockets = new List<(Socket, string)>();
+        for (var i = 0; i < count; i++)
+        {
+            // A small receive buffer that is never read: the client's window closes after a few KB.
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+            await socket.ConnectAsync(IPAddress.Loopback, baseAddress.Port);
+            await socket.SendAsync(request);
+            var head = new StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().Contains("\nid: ", StringComparison.Ordinal) || !head.ToString().EndsWith('\n'))
+            {
+                Assert.Equal(1, await socket.ReceiveAsync(one));
+                head.Append((char)one[0]);
+            }
+
+            var text = head.ToString();
+            sockets.Add((socket, text[(text.LastIndexOf("id: ", StringComparison.Ordinal) + 4)..].Split(':')[0]));
+        }
+
+        return sockets;
+    }
+
+    /// <summary>Bytes of the stream's log after its meta frame, read by a replay until nothing more comes for a second.</summary>
+    private static async Task<long> PublishedBytesAsync(Uri baseAddress, string streamId)
+    {
+        using var client = TestInfrastructure.RawSse.NonDrainingClient(baseAddress);
+        using var request = TestInfrastructure.RawSse.Resume(streamId, $"{streamId}:1");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[256 * 1024];
+        long total = 0;
+        while (true)
+        {
+            using var idle = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                var n = await body.ReadAsync(buffer, idle.Token);
+                if (n == 0)
+                {
+                    return total;
+                }
+
+                total += n;
+            }
+            catch (OperationCanceledException)
+            {
+                return total;
+            }
+        }
+    }
+
+    /// <summary>The most a TCP socket's send buffer may autotune to (Linux), else 4 MiB.</summary>
+    private static long MaxSocketSendBuffer()
+    {
+        const string path = "/proc/sys/net/ipv4/tcp_wmem";
+        return File.Exists(path) && File.ReadAllText(path).Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries) is [_, _, var max]
+            ? long.Parse(max, CultureInfo.InvariantCulture)
+            : 4L * 1024 * 1024;
+    }
+
+    private static void DropAll(List<Socket> sockets)
+    {
+        foreach (var socket in sockets)
+        {
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Dispose();
+        }
+    }
+
+    private static async Task<RecordedRequest> WaitForRequestAsync(FakeAzureOpenAIServer fake)
+    {
+        var clock = Stopwatch.StartNew();
+        while (fake.Requests.Count == 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the app never called the model");
+            await Task.Delay(10);
+        }
+
+        return fake.Requests.First();
+    }
+
+    /// <summary>Waits until <paramref name="requests"/> model calls exist and none of them has sent a token for a second.</summary>
+    private static async Task<List<int>> WaitForPlateauAsync(FakeAzureOpenAIServer fake, int requests)
+    {
+        var clock = Stopwatch.StartNew();
+        List<int>? last = null;
+        var stableSince = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            var counts = fake.Requests.Select(r => r.TokenSentTimestamps.Count).ToList();
+            if (counts.Count == requests && last is not null && counts.SequenceEqual(last))
+            {
+                if (stableSince.Elapsed > TimeSpan.FromSeconds(1))
+                {
+                    return counts;
+                }
+            }
+            else
+            {
+                stableSince.Restart();
+            }
+
+            last = counts;
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"the upstream never stopped: {string.Join(", ", last ?? [])} tokens sent");
+    }
+
+    private static async Task<bool> IsClosedAsync(Socket socket, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                if (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) == 0)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (SocketException)
+        {
+            return true; // reset
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}
