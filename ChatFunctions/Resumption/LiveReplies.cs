@@ -135,6 +135,7 @@ public sealed class LiveReplies : IDisposable
         long stored = 0;
         var failures = 0;
         var lastAppend = _time.GetTimestamp();
+        var beat = lastAppend;
         while (true)
         {
             var completed = log.IsCompleted;
@@ -168,7 +169,15 @@ public sealed class LiveReplies : IDisposable
                 return;
             }
 
-            await Task.Delay(_options.FlushInterval, _time, CancellationToken.None);
+            // On a fixed beat: the time an append took comes out of the wait, so a follower elsewhere is at most one
+            // interval (plus the append) behind, not two.
+            var wait = _options.FlushInterval - _time.GetElapsedTime(beat);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, _time, CancellationToken.None);
+            }
+
+            beat = _time.GetTimestamp();
         }
     }
 

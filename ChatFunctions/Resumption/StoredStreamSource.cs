@@ -83,17 +83,11 @@ public sealed class StoredStreamSource : IStreamSource
         }
 
         await Task.Delay(_pollInterval, _time, cancellationToken);
-        if (_lastMark == 0 || _time.GetElapsedTime(_lastMark) >= _markInterval)
+        if ((_lastMark == 0 || _time.GetElapsedTime(_lastMark) >= _markInterval) && _marking.IsCompleted)
         {
+            // Off the poll path: a metadata write (which may retry on a busy store) must not delay the next read.
             _lastMark = _time.GetTimestamp();
-            try
-            {
-                await _store.MarkReaderAsync(_streamId, cancellationToken);
-            }
-            catch (StreamLogUnavailableException)
-            {
-                // The producer may then stop at its grace window; the reply still ends truthfully.
-            }
+            _marking = MarkReaderAsync(cancellationToken);
         }
 
         StreamLogRead? read;
@@ -119,6 +113,20 @@ public sealed class StoredStreamSource : IStreamSource
             frames.WriteError(new StreamError(StreamError.Codes.Incomplete, "The reply was cut off before it finished.", Retryable: true));
             frames.WriteDone(new StreamSummary(StreamFinishReason.Error, null, null, 0, TimeSpan.Zero, 0));
             _done = true;
+        }
+    }
+
+    private Task _marking = Task.CompletedTask;
+
+    private async Task MarkReaderAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.MarkReaderAsync(_streamId, cancellationToken);
+        }
+        catch (Exception ex) when (ex is StreamLogUnavailableException or OperationCanceledException)
+        {
+            // The producer may then stop at its grace window; the reply still ends truthfully.
         }
     }
 

@@ -48,7 +48,8 @@ public sealed record ResumeBenchOptions
 
 /// <param name="Persistence">"off" (in-memory store) or "on" (append blobs on Azurite).</param>
 /// <param name="TransactionsPerReply">Storage requests per reply (every request the app sent to the blob service, retries included), on only.</param>
-/// <param name="ResumeDelayMs">Per frame: arrival at a client resumed on instance B − arrival at the producer's own client on A (on only).</param>
+/// <param name="ResumeDelayMs">Per frame: arrival at a client resumed on instance B − arrival at the producer's own client on A, which stays (a second reader; on only).</param>
+/// <param name="DroppedResumeDelayMs">Per frame: arrival on B − the model's send time, when the client on A dropped its connection and resumed on B (the usual case; on only).</param>
 public sealed record ResumeLevelResult(
     string Persistence,
     int Streams,
@@ -56,7 +57,8 @@ public sealed record ResumeLevelResult(
     double? TransactionsPerReply,
     IReadOnlyDictionary<string, double>? TransactionsByKind,
     Percentiles? ResumeDelayMs,
-    int ResumeFailures);
+    int ResumeFailures,
+    Percentiles? DroppedResumeDelayMs = null);
 
 public sealed record ResumeBenchResult(IReadOnlyList<ResumeLevelResult> Levels, double? TransactionsPerLongReply, IReadOnlyDictionary<string, double>? LongReplyByKind, ResumeBenchOptions Options);
 
@@ -118,9 +120,11 @@ public static class ResumeBench
             var byKind = Delta(snapshots[start].Counts, snapshots[start + 1].Counts).ToDictionary(kv => kv.Key, kv => kv.Value / (double)level.Streams);
             progress($"  on {level.Streams}: {byKind.Values.Sum():F1} storage requests per reply ({Describe(byKind)})");
             progress($"resume delay across processes, {level.Streams} streams ...");
-            var (delay, failures) = await ResumeDelayAsync(options, level.Streams, direct, cancellationToken);
-            progress($"  p50 {delay.P50:F0} ms, p99 {delay.P99:F0} ms over {delay.Count} frames, {failures} failed");
-            results.Add(new ResumeLevelResult("on", level.Streams, level, byKind.Values.Sum(), byKind, delay, failures));
+            var (dropped, droppedFailures) = await ResumeDelayAsync(options, level.Streams, direct, dropA: true, cancellationToken);
+            progress($"  client dropped on A, resumed on B: p50 {dropped.P50:F0} ms, p99 {dropped.P99:F0} ms behind the model over {dropped.Count} frames, {droppedFailures} failed");
+            var (delay, failures) = await ResumeDelayAsync(options, level.Streams, direct, dropA: false, cancellationToken);
+            progress($"  second reader on B while A's stays: p50 {delay.P50:F0} ms, p99 {delay.P99:F0} ms behind A over {delay.Count} frames, {failures} failed");
+            results.Add(new ResumeLevelResult("on", level.Streams, level, byKind.Values.Sum(), byKind, delay, failures + droppedFailures, dropped));
         }
 
         double? longReply = null;
@@ -166,9 +170,11 @@ public static class ResumeBench
 
     /// <summary>
     /// N paced streams on instance A, each read by its own client; <see cref="ResumeBenchOptions.ResumedStreams"/> of
-    /// them are also resumed on instance B from their third frame. Per frame: B's arrival − A's arrival.
+    /// them are also resumed on instance B from their third frame. With <paramref name="dropA"/> the client on A then
+    /// drops its connection (a reconnect that lands elsewhere), and B's arrival is measured against the model's send
+    /// time; without it A's client reads on (a second reader), and B's arrival is measured against A's.
     /// </summary>
-    private static async Task<(Percentiles Delay, int Failures)> ResumeDelayAsync(ResumeBenchOptions options, int streams, string storage, CancellationToken cancellationToken)
+    private static async Task<(Percentiles Delay, int Failures)> ResumeDelayAsync(ResumeBenchOptions options, int streams, string storage, bool dropA, CancellationToken cancellationToken)
     {
         await using var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken);
         fake.DefaultScript = new FakeScript
@@ -206,7 +212,7 @@ public static class ResumeBench
             {
                 try
                 {
-                    foreach (var d in await OneAsync(clientA, clientB, $"resume {index}", resume, timeout.Token))
+                    foreach (var d in await OneAsync(clientA, clientB, fake, $"resume {index}", resume, dropA, timeout.Token))
                     {
                         delays.Add(d);
                     }
@@ -225,52 +231,90 @@ public static class ResumeBench
         return (Percentiles.Of([.. delays]), failures);
     }
 
-    private static async Task<List<double>> OneAsync(HttpClient a, HttpClient b, string message, bool resume, CancellationToken cancellationToken)
+    private static async Task<List<double>> OneAsync(HttpClient a, HttpClient b, FakeAzureOpenAIServer fake, string message, bool resume, bool dropA, CancellationToken cancellationToken)
     {
         using var post = new HttpRequestMessage(HttpMethod.Post, "api/chat/stream")
         {
             Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { message }), Encoding.UTF8, "application/json"),
         };
-        using var response = await a.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var response = await a.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         response.EnsureSuccessStatusCode();
         var arrivalsA = new Dictionary<string, long>();
-        Task<Dictionary<string, long>>? onB = null;
+        Task<Dictionary<string, (long Arrived, string? Chunk)>>? onB = null;
+        long resumedAt = 0;
         var parser = SseParser.Create(await response.Content.ReadAsStreamAsync(cancellationToken));
         await foreach (var item in parser.EnumerateAsync(cancellationToken))
         {
             arrivalsA[parser.LastEventId] = Stopwatch.GetTimestamp();
             if (resume && onB is null && arrivalsA.Count == 3)
             {
+                if (dropA)
+                {
+                    response.Dispose(); // the connection drops: A's reader leaves, the reply goes on for the grace window
+                }
+
+                resumedAt = Stopwatch.GetTimestamp();
                 onB = ReadOnBAsync(b, parser.LastEventId, cancellationToken);
+                if (dropA)
+                {
+                    break;
+                }
             }
         }
 
+        response.Dispose();
         if (onB is null)
         {
             return [];
         }
 
         var arrivalsB = await onB;
+        if (dropA)
+        {
+            // Against the model's send time of each token ("t<i> "): the one clock both sides share. Only tokens the
+            // model sent after the resume began: earlier ones are a replay, not a delay of following.
+            var request = fake.Requests.First(r => r.Body.ToJsonString().Contains(message, StringComparison.Ordinal));
+            var sent = request.TokenSentTimestamps.ToArray();
+            var delays = new List<double>();
+            foreach (var (_, (arrived, chunk)) in arrivalsB)
+            {
+                if (chunk is { Length: > 1 } && chunk[0] == 't' && int.TryParse(chunk.AsSpan(1).TrimEnd(), CultureInfo.InvariantCulture, out var token)
+                    && token < sent.Length && sent[token] >= resumedAt)
+                {
+                    delays.Add(Stopwatch.GetElapsedTime(sent[token], arrived).TotalMilliseconds);
+                }
+            }
+
+            return delays;
+        }
+
         if (arrivalsB.Count + 3 != arrivalsA.Count)
         {
             throw new InvalidOperationException($"B delivered {arrivalsB.Count} frames after the third, A {arrivalsA.Count - 3}");
         }
 
-        return [.. arrivalsB.Where(kv => arrivalsA.ContainsKey(kv.Key)).Select(kv => Stopwatch.GetElapsedTime(arrivalsA[kv.Key], kv.Value).TotalMilliseconds)];
+        return [.. arrivalsB.Where(kv => arrivalsA.ContainsKey(kv.Key)).Select(kv => Stopwatch.GetElapsedTime(arrivalsA[kv.Key], kv.Value.Arrived).TotalMilliseconds)];
     }
 
-    private static async Task<Dictionary<string, long>> ReadOnBAsync(HttpClient b, string lastEventId, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, (long Arrived, string? Chunk)>> ReadOnBAsync(HttpClient b, string lastEventId, CancellationToken cancellationToken)
     {
         var streamId = lastEventId[..lastEventId.IndexOf(':', StringComparison.Ordinal)];
         using var request = new HttpRequestMessage(HttpMethod.Get, $"api/chat/streams/{streamId}");
         request.Headers.TryAddWithoutValidation("Last-Event-ID", lastEventId);
         using var response = await b.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         response.EnsureSuccessStatusCode();
-        var arrivals = new Dictionary<string, long>();
+        var arrivals = new Dictionary<string, (long, string?)>();
         var parser = SseParser.Create(await response.Content.ReadAsStreamAsync(cancellationToken));
         await foreach (var item in parser.EnumerateAsync(cancellationToken))
         {
-            arrivals[parser.LastEventId] = Stopwatch.GetTimestamp();
+            var now = Stopwatch.GetTimestamp();
+            string? chunk = null;
+            if (System.Text.Json.Nodes.JsonNode.Parse(item.Data) is System.Text.Json.Nodes.JsonObject json && json["chunk"] is { } text)
+            {
+                chunk = text.GetValue<string>();
+            }
+
+            arrivals[parser.LastEventId] = (now, chunk);
         }
 
         return arrivals;
@@ -281,8 +325,8 @@ public static class ResumeBench
         ArgumentNullException.ThrowIfNull(result);
         static string F(double v, string format = "F1") => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        sb.AppendLine("| streams | persistence | token latency p50 / p99 (ms) | added p99 vs off (ms) | app CPU (µs/token) | added CPU (µs/token) | storage requests per reply | resume delay on B p50 / p99 (ms) | lost / failed |");
-        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---|");
+        sb.AppendLine("| streams | persistence | token latency p50 / p99 (ms) | added p99 vs off (ms) | app CPU (µs/token) | added CPU (µs/token) | storage requests per reply | resume on B after a drop: behind the model p50 / p99 (ms) | second reader on B: behind A p50 / p99 (ms) | lost / failed |");
+        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var level in result.Levels.OrderBy(l => l.Streams).ThenBy(l => l.Persistence == "on"))
         {
             var off = result.Levels.First(l => l.Persistence == "off" && l.Streams == level.Streams).Sweep;
@@ -293,6 +337,7 @@ public static class ResumeBench
               .Append(s.CpuMicrosecondsPerToken is { } c ? F(c) : "-").Append(" | ")
               .Append(on && s.CpuMicrosecondsPerToken is { } c1 && off.CpuMicrosecondsPerToken is { } c0 ? F(c1 - c0) : "-").Append(" | ")
               .Append(level.TransactionsPerReply is { } t ? $"{F(t)} ({Describe(level.TransactionsByKind!)})" : "-").Append(" | ")
+              .Append(level.DroppedResumeDelayMs is { } dd ? $"{F(dd.P50, "F0")} / {F(dd.P99, "F0")} ({dd.Count} frames)" : "-").Append(" | ")
               .Append(level.ResumeDelayMs is { } d ? $"{F(d.P50, "F0")} / {F(d.P99, "F0")} ({d.Count} frames)" : "-").Append(" | ")
               .Append(CultureInfo.InvariantCulture, $"{s.LostFrames} / {s.FailedStreams + level.ResumeFailures} |")
               .AppendLine();
