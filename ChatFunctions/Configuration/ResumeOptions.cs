@@ -16,8 +16,9 @@ public sealed class ResumeOptions
     [Range(1, 10_080)]
     public int RetentionMinutes { get; set; } = 60;
 
-    /// <summary>How often the producer appends the frames it has sent to the stream log: one storage write per
-    /// interval, never one per token (each append is a billed transaction).</summary>
+    /// <summary>How often the producer appends new frames to the stream log once no reader is attached on its
+    /// instance (every fourth interval while one is): one storage write per interval, never one per token (each append
+    /// is a billed transaction).</summary>
     [ConfigurationKeyName("CHAT_RESUME_FLUSH_MILLISECONDS")]
     [Range(50, 5_000)]
     public int FlushMilliseconds { get; set; } = 250;
