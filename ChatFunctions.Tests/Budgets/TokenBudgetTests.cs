@@ -142,7 +142,7 @@ public class TokenBudgetTests
         }
 
         var service = new TableServiceClient(
-            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteStorage.AccountKey};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1",
+            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteServer.AccountKey};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1",
             TableTokenBudget.ClientOptions());
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = meters.GetRequiredService<IMeterFactory>();
