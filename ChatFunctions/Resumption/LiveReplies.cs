@@ -72,7 +72,7 @@ public sealed class LiveReplies : IDisposable
             }
         };
         var persisting = PersistAsync(stream);
-        stream.Production = RunAsync(stream, request, caller.Key, persisting);
+        _ = RunAsync(stream, request, caller.Key, persisting);
         return stream;
     }
 

@@ -47,9 +47,6 @@ public sealed class LiveReply : IDisposable
 
     public StreamStopReason StopReason => (StreamStopReason)Volatile.Read(ref _stopReason);
 
-    /// <summary>The producer's run, set when it starts; completes after the done frame is in the log.</summary>
-    public Task Production { get; internal set; } = Task.CompletedTask;
-
     /// <summary>1 while a watcher counts the grace window down (no reader attached).</summary>
     internal int Watching;
 

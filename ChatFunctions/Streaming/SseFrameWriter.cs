@@ -138,11 +138,4 @@ public sealed class SseFrameWriter : IDisposable
         var data = frame.IndexOf("data: "u8);
         return data >= 0 && frame[(data + 6)..].StartsWith("{\"done\":"u8);
     }
-
-    /// <summary>The end of the frame that ends last in <paramref name="bytes"/>, or -1 (frames end with a blank line; JSON escapes line breaks, so one never occurs inside a frame).</summary>
-    public static int LastFrameEnd(ReadOnlySpan<byte> bytes)
-    {
-        var index = bytes.LastIndexOf(FrameEnd);
-        return index < 0 ? -1 : index + FrameEnd.Length;
-    }
 }
