@@ -92,4 +92,52 @@ public class StreamLogTests
         await again.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal([1, 0], counts);
     }
+
+    /// <summary>
+    /// A producer held back by a reader's lag and a reader waiting for new bytes must never both wait: the reader's
+    /// progress and the producer's check meet under one lock. (Found as a stalled stream that heartbeats forever.)
+    /// </summary>
+    [Fact]
+    public async Task ProducerAndReaderOnTwoThreads_NeverWaitForEachOther()
+    {
+        var log = new StreamLog();
+        var reader = log.Attach(0);
+        const int Chunks = 20_000;
+        var chunk = new byte[700];
+        var producer = Task.Run(async () =>
+        {
+            for (var i = 0; i < Chunks; i++)
+            {
+                log.Write(chunk);
+                log.Publish();
+                await log.WaitForReadersAsync(2048, CancellationToken.None);
+            }
+
+            log.Complete();
+        });
+        var consumer = Task.Run(async () =>
+        {
+            long position = 0;
+            var sink = new ArrayBufferWriter<byte>();
+            while (!(log.IsCompleted && position >= log.Published))
+            {
+                var next = log.CopyTo(position, position + 1500, sink);
+                if (next == position)
+                {
+                    await log.WaitAsync(position, CancellationToken.None);
+                    continue;
+                }
+
+                position = next;
+                reader.Advance(position);
+                sink.ResetWrittenCount();
+            }
+
+            return position;
+        });
+
+        var read = await consumer.WaitAsync(TimeSpan.FromSeconds(60));
+        await producer.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal((long)Chunks * chunk.Length, read);
+    }
 }

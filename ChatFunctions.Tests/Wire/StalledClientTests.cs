@@ -142,7 +142,8 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         }
 
         Assert.True(request.AbortedTimestamp is not null,
-            $"the upstream was not aborted {Stopwatch.GetElapsedTime(requested).TotalSeconds:F0} s after the request; the log holds {written} bytes, last grew {Stopwatch.GetElapsedTime(growth[^1]).TotalMilliseconds:F0} ms ago");
+            $"the upstream was not aborted {Stopwatch.GetElapsedTime(requested).TotalSeconds:F0} s after the request; the log holds {written} bytes, last grew {Stopwatch.GetElapsedTime(growth[^1]).TotalMilliseconds:F0} ms ago; " +
+            $"the app's side: stop {stream.StopReason}, readers {stream.Log.ReaderCount}, log completed {stream.Log.IsCompleted}, client dropped logged {host.Logs.Entries.Any(e => e.EventId.Name == "ClientStalled")}");
         var aborted = request.AbortedTimestamp!.Value;
         growth.Add(aborted);
         // The stall is the last pause of a second or more before the abort (the final plateau).

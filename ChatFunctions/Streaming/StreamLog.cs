@@ -331,11 +331,17 @@ public sealed class StreamLog : IBufferWriter<byte>
         /// <summary>Records that the reader has taken the bytes up to <paramref name="position"/>.</summary>
         public void Advance(long position)
         {
-            Volatile.Write(ref _position, position);
-            if (_log._progressed is not null)
+            // Under the log's lock, like the producer's check: a position written outside it could be missed by a
+            // producer that then waits for a progress signal this reader saw no reason to send (both would wait).
+            TaskCompletionSource? progressed;
+            lock (_log._sync)
             {
-                _log.SignalProgress();
+                _position = position;
+                progressed = _log._progressed;
+                _log._progressed = null;
             }
+
+            progressed?.TrySetResult();
         }
 
         public void Dispose() => _log.Detach(this);
