@@ -224,7 +224,14 @@ describe("chat page: refusals, budgets, failures", () => {
     );
     await sendMessage(page, "Budget please");
     assert.equal(await waitForReplyEnd(page), "failed");
-    const local = await page.evaluate((at) => new Date(at).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }), resetAt);
+    // The page's own rule: the time alone today, with the day when the reset falls on another (past midnight).
+    const local = await page.evaluate((at) => {
+      const date = new Date(at);
+      const time = date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+      return date.toDateString() === new Date().toDateString()
+        ? time
+        : `${date.toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric" })} ${time}`;
+    }, resetAt);
     assert.equal(await lastReply(page).locator('[data-notice="budget"]').innerText(), `Daily token budget spent, resets at ${local}.`);
     assert.equal(await page.getByRole("button", { name: "Retry" }).count(), 0);
     assert.equal(await page.locator('[data-notice="reconnecting"]').count(), 0, "no automatic retry either");
