@@ -41,7 +41,7 @@ public class ChatStreamerTests
         using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
         var summary = await Streamer().ProduceAsync(reply, Request(), cancellationToken);
         reply.Log.Complete(); // as LiveReplies does once the reply's cost is counted
-        return (summary, await ParseAsync(reply.Log.ToArray(0, reply.Log.Published)));
+        return (summary, await ParseAsync(reply.Log.Copy(0, reply.Log.Published).ToArray()));
     }
 
     private static async Task<List<JsonObject>> ParseAsync(byte[] bytes)
@@ -221,7 +221,7 @@ public class ChatStreamerTests
         var summary = await producing.WaitAsync(TimeSpan.FromSeconds(10));
         reply.Log.Complete();
 
-        var frames = await ParseAsync(reply.Log.ToArray(0, reply.Log.Published));
+        var frames = await ParseAsync(reply.Log.Copy(0, reply.Log.Published).ToArray());
         Assert.Equal(StreamFinishReason.Error, summary.FinishReason);
         Assert.Equal("incomplete", frames[^2]["error"]!["code"]!.GetValue<string>());
         Assert.True(frames[^2]["error"]!["retryable"]!.GetValue<bool>());
@@ -294,7 +294,7 @@ public class ChatStreamerTests
 
         var producing = Streamer().ProduceAsync(reply, Request(), CancellationToken.None);
         // The burst of three is readable while the model is still thinking.
-        await WaitUntilAsync(() => System.Text.Encoding.UTF8.GetString(reply.Log.ToArray(0, reply.Log.Published)).Contains("{\"chunk\":\"c\"}", StringComparison.Ordinal));
+        await WaitUntilAsync(() => System.Text.Encoding.UTF8.GetString(reply.Log.Copy(0, reply.Log.Published).ToArray()).Contains("{\"chunk\":\"c\"}", StringComparison.Ordinal));
         Assert.False(producing.IsCompleted);
 
         release.SetResult();

@@ -149,7 +149,7 @@ public sealed class LiveReplies : IDisposable
                 lastAppend = _time.GetTimestamp();
                 try
                 {
-                    await _store.AppendAsync(stream.StreamId, stored, log.ToArray(stored, end), CancellationToken.None);
+                    await _store.AppendAsync(stream.StreamId, stored, log.Copy(stored, end), CancellationToken.None);
                     stored = end;
                     failures = 0;
                 }

@@ -175,8 +175,8 @@ public sealed class StreamResumer(
             return 0;
         }
 
-        var bytes = log.ToArray(0, log.Published);
-        var span = bytes.AsSpan();
+        var bytes = log.Copy(0, log.Published);
+        var span = bytes.Span;
         var position = 0;
         for (var frame = 0; frame < sequence; frame++)
         {

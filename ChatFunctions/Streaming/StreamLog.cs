@@ -247,35 +247,13 @@ public sealed class StreamLog : IBufferWriter<byte>
         return position;
     }
 
-    /// <summary>Published bytes in [<paramref name="position"/>, <paramref name="end"/>), copied once into a new array:
+    /// <summary>Published bytes in [<paramref name="position"/>, <paramref name="end"/>), copied once into new memory:
     /// for storage batches and replays, not the per-token path.</summary>
-    public byte[] ToArray(long position, long end)
+    public ReadOnlyMemory<byte> Copy(long position, long end)
     {
-        end = Math.Min(end, Published);
-        var bytes = new byte[Math.Max(0, end - position)];
-        lock (_sync)
-        {
-            foreach (var segment in _segments)
-            {
-                var segmentEnd = Math.Min(end, segment.Start + segment.Used);
-                if (segmentEnd <= position)
-                {
-                    continue;
-                }
-
-                if (segment.Start >= end)
-                {
-                    break;
-                }
-
-                var from = (int)(position - segment.Start);
-                var count = (int)(segmentEnd - position);
-                segment.Buffer.AsSpan(from, count).CopyTo(bytes.AsSpan((int)(position - (end - bytes.Length))));
-                position = segmentEnd;
-            }
-        }
-
-        return bytes;
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Max(1, Math.Min(end, Published) - position));
+        CopyTo(position, end, buffer);
+        return buffer.WrittenMemory;
     }
 
     /// <summary>Completes when bytes past <paramref name="position"/> are published, the log completes, or
