@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using ChatFunctions.Tests.TestInfrastructure;
 
 namespace ChatFunctions.Tests.Infrastructure;
 
@@ -17,8 +18,8 @@ namespace ChatFunctions.Tests.Infrastructure;
 public sealed class AzuriteTests : IDisposable
 {
     // The documented, public development-storage account that UseDevelopmentStorage=true stands for.
-    private const string Account = "devstoreaccount1";
-    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    private const string Account = AzuriteServer.AccountName;
+    private const string AccountKey = AzuriteServer.AccountKey;
     private const string ApiVersion = "2021-08-06";
 
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("azurite-test-").FullName;
@@ -108,35 +109,7 @@ public sealed class AzuriteTests : IDisposable
 
     private static string Script => RepoFiles.PathOf("scripts", "azurite.sh");
 
-    private Process StartAzurite(int[] ports)
-    {
-        var startInfo = new ProcessStartInfo("bash")
-        {
-            WorkingDirectory = RepoFiles.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[]
-        {
-            Script,
-            "--blob-port", ports[0].ToString(CultureInfo.InvariantCulture),
-            "--queue-port", ports[1].ToString(CultureInfo.InvariantCulture),
-            "--table-port", ports[2].ToString(CultureInfo.InvariantCulture),
-            "--location", _dataDirectory,
-            "--", "--silent",
-        })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(startInfo)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private Process StartAzurite(int[] ports) => AzuriteServer.StartProcess(ports, _dataDirectory);
 
     private async Task<string> WaitForBlobEndpointAsync(int port, TimeSpan timeout)
     {
@@ -192,17 +165,5 @@ public sealed class AzuriteTests : IDisposable
         return request;
     }
 
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        try
-        {
-            listeners.ForEach(l => l.Start());
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            listeners.ForEach(l => l.Stop());
-        }
-    }
+    private static int[] FreePorts(int count) => AzuriteServer.FreePorts(count);
 }

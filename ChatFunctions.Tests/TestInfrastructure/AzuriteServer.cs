@@ -39,31 +39,7 @@ public sealed class AzuriteServer : IAsyncLifetime
 
         var ports = FreePorts(3);
         (BlobPort, TablePort) = (ports[0], ports[2]);
-        var startInfo = new ProcessStartInfo("bash")
-        {
-            WorkingDirectory = RepoFiles.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[]
-        {
-            script,
-            "--blob-port", ports[0].ToString(CultureInfo.InvariantCulture),
-            "--queue-port", ports[1].ToString(CultureInfo.InvariantCulture),
-            "--table-port", ports[2].ToString(CultureInfo.InvariantCulture),
-            "--location", _dataDirectory,
-            "--", "--silent",
-        })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        _process = Process.Start(startInfo)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = StartProcess(ports, _dataDirectory);
         await WaitUntilListeningAsync([BlobPort, TablePort], TimeSpan.FromSeconds(60));
     }
 
@@ -123,6 +99,38 @@ public sealed class AzuriteServer : IAsyncLifetime
                 }
             }
         }
+    }
+
+    /// <summary>Runs scripts/azurite.sh on the given blob, queue and table ports with its data in <paramref name="dataDirectory"/>.</summary>
+    public static Process StartProcess(int[] ports, string dataDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        var startInfo = new ProcessStartInfo("bash")
+        {
+            WorkingDirectory = RepoFiles.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[]
+        {
+            RepoFiles.PathOf("scripts", "azurite.sh"),
+            "--blob-port", ports[0].ToString(CultureInfo.InvariantCulture),
+            "--queue-port", ports[1].ToString(CultureInfo.InvariantCulture),
+            "--table-port", ports[2].ToString(CultureInfo.InvariantCulture),
+            "--location", dataDirectory,
+            "--", "--silent",
+        })
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(startInfo)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     public static int[] FreePorts(int count)
