@@ -31,22 +31,13 @@ public static class Allocations
 {
     public static async Task<IReadOnlyList<AllocationRow>> RunAsync(int tokens, CancellationToken cancellationToken = default)
     {
-        // The fake server's bytes for one reply of `tokens` tokens, recorded once.
-        byte[] recorded;
-        await using (var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken))
-        {
-            fake.DefaultScript = new FakeScript { Tokens = Enumerable.Range(0, tokens).Select(i => $"t{i} ").ToArray(), FilterChunkEvery = 10 };
-            using var http = new HttpClient { BaseAddress = fake.Endpoint };
-            using var content = new StringContent("""{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}""", System.Text.Encoding.UTF8, "application/json");
-            using var response = await http.PostAsync("openai/deployments/bench/chat/completions?api-version=2025-04-01-preview", content, cancellationToken);
-            recorded = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        }
-
+        var recorded = await RecordFakeStreamAsync(tokens, cancellationToken);
         var updates = Enumerable.Range(0, tokens).Select(i => new ChatResponseUpdate(ChatRole.Assistant, $"t{i} ")).ToArray();
         var rows = new List<AllocationRow>();
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var sdk = CreateSdkClient(recorded);
         var telemetry = new ChatClientTelemetry();
+        Func<IChatClient, IChatClient> meai = static inner => WithMeaiMiddleware(inner);
 
         var protocol = CreateProtocolClient(recorded);
         rows.Add(await MeasureAsync("SDK: Azure OpenAI SDK + M.E.AI adapter parsing the stream (no relay)", tokens, () => DrainAsync(sdk)));
@@ -54,19 +45,42 @@ public static class Allocations
         rows.Add(await MeasureAsync("Ours: ChatStreamer → StreamLog → StreamDelivery (fake IChatClient, no telemetry)", tokens,
             () => RelayAsync(new ListChatClient(updates), services)));
         rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, nobody listening", tokens,
+            () => RelayAsync(meai(new ListChatClient(updates)), services)));
+        rows.Add(await MeasureAsync("Ours + GenAiTelemetryChatClient, nobody listening", tokens,
             () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
         using (Listen())
         {
             rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, exporter listening (traces + metrics)", tokens,
+                () => RelayAsync(meai(new ListChatClient(updates)), services)));
+            rows.Add(await MeasureAsync("Ours + GenAiTelemetryChatClient, exporter listening (traces + metrics)", tokens,
                 () => RelayAsync(telemetry.Build(new ListChatClient(updates), services), services)));
         }
 
-        rows.Add(await MeasureAsync("Whole path before: SDK adapter → middleware → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
+        rows.Add(await MeasureAsync("Whole path before: SDK adapter → telemetry → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(sdk, services), services)));
-        rows.Add(await MeasureAsync("Whole path as deployed: protocol client → middleware → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
+        rows.Add(await MeasureAsync("Whole path with M.E.AI's middleware: protocol client → M.E.AI OpenTelemetry → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
+            () => RelayAsync(meai(protocol), services)));
+        rows.Add(await MeasureAsync("Whole path as deployed: protocol client → GenAiTelemetryChatClient → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(protocol, services), services)));
         return rows;
     }
+
+    /// <summary>The fake server's bytes for one reply of <paramref name="tokens"/> tokens.</summary>
+    internal static async Task<byte[]> RecordFakeStreamAsync(int tokens, CancellationToken cancellationToken)
+    {
+        await using var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken);
+        fake.DefaultScript = new FakeScript { Tokens = Enumerable.Range(0, tokens).Select(i => $"t{i} ").ToArray(), FilterChunkEvery = 10 };
+        using var http = new HttpClient { BaseAddress = fake.Endpoint };
+        using var content = new StringContent("""{"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}}""", System.Text.Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync("openai/deployments/bench/chat/completions?api-version=2025-04-01-preview", content, cancellationToken);
+        return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
+
+    /// <summary>Microsoft.Extensions.AI's OpenTelemetry middleware as the app wired it before GenAiTelemetryChatClient.</summary>
+    internal static IChatClient WithMeaiMiddleware(IChatClient inner) =>
+        inner.AsBuilder()
+            .UseOpenTelemetry(loggerFactory: NullLoggerFactory.Instance, sourceName: ChatClientTelemetry.SourceName, configure: static c => c.EnableSensitiveData = false)
+            .Build();
 
     private static async Task<AllocationRow> MeasureAsync(string path, int tokens, Func<Task> run)
     {
@@ -148,7 +162,7 @@ public static class Allocations
     }
 
     /// <summary>What the app deploys for Azure OpenAI (ChatModelProviderFactory): the protocol client over the SDK's pipeline.</summary>
-    private static IChatClient CreateProtocolClient(byte[] recorded)
+    internal static IChatClient CreateProtocolClient(byte[] recorded)
     {
         var http = new HttpClient(new RecordedStreamHandler(recorded));
         var options = new AzureOpenAIClientOptions
@@ -161,7 +175,7 @@ public static class Allocations
     }
 
     /// <summary>What an exporter does: enables every instrument and samples every span of the GenAI middleware and our meter.</summary>
-    private static IDisposable Listen()
+    internal static IDisposable Listen()
     {
         var meters = new MeterListener
         {

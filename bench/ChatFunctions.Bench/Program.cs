@@ -8,6 +8,7 @@ using ChatFunctions.Bench;
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --telemetry-memory [--streams 200] [--tokens 100] [--rounds 3] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
 //        [--connection-string "..."]  (stream log storage on Azurite: append blobs vs Azure Tables; docs/benchmarks.md)
@@ -95,6 +96,18 @@ if (options.TryGetValue("cold-start", out var builds))
     var coldTable = ColdStart.Table(results);
     Console.WriteLine(coldTable);
     Write(outDir, "cold-start.md", coldTable);
+    return 0;
+}
+
+if (options.ContainsKey("telemetry-memory"))
+{
+    // Bytes the GenAI telemetry layer holds per open stream: none vs M.E.AI's middleware vs ours, in process.
+    var memoryStreams = int.Parse(options.GetValueOrDefault("streams", "200"), CultureInfo.InvariantCulture);
+    var memoryTokens = int.Parse(options.GetValueOrDefault("tokens", "100"), CultureInfo.InvariantCulture);
+    var memoryRows = await TelemetryMemory.RunAsync(memoryStreams, memoryTokens, int.Parse(options.GetValueOrDefault("rounds", "3"), CultureInfo.InvariantCulture), stop.Token);
+    var memoryTable = TelemetryMemory.Table(memoryRows, memoryStreams, memoryTokens);
+    Console.WriteLine(memoryTable);
+    Write(outDir, "telemetry-memory.md", memoryTable);
     return 0;
 }
 
