@@ -126,7 +126,7 @@ public sealed class TelemetryTests
         // The rejection, by status and field.
         Assert.Equal(1, Sum(metrics, "chatfunctions.request.rejected", ("http.response.status_code", 400), ("chatfunctions.request.field", "history[0].role")));
 
-        // Token usage from Microsoft.Extensions.AI's middleware, input and output.
+        // Token usage from the GenAI telemetry at the model client (ChatClientTelemetry), input and output.
         var usage = Points(metrics, "gen_ai.client.token.usage").ToList();
         Assert.Contains(usage, p => Tag(p, "gen_ai.token.type") == "input" && p.GetHistogramSum() > 0);
         Assert.Contains(usage, p => Tag(p, "gen_ai.token.type") == "output" && p.GetHistogramSum() > 0);

@@ -15,7 +15,7 @@ namespace ChatFunctions.Tests.Wire;
 /// <summary>
 /// <see cref="OpenAIProtocolChatClient"/> must do everything the SDK's own adapter did: the same request on the wire
 /// (path, api-version, auth, body), the same updates' text, usage and finish reason through Azure's quirks, the same
-/// error mapping, and the same OpenTelemetry GenAI metrics and span attributes from Microsoft.Extensions.AI's middleware.
+/// error mapping, and the same OpenTelemetry GenAI metrics and span attributes from the telemetry middleware (ChatClientTelemetry).
 /// Each case runs both clients against the same fake server and compares.
 /// </summary>
 [Trait("Category", "Wire")]

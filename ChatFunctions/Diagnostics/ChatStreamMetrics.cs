@@ -32,7 +32,7 @@ public interface IStreamObservation : IDisposable
 /// <summary>
 /// Per-stream metrics on the "ChatFunctions" meter, with the OpenTelemetry GenAI attributes (gen_ai.*). They are
 /// measured where the user sees them: from the request's arrival (retries and the meta frame included) to the chunk
-/// written to the client. Microsoft.Extensions.AI's middleware (ChatClientTelemetry) records the model-side
+/// written to the client. The GenAI telemetry at the model client (ChatClientTelemetry) records the model-side
 /// gen_ai.client.operation.time_to_first_chunk / time_per_output_chunk and gen_ai.client.token.usage on its own
 /// meter; ours carry chatfunctions.* names so backends that merge metrics by name (Application Insights) don't
 /// mix the two. No text is recorded.

@@ -13,8 +13,8 @@ namespace ChatFunctions.Models;
 /// only <c>prompt_filter_results</c>, filter-only chunks with no delta, usage on a last chunk with empty choices — all
 /// yield nothing or only what they carry.
 /// <para>A text chunk costs its string, one <see cref="TextContent"/>, one one-element array and one
-/// <see cref="ChatResponseUpdate"/> (the telemetry middleware keeps every update of a stream until it ends, so updates
-/// cannot be reused); model and response ids are allocated once per stream, not per chunk.</para>
+/// <see cref="ChatResponseUpdate"/> (an update is handed to whoever consumes the stream, who may keep it, so updates
+/// are not reused); model and response ids are allocated once per stream, not per chunk.</para>
 /// </summary>
 public sealed class ChatCompletionChunkParser
 {
