@@ -46,7 +46,20 @@ public sealed class BenchSmokeTests
     public async Task The_allocation_measurement_runs_every_path()
     {
         var rows = await Allocations.RunAsync(500);
-        Assert.Equal(7, rows.Count);
+        Assert.Equal(10, rows.Count);
         Assert.All(rows, r => Assert.True(r.BytesPerToken >= 0 && double.IsFinite(r.CpuMicrosecondsPerToken)));
+    }
+
+    [Fact]
+    public async Task The_telemetry_memory_measurement_runs_every_layer_with_and_without_a_listener()
+    {
+        var rows = await TelemetryMemory.RunAsync(streams: 4, tokens: 10, rounds: 1);
+        // Other tests allocate in this process at the same time: the figures are the bench's to compare, not ours.
+        Assert.Equal(6, rows.Count);
+        Assert.Equal(3, rows.Select(r => r.Layer).Distinct().Count());
+        Assert.All(rows, r => Assert.True(double.IsFinite(r.BytesPerStream)));
+        var table = TelemetryMemory.Table(rows, 4, 10);
+        Assert.Contains("| GenAiTelemetryChatClient | yes |", table, StringComparison.Ordinal);
+        Assert.Contains("| M.E.AI OpenTelemetryChatClient | no |", table, StringComparison.Ordinal);
     }
 }
