@@ -164,7 +164,7 @@ public class LiveRepliesTests
             }
 
             reader.TryCopy(received, int.MaxValue);
-            await reader.WaitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            await reader.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         }
 
         reader.TryCopy(received, int.MaxValue);

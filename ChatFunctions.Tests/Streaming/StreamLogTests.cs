@@ -46,25 +46,116 @@ public class StreamLogTests
     }
 
     [Fact]
-    public async Task WaitAsync_CompletesOnPublish_Completion_OrNudge_NotBefore()
+    public async Task ReaderWait_CompletesOnPublish_Completion_OrWake_NotBefore()
     {
         var log = new StreamLog();
-        var waiting = log.WaitAsync(0, CancellationToken.None);
+        using var reader = log.Attach(0);
+        var waiting = reader.WaitAsync().AsTask();
         log.Write<byte>([1, 2, 3]);
         await Task.Delay(20);
         Assert.False(waiting.IsCompleted); // written, not published
 
         log.Publish();
         await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(reader.WaitAsync().AsTask().IsCompleted); // bytes past its position: no wait at all
 
-        var nudged = log.WaitAsync(3, CancellationToken.None);
-        log.Nudge();
-        await nudged.WaitAsync(TimeSpan.FromSeconds(5));
+        reader.Advance(3);
+        var woken = reader.WaitAsync().AsTask();
+        Assert.False(woken.IsCompleted);
+        reader.Wake();
+        await woken.WaitAsync(TimeSpan.FromSeconds(5));
 
-        var completed = log.WaitAsync(3, CancellationToken.None);
+        reader.Wake(); // a wake while not waiting is kept for the next wait (a cancellation must not be lost)
+        Assert.True(reader.WaitAsync().AsTask().IsCompleted);
+        var completed = reader.WaitAsync().AsTask();
+        Assert.False(completed.IsCompleted); // and used up once
         log.Complete();
         await completed.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.True(log.IsCompleted);
+    }
+
+    /// <summary>A woken reader's continuation runs on the publishing thread, inside Publish: no thread-pool hop between
+    /// the producer's frame and the reader's copy.</summary>
+    [Fact]
+    public async Task Publish_RunsTheWaitingReadersContinuation_Inline()
+    {
+        // Off xunit's synchronization context, like the app's continuations.
+        await Task.Run(async () =>
+        {
+            var log = new StreamLog();
+            using var first = log.Attach(0);
+            using var second = log.Attach(0);
+            var publishing = false;
+            var ranDuringPublish = new List<bool>();
+            async Task ReadOnce(StreamLog.Reader reader)
+            {
+                await reader.WaitAsync();
+                ranDuringPublish.Add(Volatile.Read(ref publishing));
+            }
+
+            var readers = Task.WhenAll(ReadOnce(first), ReadOnce(second));
+            log.Write<byte>([1]);
+            Volatile.Write(ref publishing, true);
+            log.Publish();
+            Volatile.Write(ref publishing, false);
+            await readers.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal([true, true], ranDuringPublish);
+        });
+    }
+
+    /// <summary>The per-token path of one producer and one reader allocates nothing once running: the reader's wait is
+    /// a reusable signal, not a task per frame (57 bytes a token before).</summary>
+    [Fact]
+    public async Task PublishAndWake_AllocateNothingPerFrame()
+    {
+        await Task.Run(async () =>
+        {
+            var log = new StreamLog();
+            using var reader = log.Attach(0);
+            var sink = new ArrayBufferWriter<byte>(1024);
+            var frame = new byte[40];
+            var received = 0L;
+            async Task ReadAllAsync()
+            {
+                long position = 0;
+                while (!(log.IsCompleted && position >= log.Published))
+                {
+                    var next = log.CopyTo(position, sink);
+                    if (next == position)
+                    {
+                        await reader.WaitAsync();
+                        continue;
+                    }
+
+                    received += next - position;
+                    position = next;
+                    reader.Advance(position);
+                    sink.ResetWrittenCount();
+                }
+            }
+
+            var reading = ReadAllAsync();
+            void Produce(int frames)
+            {
+                for (var i = 0; i < frames; i++)
+                {
+                    log.Write(frame);
+                    log.Publish();
+                }
+            }
+
+            Produce(1_000); // segments grown, the reader's state machine boxed
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            Produce(10_000);
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            log.Complete();
+            await reading.WaitAsync(TimeSpan.FromSeconds(5));
+
+            Assert.Equal(11_000L * frame.Length, received);
+            // The log's own segments grow with what is written (at most 64 KiB each): 440 KB of frames need about
+            // 7 of them. Anything per frame (a task, a wake-up object) would add ≥ 10,000 × 24 bytes.
+            Assert.True(allocated < 10_000 * 24 / 2 + 7 * 66_000, $"allocated {allocated} bytes for 10,000 frames");
+        });
     }
 
     [Fact]
@@ -124,7 +215,7 @@ public class StreamLogTests
                 var next = log.CopyTo(position, position + 1500, sink);
                 if (next == position)
                 {
-                    await log.WaitAsync(position, CancellationToken.None);
+                    await reader.WaitAsync();
                     continue;
                 }
 

@@ -75,7 +75,7 @@ public sealed class StoredStreamSource : IStreamSource
         return true;
     }
 
-    public async Task WaitAsync(CancellationToken cancellationToken)
+    public async ValueTask WaitAsync(CancellationToken cancellationToken)
     {
         if (_done)
         {

@@ -15,10 +15,13 @@ public interface IStreamSource : IDisposable
     /// <summary>Whether everything up to the stream's last frame has been copied.</summary>
     bool IsFinished { get; }
 
-    /// <summary>Completes when more may be available, the stream finished, or <see cref="Nudge"/> was called.</summary>
-    Task WaitAsync(CancellationToken cancellationToken);
+    /// <summary>Completes when more may be available, the stream finished, or <see cref="Nudge"/> was called (before or
+    /// during the wait). It may complete without an exception when <paramref name="cancellationToken"/> is cancelled:
+    /// the caller checks the token.</summary>
+    ValueTask WaitAsync(CancellationToken cancellationToken);
 
-    /// <summary>Wakes a pending <see cref="WaitAsync"/> (the delivery's timer, for heartbeats).</summary>
+    /// <summary>Wakes a pending or the next <see cref="WaitAsync"/> (the delivery's timer for heartbeats, or its
+    /// cancelled request).</summary>
     void Nudge();
 }
 
@@ -52,9 +55,11 @@ public sealed class LiveLogSource : IStreamSource
 
     public bool IsFinished => _log.IsCompleted && _position >= _log.Published;
 
-    public Task WaitAsync(CancellationToken cancellationToken) => _log.WaitAsync(_position, cancellationToken);
+    // The delivery nudges on cancellation (one registration per delivery), so the wait itself needs no token:
+    // nothing is allocated per wait.
+    public ValueTask WaitAsync(CancellationToken cancellationToken) => _reader.WaitAsync();
 
-    public void Nudge() => _log.Nudge();
+    public void Nudge() => _reader.Wake();
 
     public void Dispose() => _reader.Dispose();
 }

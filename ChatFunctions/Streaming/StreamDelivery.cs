@@ -53,6 +53,8 @@ public sealed class StreamDelivery
         _lastWrite = _time.GetTimestamp();
         var tick = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 50, Math.Min(_heartbeat.Ticks, _stallTimeout.Ticks) / 4));
         await using var timer = _time.CreateTimer(static state => ((TimerState)state!).Tick(), new TimerState(this, source, output), tick, tick);
+        // A cancelled request ends the wait through the source's nudge: one registration here, none per wait.
+        await using var cancelled = cancellationToken.UnsafeRegister(static state => ((IStreamSource)state!).Nudge(), source);
         try
         {
             while (true)
@@ -82,6 +84,7 @@ public sealed class StreamDelivery
                 }
 
                 await source.WaitAsync(cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || Volatile.Read(ref _stalled) == 1)

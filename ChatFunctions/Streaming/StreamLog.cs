@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Threading.Tasks.Sources;
 
 namespace ChatFunctions.Streaming;
 
@@ -7,7 +8,7 @@ namespace ChatFunctions.Streaming;
 /// into it (it is the <see cref="IBufferWriter{T}"/> the frame writer writes to) and publishes them; any number of
 /// readers (the client that asked, and clients that resume) copy published bytes from their own position and wait
 /// for more. Bytes are never moved once written (segments only grow the log), so a reader copies them once, into
-/// its response pipe.
+/// its response pipe. A published frame wakes its waiting readers on the publishing thread (<see cref="Reader"/>).
 /// </summary>
 /// <remarks>
 /// Backpressure: the producer calls <see cref="WaitForReadersAsync"/> before it reads the model again, which waits
@@ -26,7 +27,6 @@ public sealed class StreamLog : IBufferWriter<byte>
     private long _written;
     private long _published;
     private bool _completed;
-    private TaskCompletionSource? _changed;
     private TaskCompletionSource? _progressed;
 
     /// <summary>Called with the number of attached readers whenever a reader attaches or detaches.</summary>
@@ -89,7 +89,8 @@ public sealed class StreamLog : IBufferWriter<byte>
     /// <summary>Makes everything written so far readable and wakes waiting readers.</summary>
     public void Publish()
     {
-        TaskCompletionSource? wake;
+        Reader? first;
+        List<Reader>? others;
         lock (_sync)
         {
             if (_published == _written)
@@ -98,26 +99,65 @@ public sealed class StreamLog : IBufferWriter<byte>
             }
 
             Volatile.Write(ref _published, _written);
-            wake = _changed;
-            _changed = null;
+            first = TakeWaitingReaders(out others);
         }
 
-        wake?.TrySetResult();
+        Signal(first, others);
     }
 
     /// <summary>Publishes the last frames: readers that reach the end stop.</summary>
     public void Complete()
     {
-        TaskCompletionSource? wake;
+        Reader? first;
+        List<Reader>? others;
         lock (_sync)
         {
             Volatile.Write(ref _published, _written);
             Volatile.Write(ref _completed, true);
-            wake = _changed;
-            _changed = null;
+            first = TakeWaitingReaders(out others);
         }
 
-        wake?.TrySetResult();
+        Signal(first, others);
+    }
+
+    /// <summary>Under the lock: the readers waiting for bytes, no longer marked waiting. Usually there is one reader
+    /// (the client that asked), so no list is allocated for it.</summary>
+    private Reader? TakeWaitingReaders(out List<Reader>? others)
+    {
+        Reader? first = null;
+        others = null;
+        foreach (var reader in _readers)
+        {
+            if (!reader.TakeWaiting())
+            {
+                continue;
+            }
+
+            if (first is null)
+            {
+                first = reader;
+            }
+            else
+            {
+                (others ??= []).Add(reader);
+            }
+        }
+
+        return first;
+    }
+
+    /// <summary>Outside the lock: a woken reader's continuation runs here, on the publishing thread (see
+    /// <see cref="Reader.WaitAsync"/>).</summary>
+    private static void Signal(Reader? first, List<Reader>? others)
+    {
+        first?.Signal();
+        if (others is not null)
+        {
+            foreach (var reader in others)
+            {
+                reader.Signal();
+            }
+        }
     }
 
     /// <summary>Waits while an attached reader is more than <paramref name="highWaterBytes"/> behind what is published.</summary>
@@ -256,35 +296,6 @@ public sealed class StreamLog : IBufferWriter<byte>
         return buffer.WrittenMemory;
     }
 
-    /// <summary>Completes when bytes past <paramref name="position"/> are published, the log completes, or
-    /// <see cref="Nudge"/> is called (a reader's timer asks it to check its heartbeat).</summary>
-    public Task WaitAsync(long position, CancellationToken cancellationToken)
-    {
-        lock (_sync)
-        {
-            if (_published > position || _completed)
-            {
-                return Task.CompletedTask;
-            }
-
-            _changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return cancellationToken.CanBeCanceled ? _changed.Task.WaitAsync(cancellationToken) : _changed.Task;
-        }
-    }
-
-    /// <summary>Wakes every waiting reader without new bytes.</summary>
-    public void Nudge()
-    {
-        TaskCompletionSource? wake;
-        lock (_sync)
-        {
-            wake = _changed;
-            _changed = null;
-        }
-
-        wake?.TrySetResult();
-    }
-
     private sealed class Segment(byte[] buffer, long start)
     {
         public byte[] Buffer { get; } = buffer;
@@ -292,11 +303,20 @@ public sealed class StreamLog : IBufferWriter<byte>
         public int Used { get; set; }
     }
 
-    /// <summary>A reader's place in the log, which the producer's backpressure looks at.</summary>
-    public sealed class Reader : IDisposable
+    /// <summary>A reader's place in the log, which the producer's backpressure looks at, and its wake-up.</summary>
+    /// <remarks>
+    /// The wake-up is one reusable signal per reader, completed without a thread hop: the reader's continuation (copy
+    /// into its response pipe, flush) runs on the thread that published, usually the producer's right after it wrote
+    /// the frame. That saves a thread-pool hop and an allocation per token (docs/benchmarks.md "Reader wake-ups").
+    /// A reader's continuation must therefore never block; it only copies and starts a flush.
+    /// </remarks>
+    public sealed class Reader : IDisposable, IValueTaskSource
     {
         private readonly StreamLog _log;
         private long _position;
+        private ManualResetValueTaskSourceCore<bool> _signal; // mutable struct: never readonly
+        private bool _waiting; // under the log's lock
+        private bool _woken; // a Wake that came while the reader was not waiting; under the log's lock
 
         internal Reader(StreamLog log, long position)
         {
@@ -321,6 +341,57 @@ public sealed class StreamLog : IBufferWriter<byte>
 
             progressed?.TrySetResult();
         }
+
+        /// <summary>Completes when bytes past <see cref="Position"/> are published, the log completes, or
+        /// <see cref="Wake"/> is called (also if it was called since the last wait). One wait at a time.</summary>
+        public ValueTask WaitAsync()
+        {
+            lock (_log._sync)
+            {
+                if (_log._published > _position || _log._completed || _woken)
+                {
+                    _woken = false;
+                    return ValueTask.CompletedTask;
+                }
+
+                _signal.Reset();
+                _waiting = true;
+                return new ValueTask(this, _signal.Version);
+            }
+        }
+
+        /// <summary>Ends the current or the next wait without new bytes (a heartbeat check, a cancelled request).</summary>
+        public void Wake()
+        {
+            lock (_log._sync)
+            {
+                if (!_waiting)
+                {
+                    _woken = true;
+                    return;
+                }
+
+                _waiting = false;
+            }
+
+            _signal.SetResult(true);
+        }
+
+        internal bool TakeWaiting()
+        {
+            var waiting = _waiting;
+            _waiting = false;
+            return waiting;
+        }
+
+        internal void Signal() => _signal.SetResult(true);
+
+        void IValueTaskSource.GetResult(short token) => _signal.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _signal.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _signal.OnCompleted(continuation, state, token, flags);
 
         public void Dispose() => _log.Detach(this);
     }

@@ -11,14 +11,14 @@ public static class Report
     {
         ArgumentNullException.ThrowIfNull(sweep);
         var sb = new StringBuilder();
-        sb.AppendLine("| streams | mode | token latency p50 (ms) | p99 (ms) | max (ms) | TTFB p50 / p99 (ms) | TTFT p50 / p99 (ms) | tokens received / expected | lost | reordered | id gaps | failed | app CPU (µs/token = ms per 1,000 tokens) | app RSS Δ (KiB/stream) | wall (s) |");
-        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| streams | mode | token latency p50 (ms) | p99 (ms) | max (ms) | TTFB p50 / p99 (ms) | TTFT p50 / p99 (ms) | tokens received / expected | lost | reordered | id gaps | failed | app CPU (µs/token = ms per 1,000 tokens) | fake model + clients CPU (µs/token) | app RSS Δ (KiB/stream) | wall (s) |");
+        sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in sweep.Levels)
         {
             sb.Append(CultureInfo.InvariantCulture, $"| {r.Streams} | {r.Mode} | {F(r.AddedLatencyMs.P50)} | {F(r.AddedLatencyMs.P99)} | {F(r.AddedLatencyMs.Max, "F1")} | ")
               .Append(CultureInfo.InvariantCulture, $"{F(r.TimeToFirstByteMs.P50, "F1")} / {F(r.TimeToFirstByteMs.P99, "F1")} | {F(r.TimeToFirstTokenMs.P50, "F1")} / {F(r.TimeToFirstTokenMs.P99, "F1")} | ")
               .Append(CultureInfo.InvariantCulture, $"{r.TokensReceived} / {r.TokensExpected} | {r.LostFrames} | {r.ReorderedStreams} | {(r.Mode == "relay" ? r.IdGapStreams.ToString(CultureInfo.InvariantCulture) : "n/a")} | {r.FailedStreams} | ")
-              .Append(CultureInfo.InvariantCulture, $"{(r.CpuMicrosecondsPerToken is { } c ? F(c, "F1") : "-")} | {(r.RssKiBPerStream is { } m ? F(m, "F1") : "-")} | {F(r.WallSeconds, "F1")} |")
+              .Append(CultureInfo.InvariantCulture, $"{(r.CpuMicrosecondsPerToken is { } c ? F(c, "F1") : "-")} | {(r.PeersCpuMicrosecondsPerToken is { } p ? F(p, "F1") : "-")} | {(r.RssKiBPerStream is { } m ? F(m, "F1") : "-")} | {F(r.WallSeconds, "F1")} |")
               .AppendLine();
         }
 

@@ -66,7 +66,8 @@ public sealed record LevelResult(
     double? CpuMicrosecondsPerToken,
     double? RssKiBPerStream,
     double WallSeconds,
-    string? FirstError);
+    string? FirstError,
+    double? PeersCpuMicrosecondsPerToken = null);
 
 public sealed record SweepResult(IReadOnlyList<LevelResult> Levels, string AppGc);
 
@@ -122,7 +123,7 @@ public static partial class Sweep
     public static string Describe(LevelResult r) =>
         $"{r.Mode,-6} {r.Streams,5} streams: latency p50 {r.AddedLatencyMs.P50:F2} p99 {r.AddedLatencyMs.P99:F2} max {r.AddedLatencyMs.Max:F1} ms, "
         + $"TTFB p50 {r.TimeToFirstByteMs.P50:F1} ms, lost {r.LostFrames}, reordered {r.ReorderedStreams}, id gaps {r.IdGapStreams}, failed {r.FailedStreams}, "
-        + $"CPU {r.CpuMicrosecondsPerToken?.ToString("F1") ?? "-"} µs/token, RSS {r.RssKiBPerStream?.ToString("F1") ?? "-"} KiB/stream, {r.WallSeconds:F1} s"
+        + $"CPU {r.CpuMicrosecondsPerToken?.ToString("F1") ?? "-"} µs/token (fake+clients {r.PeersCpuMicrosecondsPerToken?.ToString("F1") ?? "-"}), RSS {r.RssKiBPerStream?.ToString("F1") ?? "-"} KiB/stream, {r.WallSeconds:F1} s"
         + (r.FirstError is null ? "" : $" (first error: {r.FirstError})");
 
     private static async Task<LevelResult> RunLevelAsync(
@@ -138,6 +139,9 @@ public static partial class Sweep
         var measureCpu = relay && ProcStats.Available;
         var pid = app.ProcessId;
         var cpuBefore = measureCpu ? ProcStats.CpuTime(pid) : TimeSpan.Zero;
+        // This process is the fake model (one send per token) and the clients (one receive per token): in the direct
+        // mode its CPU per token is what the issue calls the limit, one receive and one send per token.
+        var peersCpuBefore = ProcStats.Available ? ProcStats.CpuTime(Environment.ProcessId) : TimeSpan.Zero;
         var rssBefore = measureCpu ? ProcStats.Rss(pid) : 0;
         long rssPeak = rssBefore;
         using var sampling = new CancellationTokenSource();
@@ -179,6 +183,7 @@ public static partial class Sweep
         await sampling.CancelAsync();
         await sampler;
         var cpuAfter = measureCpu ? ProcStats.CpuTime(pid) : TimeSpan.Zero;
+        var peersCpu = ProcStats.Available ? ProcStats.CpuTime(Environment.ProcessId) - peersCpuBefore : TimeSpan.Zero;
 
         if (relay)
         {
@@ -246,8 +251,10 @@ public static partial class Sweep
         var cpu = cpuAfter - cpuBefore;
         double? cpuPerToken = measureCpu && received > 0 && cpu >= TimeSpan.FromMilliseconds(200) ? cpu.TotalMicroseconds / received : null;
         double? rssPerStream = measureCpu && streams >= 100 ? (rssPeak - rssBefore) / 1024.0 / streams : null;
+        double? peersCpuPerToken = received > 0 && peersCpu >= TimeSpan.FromMilliseconds(200) ? peersCpu.TotalMicroseconds / received : null;
         return new LevelResult(mode, streams, Percentiles.Of(latency), Percentiles.Of(ttfb), Percentiles.Of(ttft), received,
-            (long)streams * tokenCount, lost, reordered, gaps, failed, cpuPerToken, rssPerStream, wall.Elapsed.TotalSeconds, firstError);
+            (long)streams * tokenCount, lost, reordered, gaps, failed, cpuPerToken, rssPerStream, wall.Elapsed.TotalSeconds, firstError,
+            peersCpuPerToken);
     }
 
     [GeneratedRegex(@"bench ([0-9a-z\-]+) (\d+)")]
