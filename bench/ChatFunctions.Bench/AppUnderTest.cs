@@ -15,6 +15,9 @@ namespace ChatFunctions.Bench;
 /// </summary>
 public sealed class AppUnderTest : IAsyncDisposable
 {
+    /// <summary>CPUs the app process is pinned to (a taskset list, e.g. "0"), or null.</summary>
+    public static string? PinnedCpus { get; set; }
+
     private readonly Process? _process;
     private readonly WebApplication? _app;
 
@@ -66,13 +69,24 @@ public sealed class AppUnderTest : IAsyncDisposable
         }
 
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
+        // --app-cpus: the app on its own cores (taskset execs dotnet, so the process id stays the app's), the bench
+        // on the others when it runs under `taskset` itself: the relay then competes with neither the model nor the clients.
+        var start = new ProcessStartInfo(PinnedCpus is null ? "dotnet" : "taskset")
         {
-            ArgumentList = { appDll, "--urls", $"http://127.0.0.1:{port}" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (PinnedCpus is not null)
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(PinnedCpus);
+            start.ArgumentList.Add("dotnet");
+        }
+
+        start.ArgumentList.Add(appDll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
         foreach (var (k, v) in settings)
         {
             start.Environment[k] = v;

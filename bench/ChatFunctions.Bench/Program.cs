@@ -6,6 +6,7 @@ using ChatFunctions.Bench;
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- [--levels 1,10,100,...] [--tokens 100] [--rate 20]
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
+//        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --telemetry-memory [--streams 200] [--tokens 100] [--rounds 3] [--out DIR]
@@ -129,6 +130,12 @@ var sweepOptions = new SweepOptions
     Direct = !options.ContainsKey("no-direct"),
     Progress = line => Console.Error.WriteLine(line),
 };
+if (options.TryGetValue("app-cpus", out var appCpus))
+{
+    // --app-cpus 0: pin the app to CPU 0; run the bench itself under `taskset -c 1` for a split machine.
+    AppUnderTest.PinnedCpus = appCpus;
+}
+
 if (options.TryGetValue("app-env", out var appEnv))
 {
     // --app-env "NAME=value;NAME2=value": runtime knobs for the app process (GC, thread pool) to compare settings.
