@@ -54,7 +54,12 @@ public sealed class ProviderClients : IDisposable
     public static ChatOptions Options() => new() { MaxOutputTokens = 321, Temperature = 0.25f };
 
     /// <summary>Every update until the stream ends, and the exception it ended with, if any.</summary>
-    public static async Task<(List<ChatResponseUpdate> Updates, Exception? Error)> ReadAsync(IChatClient client, CancellationToken cancellationToken = default)
+    public static Task<(List<ChatResponseUpdate> Updates, Exception? Error)> ReadAsync(IChatClient client, CancellationToken cancellationToken = default) =>
+        ReadAsync(client, onUpdate: null, cancellationToken);
+
+    /// <summary>The same, telling <paramref name="onUpdate"/> of each update as it arrives.</summary>
+    public static async Task<(List<ChatResponseUpdate> Updates, Exception? Error)> ReadAsync(
+        IChatClient client, Action<IReadOnlyList<ChatResponseUpdate>>? onUpdate, CancellationToken cancellationToken = default)
     {
         var updates = new List<ChatResponseUpdate>();
         try
@@ -62,6 +67,7 @@ public sealed class ProviderClients : IDisposable
             await foreach (var update in client.GetStreamingResponseAsync(Messages(), Options(), cancellationToken))
             {
                 updates.Add(update);
+                onUpdate?.Invoke(updates);
             }
 
             return (updates, null);

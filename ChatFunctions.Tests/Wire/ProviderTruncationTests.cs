@@ -141,9 +141,18 @@ public sealed class ProviderTruncationTests
     {
         await using var fake = await FakeAzureOpenAIServer.StartAsync();
         using var clients = new ProviderClients(fake);
-        fake.Enqueue(new FakeScript { Tokens = Tokens, ResetAfterTokens = 2, ResetTrigger = Task.Delay(200) });
+        // The reset waits until the client has read the two tokens: a reset that reaches the client's socket before
+        // it reads discards them in the kernel (a fixed delay lost them on a loaded machine).
+        var readTwo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.Enqueue(new FakeScript { Tokens = Tokens, ResetAfterTokens = 2, ResetTrigger = readTwo.Task });
 
-        var (updates, error) = await ProviderClients.ReadAsync(clients.Protocol(provider));
+        var (updates, error) = await ProviderClients.ReadAsync(clients.Protocol(provider), read =>
+        {
+            if (ProviderClients.Text(read) == "one two")
+            {
+                readTwo.TrySetResult();
+            }
+        }).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal("one two", ProviderClients.Text(updates));
         Assert.DoesNotContain(updates, u => u.FinishReason is not null);
