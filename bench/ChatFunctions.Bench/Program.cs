@@ -7,6 +7,7 @@ using ChatFunctions.Bench;
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
@@ -70,6 +71,39 @@ if (options.ContainsKey("resume"))
     Write(outDir, "resume.md", resumeTable);
     Write(outDir, "resume.json", JsonSerializer.Serialize(resumeResult, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
     return resumeResult.Levels.All(l => l.Sweep.FailedStreams == 0 && l.Sweep.LostFrames == 0 && l.ResumeFailures == 0) ? 0 : 1;
+}
+
+if (options.ContainsKey("memory"))
+{
+    // What an open stream holds: N streams paused mid-reply, probed inside the app (heap after a full GC, committed,
+    // RSS, our holders) and, with --census, live objects by type and byte arrays by holder (a dump read with ClrMD).
+    var memoryOptions = new MemoryBenchOptions
+    {
+        AppDll = Path.GetFullPath(options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()
+            ?? throw new InvalidOperationException("ChatFunctions.dll (Release) not found: build the solution first.")),
+        AppEnvironment = options.TryGetValue("app-env", out var memoryEnv)
+            ? memoryEnv.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1])
+            : null,
+        Census = options.ContainsKey("census"),
+        Progress = line => Console.Error.WriteLine(line),
+    };
+    if (options.TryGetValue("levels", out var memoryLevels))
+    {
+        memoryOptions = memoryOptions with { Levels = memoryLevels.Split(',').Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToArray() };
+    }
+
+    if (options.TryGetValue("tokens", out var memoryTokens))
+    {
+        memoryOptions = memoryOptions with { Tokens = int.Parse(memoryTokens, CultureInfo.InvariantCulture) };
+    }
+
+    var probes = await MemoryBench.RunAsync(memoryOptions, stop.Token);
+    var memoryTable = MemoryBench.Table(probes);
+    Console.WriteLine(memoryTable);
+    Write(outDir, "memory.md", memoryTable);
+    Write(outDir, "memory.json", JsonSerializer.Serialize(probes.Select(p => new { p.Streams, p.Values, ByType = p.Census?.ByType.ToDictionary(c => c.Key, c => new[] { c.Value.Bytes, c.Value.Count }), ByteArraysByHolder = p.Census?.ByteArraysByHolder.ToDictionary(c => c.Key, c => new[] { c.Value.Bytes, c.Value.Count }) }),
+        new JsonSerializerOptions { WriteIndented = true }));
+    return 0;
 }
 
 if (options.TryGetValue("cold-start", out var builds))
