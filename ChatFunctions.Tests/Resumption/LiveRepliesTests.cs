@@ -294,7 +294,7 @@ public class LiveRepliesTests
     }
 
     [Fact]
-    public async Task AFinishedReplyGoneFromMemory_ResumesFromTheInMemoryStore_ByteIdentical_UntilTheRetentionEnds()
+    public async Task AFinishedReply_LeavesForTheInMemoryStoreAtOnce_AndResumesFromItByteIdentical_UntilTheRetentionEnds()
     {
         using var store = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
         using var replies = Create(store, new Frames(5));
@@ -303,13 +303,7 @@ public class LiveRepliesTests
         var reply = replies.Start("r", Request, Anonymous);
         await WaitUntilAsync(() => reply.Log.IsCompleted && store.TotalBytes == reply.Log.Published);
         var expected = reply.Log.Copy(0, reply.Log.Published).ToArray();
-        for (var i = 0; i < 100 && replies.Find(reply.StreamId) is not null; i++) // the linger (the grace window) passes
-        {
-            _time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(5);
-        }
-
-        Assert.Null(replies.Find(reply.StreamId));
+        await WaitUntilAsync(() => replies.Find(reply.StreamId) is null); // at once: the store holds it in memory already
 
         var resumed = await resumer.OpenAsync(reply.StreamId, 0, Anonymous, CancellationToken.None);
         using var source = Assert.IsAssignableFrom<IStreamSource>(resumed.Source);
@@ -327,6 +321,24 @@ public class LiveRepliesTests
         var expired = await resumer.OpenAsync(reply.StreamId, 0, Anonymous, CancellationToken.None);
         Assert.Null(expired.Source);
         Assert.Equal(404, expired.Rejection!.Status);
+    }
+
+    [Fact]
+    public async Task AFinishedReplyTheInMemoryStoreRefused_StaysInMemoryForTheGraceWindow()
+    {
+        using var store = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1), maxTotalBytes: 16);
+        using var replies = Create(store, new Frames(5));
+        var reply = replies.Start("r", Request, Anonymous);
+        await WaitUntilAsync(() => reply.Log.IsCompleted);
+        await WaitUntilAsync(() => _observer.Invocations.Any(i => i.Method.Name == nameof(IChatStreamObserver.StoreFailed) && (string)i.Arguments[0] == "append"));
+
+        _time.Advance(TimeSpan.FromSeconds(29));
+        await Task.Delay(50);
+        Assert.Same(reply, replies.Find(reply.StreamId));
+        Assert.Equal(0, store.TotalBytes);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntilAsync(() => replies.Find(reply.StreamId) is null);
     }
 
     private Mock<IStreamLogStore> SharedStore(bool cancelRequested, Func<DateTimeOffset?>? readerSeenAt)

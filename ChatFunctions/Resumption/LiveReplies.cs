@@ -54,7 +54,7 @@ public sealed class LiveReplies : IDisposable
         _shutdown = lifetime?.ApplicationStopping.Register(StopAll) ?? default;
     }
 
-    /// <summary>Streams in memory here (producing, or finished and lingering for quick replays).</summary>
+    /// <summary>Streams in memory here (producing, or finished and lingering for quick replays when the store is shared).</summary>
     public int Count => _streams.Count;
 
     /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (budgets) and, when signed in,
@@ -104,15 +104,17 @@ public sealed class LiveReplies : IDisposable
 
         // A shared store: until the last batch is stored. An in-memory one: its log was created; now it takes the reply.
         await persisting;
-        if (persisting is Task<bool> { Result: true })
-        {
-            await StoreCompletedAsync(stream);
-        }
+        var storedInProcess = persisting is Task<bool> { Result: true } && await StoreCompletedAsync(stream);
 
         // Finished streams stay a while, so a late reconnect here replays from memory; the store keeps them longer.
+        // A store in this process's memory already is that: the reply leaves at once (a resume reads the same bytes
+        // from the store) instead of being held twice for the grace window.
         try
         {
-            await Task.Delay(Linger, _time, CancellationToken.None);
+            if (!storedInProcess)
+            {
+                await Task.Delay(Linger, _time, CancellationToken.None);
+            }
         }
         finally
         {
@@ -141,16 +143,19 @@ public sealed class LiveReplies : IDisposable
         }
     }
 
-    /// <summary>A store only this instance reads: the complete reply in one append, after its last frame.</summary>
-    private async Task StoreCompletedAsync(LiveReply stream)
+    /// <summary>A store only this instance reads: the complete reply in one append, after its last frame; false when
+    /// the store refused it (full), so the reply stays in memory for the grace window like any other.</summary>
+    private async Task<bool> StoreCompletedAsync(LiveReply stream)
     {
         try
         {
             await _store.AppendAsync(stream.StreamId, 0, stream.Log.Copy(0, stream.Log.Published), CancellationToken.None);
+            return true;
         }
         catch (StreamLogUnavailableException ex)
         {
             StoreFailed(stream, "append", ex);
+            return false;
         }
     }
 
