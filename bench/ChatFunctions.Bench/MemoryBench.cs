@@ -45,7 +45,7 @@ public static class MemoryBench
         await using var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken);
         var tokens = Enumerable.Range(0, options.Tokens + 1).Select(i => $"t{i} ").ToArray();
         var interval = TimeSpan.FromSeconds(1 / options.TokensPerSecond);
-        fake.DefaultScript = new FakeScript { Tokens = tokens[..20], TokenInterval = TimeSpan.FromMilliseconds(5), FilterChunkEvery = 10 };
+        fake.DefaultScript = new FakeScript { Tokens = [.. Enumerable.Range(0, 20).Select(i => $"t{i} ")], TokenInterval = TimeSpan.FromMilliseconds(5), FilterChunkEvery = 10 };
 
         var probePath = Path.Combine(Path.GetTempPath(), $"chat-bench-probe-{Environment.ProcessId}.sock");
         var environment = new Dictionary<string, string>
@@ -112,6 +112,7 @@ public static class MemoryBench
         {
             await hold.CancelAsync();
             await Task.WhenAll(open).ContinueWith(_ => { }, TaskScheduler.Default);
+            File.Delete(probePath);
         }
 
         return results;
