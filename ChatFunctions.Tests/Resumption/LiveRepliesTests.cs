@@ -341,6 +341,18 @@ public class LiveRepliesTests
         await WaitUntilAsync(() => replies.Find(reply.StreamId) is null);
     }
 
+    [Fact]
+    public void A_disposed_reply_still_answers_whether_it_was_stopped()
+    {
+        var reply = new LiveReply(StreamId.New(), "r", null);
+        reply.Stop(StreamStopReason.Cancelled);
+        reply.Dispose();
+
+        Assert.True(reply.Stopping.IsCancellationRequested);
+        reply.Stop(StreamStopReason.Abandoned);
+        Assert.Equal(StreamStopReason.Cancelled, reply.StopReason);
+    }
+
     private Mock<IStreamLogStore> SharedStore(bool cancelRequested, Func<DateTimeOffset?>? readerSeenAt)
     {
         var store = new Mock<IStreamLogStore>();

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.ServerSentEvents;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using FakeAzureOpenAI;
@@ -25,6 +27,10 @@ public sealed record MemoryBenchOptions
     /// <summary>A heap census (dump + ClrMD) at each probe: by type, and byte arrays by holder.</summary>
     public bool Census { get; init; }
 
+    /// <summary>The fake serves HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a self-signed certificate the app is told to
+    /// trust (SSL_CERT_FILE), so the upstream connection carries TLS as it does to Azure.</summary>
+    public bool UpstreamTls { get; init; }
+
     public Action<string>? Progress { get; init; }
 }
 
@@ -42,7 +48,8 @@ public static class MemoryBench
 {
     public static async Task<IReadOnlyList<MemoryProbeResult>> RunAsync(MemoryBenchOptions options, CancellationToken cancellationToken)
     {
-        await using var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken);
+        using var certificate = options.UpstreamTls ? LoopbackCertificate() : null;
+        await using var fake = await FakeAzureOpenAIServer.StartAsync(0, certificate, cancellationToken);
         var tokens = Enumerable.Range(0, options.Tokens + 1).Select(i => $"t{i} ").ToArray();
         var interval = TimeSpan.FromSeconds(1 / options.TokensPerSecond);
         fake.DefaultScript = new FakeScript { Tokens = [.. Enumerable.Range(0, 20).Select(i => $"t{i} ")], TokenInterval = TimeSpan.FromMilliseconds(5), FilterChunkEvery = 10 };
@@ -55,6 +62,14 @@ public static class MemoryBench
             // The paused streams must outlive every probe (gcdumps of a large heap take a while).
             ["CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS"] = "600",
         };
+        var trusted = Path.Combine(Path.GetTempPath(), $"chat-bench-upstream-{Environment.ProcessId}.pem");
+        if (certificate is not null)
+        {
+            // OpenSSL (and so .NET on Linux) takes its trusted roots from this file instead of the system's.
+            await File.WriteAllTextAsync(trusted, certificate.ExportCertificatePem(), cancellationToken);
+            environment["SSL_CERT_FILE"] = trusted;
+        }
+
         foreach (var (k, v) in options.AppEnvironment ?? new Dictionary<string, string>())
         {
             environment[k] = v;
@@ -113,6 +128,7 @@ public static class MemoryBench
             await hold.CancelAsync();
             await Task.WhenAll(open).ContinueWith(_ => { }, TaskScheduler.Default);
             File.Delete(probePath);
+            File.Delete(trusted);
         }
 
         return results;
@@ -139,6 +155,19 @@ public static class MemoryBench
             options.Progress?.Invoke($"memory:   RSS {values["rssAfterGc"] / 1048576:F1} MiB, heap {values["heapSize"] / 1048576:F1} MiB, committed {values["committed"] / 1048576:F1} MiB");
             return result;
         }
+    }
+
+    /// <summary>A self-signed certificate for 127.0.0.1 and localhost, its own root.</summary>
+    public static X509Certificate2 LoopbackCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(System.Net.IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
     }
 
     /// <summary>Reads one stream until it has delivered <paramref name="tokens"/> chunks, then holds it open.</summary>

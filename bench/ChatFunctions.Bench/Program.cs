@@ -5,9 +5,9 @@ using ChatFunctions.Bench;
 // Usage (docs/benchmarks.md):
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- [--levels 1,10,100,...] [--tokens 100] [--rate 20]
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
-//        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
+//        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"] [--upstream-tls (relay only)]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
-//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--app-env ...] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
@@ -85,6 +85,7 @@ if (options.ContainsKey("memory"))
             ? memoryEnv.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1])
             : null,
         Census = options.ContainsKey("census"),
+        UpstreamTls = options.ContainsKey("upstream-tls"),
         Progress = line => Console.Error.WriteLine(line),
     };
     if (options.TryGetValue("levels", out var memoryLevels))
@@ -147,7 +148,8 @@ var appDll = options.ContainsKey("in-process") ? null : options.GetValueOrDefaul
 var sweepOptions = new SweepOptions
 {
     AppDll = appDll is null ? null : Path.GetFullPath(appDll),
-    Direct = !options.ContainsKey("no-direct"),
+    Direct = !options.ContainsKey("no-direct") && !options.ContainsKey("upstream-tls"),
+    UpstreamTls = options.ContainsKey("upstream-tls"),
     Progress = line => Console.Error.WriteLine(line),
 };
 if (options.TryGetValue("app-env", out var appEnv))
