@@ -241,6 +241,118 @@ public class LiveRepliesTests
         _budget.Verify(b => b.RecordAsync(Anonymous.Key, It.IsAny<long>(), It.IsAny<CancellationToken>()), Times.Once);
     }
 
+    [Fact]
+    public async Task WithAnInMemoryStore_AnOpenReplyHasNoSecondCopy_AndTheFinishedOneIsStoredByteIdentical()
+    {
+        using var store = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        using var streamer = new Trickle();
+        using var replies = Create(store, streamer);
+        var reply = replies.Start("r", Request, Anonymous);
+        await WaitUntilAsync(() => store.Count == 1);
+        for (var i = 0; i < 12; i++) // 3 s of chunks, no reader: a shared store would have had 12 appends by now
+        {
+            streamer.Write(reply);
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(5);
+        }
+
+        Assert.True(reply.Log.Published > 0);
+        Assert.Equal(0, store.TotalBytes);
+
+        reply.Stop(StreamStopReason.Cancelled);
+        await WaitUntilAsync(() => reply.Log.IsCompleted && store.TotalBytes == reply.Log.Published);
+        var stored = await store.ReadAsync(reply.StreamId, 0, CancellationToken.None);
+        Assert.Equal(reply.Log.Copy(0, reply.Log.Published).ToArray(), stored!.Bytes.ToArray());
+    }
+
+    [Fact]
+    public async Task WithAStoreOnlyThisInstanceReads_TheReplyIsAppendedOnce_WholeAndAfterItsLastFrame()
+    {
+        var appends = new List<(long Offset, byte[] Frames, bool Completed)>();
+        var store = new Mock<IStreamLogStore>();
+        store.SetupGet(s => s.IsShared).Returns(false);
+        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        LiveReplies? live = null;
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .Callback((string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken _) =>
+            {
+                lock (appends)
+                {
+                    appends.Add((offset, frames.ToArray(), live!.Find(streamId)!.Log.IsCompleted));
+                }
+            })
+            .Returns(Task.CompletedTask);
+        using var replies = live = Create(store.Object, new Frames(40));
+        var reply = replies.Start("r", Request, Anonymous);
+
+        await WaitUntilAsync(() => { lock (appends) { return appends.Count > 0; } });
+        await Task.Delay(50);
+        var append = Assert.Single(appends);
+        Assert.Equal(0, append.Offset);
+        Assert.True(append.Completed);
+        Assert.Equal(reply.Log.Copy(0, reply.Log.Published).ToArray(), append.Frames);
+    }
+
+    [Fact]
+    public async Task AFinishedReply_LeavesForTheInMemoryStoreAtOnce_AndResumesFromItByteIdentical_UntilTheRetentionEnds()
+    {
+        using var store = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        using var replies = Create(store, new Frames(5));
+        var resumer = new StreamResumer(replies, store, Options.Create(_options), Options.Create(new ChatServiceOptions()), _time,
+            _observer.Object, NullLogger<StreamResumer>.Instance);
+        var reply = replies.Start("r", Request, Anonymous);
+        await WaitUntilAsync(() => reply.Log.IsCompleted && store.TotalBytes == reply.Log.Published);
+        var expected = reply.Log.Copy(0, reply.Log.Published).ToArray();
+        await WaitUntilAsync(() => replies.Find(reply.StreamId) is null); // at once: the store holds it in memory already
+
+        var resumed = await resumer.OpenAsync(reply.StreamId, 0, Anonymous, CancellationToken.None);
+        using var source = Assert.IsAssignableFrom<IStreamSource>(resumed.Source);
+        var received = new System.Buffers.ArrayBufferWriter<byte>();
+        while (source.TryCopy(received, 1024))
+        {
+        }
+
+        Assert.True(source.IsFinished);
+        Assert.Equal(expected, received.WrittenSpan.ToArray());
+        _observer.Verify(o => o.StreamResumed("store"), Times.Once);
+
+        _time.Advance(TimeSpan.FromHours(1) + InMemoryStreamLogStore.SweepInterval);
+        Assert.Equal(0, store.TotalBytes);
+        var expired = await resumer.OpenAsync(reply.StreamId, 0, Anonymous, CancellationToken.None);
+        Assert.Null(expired.Source);
+        Assert.Equal(404, expired.Rejection!.Status);
+    }
+
+    [Fact]
+    public async Task AFinishedReplyTheInMemoryStoreRefused_StaysInMemoryForTheGraceWindow()
+    {
+        using var store = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1), maxTotalBytes: 16);
+        using var replies = Create(store, new Frames(5));
+        var reply = replies.Start("r", Request, Anonymous);
+        await WaitUntilAsync(() => reply.Log.IsCompleted);
+        await WaitUntilAsync(() => _observer.Invocations.Any(i => i.Method.Name == nameof(IChatStreamObserver.StoreFailed) && (string)i.Arguments[0] == "append"));
+
+        _time.Advance(TimeSpan.FromSeconds(29));
+        await Task.Delay(50);
+        Assert.Same(reply, replies.Find(reply.StreamId));
+        Assert.Equal(0, store.TotalBytes);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntilAsync(() => replies.Find(reply.StreamId) is null);
+    }
+
+    [Fact]
+    public void A_disposed_reply_still_answers_whether_it_was_stopped()
+    {
+        var reply = new LiveReply(StreamId.New(), "r", null);
+        reply.Stop(StreamStopReason.Cancelled);
+        reply.Dispose();
+
+        Assert.True(reply.Stopping.IsCancellationRequested);
+        reply.Stop(StreamStopReason.Abandoned);
+        Assert.Equal(StreamStopReason.Cancelled, reply.StopReason);
+    }
+
     private Mock<IStreamLogStore> SharedStore(bool cancelRequested, Func<DateTimeOffset?>? readerSeenAt)
     {
         var store = new Mock<IStreamLogStore>();

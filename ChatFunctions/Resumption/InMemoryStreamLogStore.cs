@@ -210,7 +210,8 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
             if (Length + frames.Length > _buffer.Length)
             {
                 // Written bytes are never overwritten (a grown buffer is a new array), so slices handed to readers stay valid.
-                var grown = new byte[(int)Math.Min(Array.MaxLength, Math.Max(Length + frames.Length, Math.Max(1024L, 2L * _buffer.Length)))];
+                // The first append is taken at its exact size: the producing instance stores a complete reply in one.
+                var grown = new byte[Length == 0 ? frames.Length : (int)Math.Min(Array.MaxLength, Math.Max(Length + frames.Length, Math.Max(1024L, 2L * _buffer.Length)))];
                 _buffer.AsSpan(0, Length).CopyTo(grown);
                 _buffer = grown;
             }

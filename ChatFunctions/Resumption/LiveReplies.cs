@@ -54,7 +54,7 @@ public sealed class LiveReplies : IDisposable
         _shutdown = lifetime?.ApplicationStopping.Register(StopAll) ?? default;
     }
 
-    /// <summary>Streams in memory here (producing, or finished and lingering for quick replays).</summary>
+    /// <summary>Streams in memory here (producing, or finished and lingering for quick replays when the store is shared).</summary>
     public int Count => _streams.Count;
 
     /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (budgets) and, when signed in,
@@ -71,7 +71,11 @@ public sealed class LiveReplies : IDisposable
                 OnLastReaderLeft(stream);
             }
         };
-        var persisting = PersistAsync(stream);
+        // A shared store gets batches while the reply is produced, for a resume on another instance. Nobody else reads
+        // an in-memory store, and a resume here reads the live log for as long as the reply is kept here (StreamResumer
+        // looks here first, and the reply stays past its last append): that store takes the reply once, complete,
+        // instead of holding a second, growing copy of every open reply.
+        var persisting = _store.IsShared ? PersistAsync(stream) : CreateLogAsync(stream);
         _ = RunAsync(stream, request, caller.Key, persisting);
         return stream;
     }
@@ -98,12 +102,19 @@ public sealed class LiveReplies : IDisposable
 
         stream.Log.Complete();
 
+        // A shared store: until the last batch is stored. An in-memory one: its log was created; now it takes the reply.
         await persisting;
+        var storedInProcess = persisting is Task<bool> { Result: true } && await StoreCompletedAsync(stream);
 
         // Finished streams stay a while, so a late reconnect here replays from memory; the store keeps them longer.
+        // A store in this process's memory already is that: the reply leaves at once (a resume reads the same bytes
+        // from the store) instead of being held twice for the grace window.
         try
         {
-            await Task.Delay(Linger, _time, CancellationToken.None);
+            if (!storedInProcess)
+            {
+                await Task.Delay(Linger, _time, CancellationToken.None);
+            }
         }
         finally
         {
@@ -116,19 +127,45 @@ public sealed class LiveReplies : IDisposable
 
     private TimeSpan Linger => _options.Grace > TimeSpan.FromSeconds(5) ? _options.Grace : TimeSpan.FromSeconds(5);
 
-    /// <summary>Appends what was published since the last batch, every flush interval, until the last frame is stored.
-    /// Failures cost resumability only: the live readers read from memory and never wait on this.</summary>
-    private async Task PersistAsync(LiveReply stream)
+    /// <summary>Creates the stream's log in the store; false (after reporting it) when the store refused.</summary>
+    private async Task<bool> CreateLogAsync(LiveReply stream)
     {
         await Task.Yield();
-        var log = stream.Log;
         try
         {
             await _store.CreateAsync(stream.StreamId, stream.OwnerKey, CancellationToken.None);
+            return true;
         }
         catch (StreamLogUnavailableException ex)
         {
             StoreFailed(stream, "create", ex);
+            return false;
+        }
+    }
+
+    /// <summary>A store only this instance reads: the complete reply in one append, after its last frame; false when
+    /// the store refused it (full), so the reply stays in memory for the grace window like any other.</summary>
+    private async Task<bool> StoreCompletedAsync(LiveReply stream)
+    {
+        try
+        {
+            await _store.AppendAsync(stream.StreamId, 0, stream.Log.Copy(0, stream.Log.Published), CancellationToken.None);
+            return true;
+        }
+        catch (StreamLogUnavailableException ex)
+        {
+            StoreFailed(stream, "append", ex);
+            return false;
+        }
+    }
+
+    /// <summary>A shared store: appends what was published since the last batch, every flush interval, until the last
+    /// frame is stored. Failures cost resumability only: the live readers read from memory and never wait on this.</summary>
+    private async Task PersistAsync(LiveReply stream)
+    {
+        var log = stream.Log;
+        if (!await CreateLogAsync(stream))
+        {
             return;
         }
 

@@ -31,6 +31,7 @@ public sealed class LiveReply : IDisposable
         StreamId = streamId;
         RequestId = requestId;
         OwnerKey = ownerKey;
+        Stopping = _stop.Token;
     }
 
     public string StreamId { get; }
@@ -42,8 +43,9 @@ public sealed class LiveReply : IDisposable
 
     public StreamLog Log { get; } = new();
 
-    /// <summary>Cancelled when the producer must stop (see <see cref="StopReason"/>).</summary>
-    public CancellationToken Stopping => _stop.Token;
+    /// <summary>Cancelled when the producer must stop (see <see cref="StopReason"/>). Taken once, so it can still be
+    /// read after the reply is disposed (a finished reply the in-memory store holds leaves memory at once).</summary>
+    public CancellationToken Stopping { get; }
 
     public StreamStopReason StopReason => (StreamStopReason)Volatile.Read(ref _stopReason);
 

@@ -5,9 +5,10 @@ using ChatFunctions.Bench;
 // Usage (docs/benchmarks.md):
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- [--levels 1,10,100,...] [--tokens 100] [--rate 20]
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
-//        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"]
+//        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"] [--upstream-tls (relay only)]
 //        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --telemetry-memory [--streams 200] [--tokens 100] [--rounds 3] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
@@ -74,6 +75,40 @@ if (options.ContainsKey("resume"))
     return resumeResult.Levels.All(l => l.Sweep.FailedStreams == 0 && l.Sweep.LostFrames == 0 && l.ResumeFailures == 0) ? 0 : 1;
 }
 
+if (options.ContainsKey("memory"))
+{
+    // What an open stream holds: N streams paused mid-reply, probed inside the app (heap after a full GC, committed,
+    // RSS, our holders) and, with --census, live objects by type and byte arrays by holder (a dump read with ClrMD).
+    var memoryOptions = new MemoryBenchOptions
+    {
+        AppDll = Path.GetFullPath(options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()
+            ?? throw new InvalidOperationException("ChatFunctions.dll (Release) not found: build the solution first.")),
+        AppEnvironment = options.TryGetValue("app-env", out var memoryEnv)
+            ? memoryEnv.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1])
+            : null,
+        Census = options.ContainsKey("census"),
+        UpstreamTls = options.ContainsKey("upstream-tls"),
+        Progress = line => Console.Error.WriteLine(line),
+    };
+    if (options.TryGetValue("levels", out var memoryLevels))
+    {
+        memoryOptions = memoryOptions with { Levels = memoryLevels.Split(',').Select(l => int.Parse(l, CultureInfo.InvariantCulture)).ToArray() };
+    }
+
+    if (options.TryGetValue("tokens", out var memoryTokens))
+    {
+        memoryOptions = memoryOptions with { Tokens = int.Parse(memoryTokens, CultureInfo.InvariantCulture) };
+    }
+
+    var probes = await MemoryBench.RunAsync(memoryOptions, stop.Token);
+    var memoryTable = MemoryBench.Table(probes);
+    Console.WriteLine(memoryTable);
+    Write(outDir, "memory.md", memoryTable);
+    Write(outDir, "memory.json", JsonSerializer.Serialize(probes.Select(p => new { p.Streams, p.Values, ByType = p.Census?.ByType.ToDictionary(c => c.Key, c => new[] { c.Value.Bytes, c.Value.Count }), ByteArraysByHolder = p.Census?.ByteArraysByHolder.ToDictionary(c => c.Key, c => new[] { c.Value.Bytes, c.Value.Count }) }),
+        new JsonSerializerOptions { WriteIndented = true }));
+    return 0;
+}
+
 if (options.TryGetValue("cold-start", out var builds))
 {
     // --cold-start "jit=/tmp/pub-jit/ChatFunctions.dll;r2r=/tmp/pub-r2r/ChatFunctions.dll" [--runs 5]: builds alternate run by run.
@@ -127,7 +162,8 @@ var appDll = options.ContainsKey("in-process") ? null : options.GetValueOrDefaul
 var sweepOptions = new SweepOptions
 {
     AppDll = appDll is null ? null : Path.GetFullPath(appDll),
-    Direct = !options.ContainsKey("no-direct"),
+    Direct = !options.ContainsKey("no-direct") && !options.ContainsKey("upstream-tls"),
+    UpstreamTls = options.ContainsKey("upstream-tls"),
     Progress = line => Console.Error.WriteLine(line),
 };
 if (options.TryGetValue("app-cpus", out var appCpus))

@@ -29,6 +29,9 @@ public sealed record SweepOptions
 
     public IReadOnlyDictionary<string, string>? AppEnvironment { get; init; }
 
+    /// <summary>The fake serves HTTPS (HTTP/1.1 and HTTP/2 by ALPN) and the app trusts it (relay only).</summary>
+    public bool UpstreamTls { get; init; }
+
     public Action<string>? Progress { get; init; }
 
     /// <summary>Called before each level (warm-ups included) with its mode and stream count: lets a caller snapshot counters.</summary>
@@ -80,7 +83,8 @@ public static partial class Sweep
     public static async Task<SweepResult> RunAsync(SweepOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        await using var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken);
+        using var certificate = options.UpstreamTls ? MemoryBench.LoopbackCertificate() : null;
+        await using var fake = await FakeAzureOpenAIServer.StartAsync(0, certificate, cancellationToken);
         var tokens = Enumerable.Range(0, options.Tokens).Select(i => $"t{i} ").ToArray();
         fake.DefaultScript = new FakeScript
         {
@@ -89,7 +93,15 @@ public static partial class Sweep
             FilterChunkEvery = options.FilterChunkEvery,
         };
 
-        await using var app = await AppUnderTest.StartAsync(fake.Endpoint, options.AppDll, options.AppEnvironment, cancellationToken);
+        var environment = new Dictionary<string, string>(options.AppEnvironment ?? new Dictionary<string, string>());
+        var trusted = Path.Combine(Path.GetTempPath(), $"chat-bench-upstream-{Environment.ProcessId}.pem");
+        if (certificate is not null)
+        {
+            await File.WriteAllTextAsync(trusted, certificate.ExportCertificatePem(), cancellationToken);
+            environment["SSL_CERT_FILE"] = trusted; // OpenSSL's trusted roots for the app: the fake's certificate only
+        }
+
+        await using var app = await AppUnderTest.StartAsync(fake.Endpoint, options.AppDll, environment, cancellationToken);
         var appGc = app.OutOfProcess ? "workstation, concurrent (the app's runtimeconfig defaults)" : "in process";
         var results = new List<LevelResult>();
 
@@ -115,6 +127,7 @@ public static partial class Sweep
             }
         }
 
+        File.Delete(trusted);
         return new SweepResult(results, appGc);
 
         Task Before(string mode, int streams) => options.BeforeLevel?.Invoke(mode, streams) ?? Task.CompletedTask;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -42,12 +43,29 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
     /// <summary>Set when the server saw the caller abandon a streaming request (the HTTP request was aborted).</summary>
     public event Action<RecordedRequest>? RequestAborted;
 
-    public static async Task<FakeAzureOpenAIServer> StartAsync(int port = 0, CancellationToken cancellationToken = default)
+    public static Task<FakeAzureOpenAIServer> StartAsync(int port = 0, CancellationToken cancellationToken = default) =>
+        StartAsync(port, tlsCertificate: null, cancellationToken);
+
+    /// <param name="tlsCertificate">Serves HTTPS (HTTP/1.1 and HTTP/2 by ALPN, as Azure does) with this certificate;
+    /// null: plain HTTP/1.1.</param>
+    public static async Task<FakeAzureOpenAIServer> StartAsync(int port, X509Certificate2? tlsCertificate, CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Limits.MinResponseDataRate = null);
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MinResponseDataRate = null;
+            if (tlsCertificate is not null)
+            {
+                k.ConfigureHttpsDefaults(https => https.ServerCertificate = tlsCertificate);
+            }
+        });
+        if (tlsCertificate is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out
+        }
+
+        builder.WebHost.UseUrls($"{(tlsCertificate is null ? "http" : "https")}://127.0.0.1:{port}");
         var app = builder.Build();
         var server = new FakeAzureOpenAIServer(app);
         app.MapPost("/openai/deployments/{deployment}/chat/completions", server.HandleAsync);
@@ -77,7 +95,10 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             deployment,
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
             JsonNode.Parse(body)!.AsObject(),
-            received);
+            received)
+        {
+            Protocol = context.Request.Protocol,
+        };
         _requests.Enqueue(recorded);
         var script = _scripts.TryDequeue(out var queued) ? queued : DefaultScript;
 
@@ -374,6 +395,9 @@ public sealed class RecordedRequest(string pathAndQuery, string? deployment, IRe
     public JsonObject Body { get; } = body;
 
     public long ReceivedTimestamp { get; } = receivedTimestamp;
+
+    /// <summary>"HTTP/1.1" or "HTTP/2".</summary>
+    public string Protocol { get; init; } = "HTTP/1.1";
 
     private long _abortedTimestamp;
 
