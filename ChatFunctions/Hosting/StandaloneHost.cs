@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,6 +52,14 @@ public static class StandaloneHost
         });
         builder.Services.AddChatFunctions(builder.Configuration);
         builder.Services.AddTelemetry(builder.Configuration);
+        // A function class is created per request by the container, not by ActivatorUtilities.CreateFactory, which
+        // compiles an expression tree per class at start (on the cold start's path; docs/benchmarks.md "Cold start").
+        var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
+        foreach (var function in functions)
+        {
+            builder.Services.TryAddTransient(function.FunctionType);
+        }
+
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
 
@@ -66,28 +75,34 @@ public static class StandaloneHost
         }
         else
         {
-            app.MapGet("/", (HttpContext context) =>
+            app.MapGet("/", context =>
             {
                 // The page's own inline style needs its own policy; nothing else may load.
                 context.Response.Headers.ContentSecurityPolicy = PageNotBuiltPolicy;
-                return Results.Content(PageNotBuilt, "text/html; charset=utf-8");
+                context.Response.ContentType = "text/html; charset=utf-8";
+                return context.Response.WriteAsync(PageNotBuilt, context.RequestAborted);
             });
         }
 
         // The page asks for its runtime configuration at start. A build deployed by azd carries one in dist/ (served
         // above); here the API is this host itself, so the answer is "same origin, anonymous".
-        app.MapGet("/config.json", (HttpContext context) =>
+        // Every endpoint here is a plain RequestDelegate: a handler returning IResult would make routing build the
+        // minimal-API request delegate factory (and its form-binding converters) for every endpoint at the first
+        // request, which is on the cold start's path to the first token.
+        app.MapGet("/config.json", context =>
         {
             context.Response.Headers.CacheControl = "no-store";
-            return Results.Json(new { apiBaseUrl = "", auth = (object?)null });
+            context.Response.ContentType = "application/json; charset=utf-8";
+            return context.Response.WriteAsync(SameOriginAnonymousConfig, context.RequestAborted);
         });
 
-        var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
         foreach (var function in functions)
         {
-            var factory = ActivatorUtilities.CreateFactory(function.FunctionType, Type.EmptyTypes);
-            app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, (HttpContext context) =>
-                function.Invoke(factory(context.RequestServices, null), context.Request, context.RequestAborted))
+            app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, context =>
+            {
+                var instance = context.RequestServices.GetRequiredService(function.FunctionType);
+                return function.Invoke(instance, context.Request, context.RequestAborted);
+            })
                 .WithDisplayName(function.Name);
         }
 
@@ -195,6 +210,8 @@ public static class StandaloneHost
 
         return null;
     }
+
+    private const string SameOriginAnonymousConfig = """{"apiBaseUrl":"","auth":null}""";
 
     private const string PageNotBuiltPolicy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 

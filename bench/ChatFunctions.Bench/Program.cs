@@ -128,7 +128,7 @@ if (options.TryGetValue("cold-start", out var builds))
     }
 
     var results = perBuild.Select(kv => new ColdStartResult(kv.Key, kv.Value[0].AppDll,
-        kv.Value.SelectMany(r => r.FirstTokenMs).ToList(), kv.Value.SelectMany(r => r.WorkerConnectMs).ToList())).ToList();
+        kv.Value.SelectMany(r => r.FirstTokenMs).ToList(), kv.Value.SelectMany(r => r.FirstTokenCpuMs).ToList(), kv.Value.SelectMany(r => r.WorkerConnectMs).ToList())).ToList();
     var coldTable = ColdStart.Table(results);
     Console.WriteLine(coldTable);
     Write(outDir, "cold-start.md", coldTable);
