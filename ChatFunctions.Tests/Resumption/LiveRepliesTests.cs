@@ -225,6 +225,88 @@ public class LiveRepliesTests
     }
 
     [Fact]
+    public async Task WhenTheLastReaderLeaves_WhatItHadLiveIsAppendedAtOnce_NotAtTheNextBeat()
+    {
+        var appended = new List<(long Offset, int Length)>();
+        var store = SharedStore(cancelRequested: false, readerSeenAt: null);
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .Callback((string _, long offset, ReadOnlyMemory<byte> frames, CancellationToken _) => { lock (appended) { appended.Add((offset, frames.Length)); } })
+            .Returns(Task.CompletedTask);
+        using var streamer = new Trickle();
+        using var replies = Create(store.Object, streamer);
+        var reply = replies.Start("r", Request, Anonymous);
+        var reader = reply.Log.Attach(0);
+
+        // One attached append (at 1 s), then half a second of tokens the store has not got: the next attached
+        // append would be two intervals away.
+        for (var i = 0; i < 6; i++)
+        {
+            streamer.Write(reply);
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(10);
+            reader.Advance(reply.Log.Published);
+        }
+
+        long StoredEnd()
+        {
+            lock (appended)
+            {
+                return appended.Count == 0 ? 0 : appended[^1].Offset + appended[^1].Length;
+            }
+        }
+
+        Assert.InRange(StoredEnd(), 1, reply.Log.Published - 1);
+        streamer.Write(reply);
+        var published = reply.Log.Published;
+
+        reader.Dispose(); // the client's connection dropped; the clock does not move
+
+        await WaitUntilAsync(() => StoredEnd() == published);
+        reply.Stop(StreamStopReason.Cancelled);
+    }
+
+    [Fact]
+    public async Task ALastReaderLeavingDuringAnAppend_IsAppendedRightAfterIt_NeverBesideIt()
+    {
+        var running = 0;
+        var overlapped = false;
+        var appends = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var store = SharedStore(cancelRequested: false, readerSeenAt: null);
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .Returns(async () =>
+            {
+                overlapped |= Interlocked.Increment(ref running) > 1;
+                Interlocked.Increment(ref appends);
+                await release.Task;
+                Interlocked.Decrement(ref running);
+            });
+        using var streamer = new Trickle();
+        using var replies = Create(store.Object, streamer);
+        var reply = replies.Start("r", Request, Anonymous);
+        var reader = reply.Log.Attach(0);
+        for (var i = 0; i < 4 && Volatile.Read(ref appends) == 0; i++)
+        {
+            streamer.Write(reply);
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(10);
+            reader.Advance(reply.Log.Published);
+        }
+
+        await WaitUntilAsync(() => Volatile.Read(ref appends) == 1); // the attached append, held by the store
+
+        streamer.Write(reply);
+        reader.Dispose();
+        await Task.Delay(50);
+        Assert.Equal(1, Volatile.Read(ref appends)); // the wake waits for the running append
+
+        release.SetResult();
+        await WaitUntilAsync(() => Volatile.Read(ref appends) == 2); // and follows it without a beat
+        Assert.False(overlapped);
+        reply.Stop(StreamStopReason.Cancelled);
+    }
+
+    [Fact]
     public async Task WhatAReplyCost_IsRecordedBeforeItsDoneFrameIsPublished()
     {
         var recorded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -68,6 +68,9 @@ public sealed class LiveReplies : IDisposable
         {
             if (count == 0)
             {
+                // A resume elsewhere reads the store: what this reader had live must get there now, not at the
+                // attached cadence's next append (up to four intervals away).
+                stream.WakePersister();
                 OnLastReaderLeft(stream);
             }
         };
@@ -138,11 +141,13 @@ public sealed class LiveReplies : IDisposable
         var beat = lastAppend;
         while (true)
         {
+            var wake = stream.PersisterWake;
             var completed = log.IsCompleted;
             var end = log.Published;
             // While a reader here keeps up, the copy in storage is only for a resume elsewhere, which needs this
             // reader's connection to have died unnoticed: append less often then (each append is a billed write).
-            // Once nobody reads here, or at the end, the next interval appends.
+            // Once nobody reads here, or at the end, the next interval appends; the last reader leaving wakes this
+            // loop for an append at once.
             var due = completed || log.ReaderCount == 0 || _time.GetElapsedTime(lastAppend) >= AttachedFlushInterval;
             if (end > stored && due)
             {
@@ -170,11 +175,12 @@ public sealed class LiveReplies : IDisposable
             }
 
             // On a fixed beat: the time an append took comes out of the wait, so a follower elsewhere is at most one
-            // interval (plus the append) behind, not two.
+            // interval (plus the append) behind, not two. A wake (the last reader left) ends the wait early, and the
+            // beat restarts from it.
             var wait = _options.FlushInterval - _time.GetElapsedTime(beat);
-            if (wait > TimeSpan.Zero)
+            if (wait > TimeSpan.Zero && !wake.IsCompleted)
             {
-                await Task.Delay(wait, _time, CancellationToken.None);
+                await wake.WaitAsync(wait, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             beat = _time.GetTimestamp();

@@ -53,6 +53,16 @@ public sealed class LiveReply : IDisposable
     /// <summary>When the last reader left (UTC ticks): the grace window counts from here.</summary>
     internal long LastReaderLeftTicks;
 
+    private TaskCompletionSource _persisterWake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes at the next <see cref="WakePersister"/>: the persister takes it before it looks at the
+    /// log, so a wake that comes while it appends or decides is not lost.</summary>
+    internal Task PersisterWake => Volatile.Read(ref _persisterWake).Task;
+
+    /// <summary>Asks the persister to look at the log now instead of at its next beat (the last reader left).</summary>
+    internal void WakePersister() =>
+        Interlocked.Exchange(ref _persisterWake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
     /// <summary>Stops the model call; the producer ends the log with its done frame. The first reason wins.</summary>
     public void Stop(StreamStopReason reason)
     {
