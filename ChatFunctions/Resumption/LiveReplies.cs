@@ -68,8 +68,8 @@ public sealed class LiveReplies : IDisposable
         {
             if (count == 0)
             {
-                // A resume elsewhere reads the store: what this reader had live must get there now, not at the
-                // attached cadence's next append (up to four intervals away).
+                // A resume elsewhere reads the store: what this reader had live goes there now, not at the
+                // persister's next beat.
                 stream.WakePersister();
                 OnLastReaderLeft(stream);
             }
