@@ -342,8 +342,10 @@ public class LiveRepliesTests
             await Task.Delay(5);
         }
 
-        // One a second for 20 s (the first may come before the reader attached), and the last batch with done.
-        Assert.InRange(Volatile.Read(ref appends), 20, 22);
+        // One a second for 20 s (the first may come before the reader attached), and the last batch with done; the
+        // detach adds none. Fewer if a busy machine runs the persister late (its cadence counts from its last append);
+        // the interval cadence would make about 80.
+        Assert.InRange(Volatile.Read(ref appends), 16, 22);
     }
 
     [Fact]
