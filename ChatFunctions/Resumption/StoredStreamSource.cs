@@ -29,6 +29,7 @@ public sealed class StoredStreamSource : IStreamSource
     private bool _done;
     private long _lastGrowth;
     private long _lastMark;
+    private long _lastPoll;
 
     /// <param name="first">The first read of the log (from offset 0), which the resumer already made to decide 404/410.</param>
     /// <param name="framesToSkip">Frames the client already has (the sequence number in its Last-Event-ID).</param>
@@ -46,6 +47,7 @@ public sealed class StoredStreamSource : IStreamSource
         _framesToSkip = framesToSkip;
         _clientFrames = framesToSkip;
         _lastGrowth = time.GetTimestamp();
+        _lastPoll = _lastGrowth;
         Take(first.Bytes.Span);
     }
 
@@ -82,7 +84,15 @@ public sealed class StoredStreamSource : IStreamSource
             return;
         }
 
-        await Task.Delay(_pollInterval, _time, cancellationToken);
+        // On a fixed beat: the read's own time and the delivery of what it brought come out of the wait, so a
+        // frame waits at most one interval here once it is stored, not an interval plus a read.
+        var wait = _pollInterval - _time.GetElapsedTime(_lastPoll);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, _time, cancellationToken);
+        }
+
+        _lastPoll = _time.GetTimestamp();
         if ((_lastMark == 0 || _time.GetElapsedTime(_lastMark) >= _markInterval) && _marking.IsCompleted)
         {
             // Off the poll path: a metadata write (which may retry on a busy store) must not delay the next read.

@@ -64,6 +64,10 @@ public static class StreamClient
         MaxConnectionsPerServer = int.MaxValue,
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         ConnectTimeout = TimeSpan.FromSeconds(30),
+        // A response disposed mid-body closes its connection, as a browser's abort does: .NET's default drains it
+        // for up to 2 s first, so a "dropped" client went on reading, and the server saw it leave 2 s late.
+        ResponseDrainTimeout = TimeSpan.Zero,
+        MaxResponseDrainSize = 0,
     })
     {
         BaseAddress = baseAddress,
