@@ -82,7 +82,7 @@ public sealed class LiveReplies : IDisposable
 
     public LiveReply? Find(string streamId) => _streams.TryGetValue(streamId, out var stream) ? stream : null;
 
-    private async Task RunAsync(LiveReply stream, ChatRequest request, CallerKey payer, Task persisting)
+    private async Task RunAsync(LiveReply stream, ChatRequest request, CallerKey payer, Task<bool> persisting)
     {
         // The caller goes on to attach its reader; the model call runs on its own, apart from any connection.
         await Task.Yield();
@@ -103,8 +103,8 @@ public sealed class LiveReplies : IDisposable
         stream.Log.Complete();
 
         // A shared store: until the last batch is stored. An in-memory one: its log was created; now it takes the reply.
-        await persisting;
-        var storedInProcess = persisting is Task<bool> { Result: true } && await StoreCompletedAsync(stream);
+        var stored = await persisting;
+        var storedInProcess = !_store.IsShared && stored && await StoreCompletedAsync(stream);
 
         // Finished streams stay a while, so a late reconnect here replays from memory; the store keeps them longer.
         // A store in this process's memory already is that: the reply leaves at once (a resume reads the same bytes
@@ -160,13 +160,14 @@ public sealed class LiveReplies : IDisposable
     }
 
     /// <summary>A shared store: appends what was published since the last batch, every flush interval, until the last
-    /// frame is stored. Failures cost resumability only: the live readers read from memory and never wait on this.</summary>
-    private async Task PersistAsync(LiveReply stream)
+    /// frame is stored; false when the store gave up. Failures cost resumability only: the live readers read from memory
+    /// and never wait on this.</summary>
+    private async Task<bool> PersistAsync(LiveReply stream)
     {
         var log = stream.Log;
         if (!await CreateLogAsync(stream))
         {
-            return;
+            return false;
         }
 
         long stored = 0;
@@ -196,14 +197,14 @@ public sealed class LiveReplies : IDisposable
                     if (++failures >= MaxConsecutiveStoreFailures)
                     {
                         // The store is down: stop paying for attempts; this stream resumes only on this instance.
-                        return;
+                        return false;
                     }
                 }
             }
 
             if (completed && stored == end)
             {
-                return;
+                return true;
             }
 
             // On a fixed beat: the time an append took comes out of the wait, so a follower elsewhere is at most one
