@@ -9,6 +9,24 @@ namespace ChatFunctions.Tests.Diagnostics;
 [Trait("Category", "Bench")]
 public sealed class BenchSmokeTests
 {
+    /// <summary>--app-cpus: the app runs on the cores given (taskset execs dotnet, so the process the bench measures is
+    /// the app's own), and still answers.</summary>
+    [Fact]
+    public async Task The_app_can_be_pinned_to_its_own_cores_and_is_the_process_measured()
+    {
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var root = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
+        var appDll = Path.Combine(root, "ChatFunctions", "bin", testBin.Parent.Name, "net10.0", "ChatFunctions.dll");
+        Assert.True(File.Exists(appDll), $"build the solution first: {appDll} is missing");
+        await using var fake = await FakeAzureOpenAI.FakeAzureOpenAIServer.StartAsync();
+
+        await using var app = await AppUnderTest.StartAsync(fake.Endpoint, appDll, null, CancellationToken.None, pinnedCpus: "0");
+
+        var status = await File.ReadAllLinesAsync($"/proc/{app.ProcessId}/status");
+        Assert.Contains("Cpus_allowed_list:\t0", status);
+        Assert.Contains(status, line => line.StartsWith("Name:", StringComparison.Ordinal) && line.Contains("dotnet", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_tiny_sweep_relays_every_token_in_order_with_sane_numbers()
     {

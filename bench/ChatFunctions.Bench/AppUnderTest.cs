@@ -15,9 +15,6 @@ namespace ChatFunctions.Bench;
 /// </summary>
 public sealed class AppUnderTest : IAsyncDisposable
 {
-    /// <summary>CPUs the app process is pinned to (a taskset list, e.g. "0"), or null.</summary>
-    public static string? PinnedCpus { get; set; }
-
     private readonly Process? _process;
     private readonly WebApplication? _app;
 
@@ -50,7 +47,9 @@ public sealed class AppUnderTest : IAsyncDisposable
         ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "",
     };
 
-    public static async Task<AppUnderTest> StartAsync(Uri fakeEndpoint, string? appDll, IReadOnlyDictionary<string, string>? extraEnvironment, CancellationToken cancellationToken)
+    /// <param name="pinnedCpus">CPUs to pin the app process to (a taskset list, e.g. "0"), or null.</param>
+    public static async Task<AppUnderTest> StartAsync(
+        Uri fakeEndpoint, string? appDll, IReadOnlyDictionary<string, string>? extraEnvironment, CancellationToken cancellationToken, string? pinnedCpus = null)
     {
         var settings = Settings(fakeEndpoint);
         foreach (var (k, v) in extraEnvironment ?? new Dictionary<string, string>())
@@ -71,16 +70,16 @@ public sealed class AppUnderTest : IAsyncDisposable
         var port = FreePort();
         // --app-cpus: the app on its own cores (taskset execs dotnet, so the process id stays the app's), the bench
         // on the others when it runs under `taskset` itself: the relay then competes with neither the model nor the clients.
-        var start = new ProcessStartInfo(PinnedCpus is null ? "dotnet" : "taskset")
+        var start = new ProcessStartInfo(pinnedCpus is null ? "dotnet" : "taskset")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (PinnedCpus is not null)
+        if (pinnedCpus is not null)
         {
             start.ArgumentList.Add("-c");
-            start.ArgumentList.Add(PinnedCpus);
+            start.ArgumentList.Add(pinnedCpus);
             start.ArgumentList.Add("dotnet");
         }
 

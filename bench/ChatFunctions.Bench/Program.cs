@@ -169,7 +169,7 @@ var sweepOptions = new SweepOptions
 if (options.TryGetValue("app-cpus", out var appCpus))
 {
     // --app-cpus 0: pin the app to CPU 0; run the bench itself under `taskset -c 1` for a split machine.
-    AppUnderTest.PinnedCpus = appCpus;
+    sweepOptions = sweepOptions with { AppCpus = appCpus };
 }
 
 if (options.TryGetValue("app-env", out var appEnv))

@@ -29,6 +29,9 @@ public sealed record SweepOptions
 
     public IReadOnlyDictionary<string, string>? AppEnvironment { get; init; }
 
+    /// <summary>CPUs the app process is pinned to (taskset list), so it competes with neither the fake nor the clients.</summary>
+    public string? AppCpus { get; init; }
+
     /// <summary>The fake serves HTTPS (HTTP/1.1 and HTTP/2 by ALPN) and the app trusts it (relay only).</summary>
     public bool UpstreamTls { get; init; }
 
@@ -101,7 +104,7 @@ public static partial class Sweep
             environment["SSL_CERT_FILE"] = trusted; // OpenSSL's trusted roots for the app: the fake's certificate only
         }
 
-        await using var app = await AppUnderTest.StartAsync(fake.Endpoint, options.AppDll, environment, cancellationToken);
+        await using var app = await AppUnderTest.StartAsync(fake.Endpoint, options.AppDll, environment, cancellationToken, options.AppCpus);
         var appGc = app.OutOfProcess ? "workstation, concurrent (the app's runtimeconfig defaults)" : "in process";
         var results = new List<LevelResult>();
 
