@@ -30,30 +30,28 @@ public sealed class LiveLogSource : IStreamSource
 {
     private readonly StreamLog _log;
     private readonly StreamLog.Reader _reader;
-    private long _position;
 
     public LiveLogSource(StreamLog log, long position)
     {
         ArgumentNullException.ThrowIfNull(log);
         _log = log;
-        _position = position;
         _reader = log.Attach(position);
     }
 
     public bool TryCopy(IBufferWriter<byte> destination, int maxBytes)
     {
-        var next = _log.CopyTo(_position, _position + maxBytes, destination);
-        if (next == _position)
+        var position = _reader.Position;
+        var next = _log.CopyTo(position, position + maxBytes, destination);
+        if (next == position)
         {
             return false;
         }
 
-        _position = next;
         _reader.Advance(next);
         return true;
     }
 
-    public bool IsFinished => _log.IsCompleted && _position >= _log.Published;
+    public bool IsFinished => _log.IsCompleted && _reader.Position >= _log.Published;
 
     // The delivery nudges on cancellation (one registration per delivery), so the wait itself needs no token:
     // nothing is allocated per wait.
