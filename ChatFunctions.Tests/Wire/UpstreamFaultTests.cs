@@ -129,6 +129,40 @@ public sealed class UpstreamFaultTests
     }
 
     [Fact]
+    public async Task A_model_that_never_answers_the_request_is_bounded_by_the_idle_timeout_and_the_request_is_aborted()
+    {
+        // The SDK's own network timeout is off (it re-armed a timer on every read of the body): the idle timeout is
+        // what bounds the wait for the status line too, each attempt, and gives up within the retry budget.
+        await using var host = await WireHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS"] = "1",
+            ["CHAT_RETRY_MAX_ATTEMPTS"] = "2",
+        });
+        using var cts = WireHost.Timeout();
+        var silent = new FakeScript { Tokens = ["never"], DelayBeforeHeaders = TimeSpan.FromMinutes(10) };
+        host.Fake.Enqueue(silent);
+        host.Fake.Enqueue(silent);
+        var stopwatch = Stopwatch.StartNew();
+
+        var frames = await host.StreamAsync("hello", null, cts.Token);
+
+        stopwatch.Stop();
+        SseClient.AssertWellFormed(frames);
+        Assert.Equal(3, frames.Count);
+        FrameAssert.Meta(frames[0]);
+        FrameAssert.Error(frames[1], "upstream_timeout", retryable: true);
+        FrameAssert.Done(frames[2], "error");
+        Assert.Equal(2, host.Fake.Requests.Count);
+        foreach (var request in host.Fake.Requests)
+        {
+            await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
+        }
+
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(1.9), $"two attempts ended after {stopwatch.Elapsed.TotalSeconds:F2} s, before their 1 s idle timeouts");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(60), $"the stream took {stopwatch.Elapsed.TotalSeconds:F0} s: nothing bounded the wait");
+    }
+
+    [Fact]
     public async Task A_content_filter_stop_keeps_the_chunks_and_ends_with_content_filter_and_no_error()
     {
         await using var host = await WireHost.StartAsync();

@@ -67,6 +67,9 @@ public static class ChatModelProviderFactory
             // Retries happen in ChatStreamer, only before the first token and within a budget: the SDK's own
             // policy would wait out a retry-after of any length.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            // ChatStreamer's idle timeout bounds the wait for the headers and every gap between updates. The SDK's
+            // own (100 s) would wrap the body in a stream that re-arms a timer on every read.
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
         };
 
         var client = string.IsNullOrEmpty(options.ApiKey)
@@ -97,6 +100,7 @@ public static class ChatModelProviderFactory
             Endpoint = options.BaseUrl,
             Transport = new HttpClientPipelineTransport(httpClient),
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
         };
 
         // Local servers (Ollama, LM Studio) ignore the key but the SDK requires one.

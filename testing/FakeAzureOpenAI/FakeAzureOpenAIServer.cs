@@ -102,6 +102,20 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         _requests.Enqueue(recorded);
         var script = _scripts.TryDequeue(out var queued) ? queued : DefaultScript;
 
+        if (script.DelayBeforeHeaders > TimeSpan.Zero)
+        {
+            // Accepted and read, then no answer at all: not even the status line.
+            using var abandoned = context.RequestAborted.Register(() => MarkAborted(recorded));
+            try
+            {
+                await Task.Delay(script.DelayBeforeHeaders, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         if (script.Status is { } status)
         {
             context.Response.StatusCode = status;
@@ -340,6 +354,9 @@ public sealed record FakeScript
     public TimeSpan TokenInterval { get; init; }
 
     public TimeSpan DelayBeforeFirstToken { get; init; }
+
+    /// <summary>Wait this long after reading the request before sending anything, the status line included.</summary>
+    public TimeSpan DelayBeforeHeaders { get; init; }
 
     /// <summary>Abort the connection before sending token N (a reset mid-stream).</summary>
     /// <remarks>Kestrel's abort drops response bytes it has not sent yet, and writes complete before the bytes

@@ -1,0 +1,25 @@
+using System.Text.Json.Nodes;
+
+namespace ChatFunctions.Tests.Hosting;
+
+/// <summary>
+/// The runtime settings the benchmark measured and kept (docs/benchmarks.md §2 and §9) are in the app's
+/// runtimeconfig.json, the file the Functions host's worker process and `dotnet ChatFunctions.dll` both read.
+/// </summary>
+public class RuntimeSettingsTests
+{
+    [Fact]
+    public void TheBuiltAppsRuntimeConfig_TurnsOffTheThreadPoolSpinAndTieredPgo_AndKeepsWorkstationGc()
+    {
+        var testBin = AppContext.BaseDirectory;
+        var configuration = new DirectoryInfo(testBin).Parent!.Name;
+        var root = Path.GetFullPath(Path.Combine(testBin, "..", "..", "..", ".."));
+        var path = Path.Combine(root, "ChatFunctions", "bin", configuration, "net10.0", "ChatFunctions.runtimeconfig.json");
+
+        var properties = JsonNode.Parse(File.ReadAllText(path))!["runtimeOptions"]!["configProperties"]!.AsObject();
+
+        Assert.Equal(0, properties["System.Threading.ThreadPool.UnfairSemaphoreSpinLimit"]?.GetValue<int>());
+        Assert.False(properties["System.Runtime.TieredPGO"]?.GetValue<bool>());
+        Assert.False(properties.ContainsKey("System.GC.Server") && properties["System.GC.Server"]!.GetValue<bool>(), "server GC measured worse per stream");
+    }
+}
