@@ -207,6 +207,47 @@ public class ChatStreamerTests
         _observation.Verify(o => o.Completed(It.Is<StreamSummary>(s => s.FinishReason == StreamFinishReason.Cancelled), null), Times.Once);
     }
 
+    public static TheoryData<string> WhatAnAbortedReadSurfacesAs => ["io", "http", "disposed", "incomplete", "upstream_error"];
+
+    /// <summary>
+    /// A stop aborts the model's request mid-read, and what comes out of the read then depends on where it was: an
+    /// I/O error, an HTTP error, a disposed stream, a body cut short (incomplete), the classifier's upstream error.
+    /// Each one is the stop, never a model failure: done says cancelled, no error frame, no retry.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(WhatAnAbortedReadSurfacesAs))]
+    public async Task Stop_WhateverTheAbortedReadThrows_EndsCancelled_NotWithAnError(string surfacesAs)
+    {
+        using var cts = new CancellationTokenSource();
+        var attempts = 0;
+        Stream(_ => { attempts++; return ThrowsWhenStopped(cts, surfacesAs); });
+
+        var (summary, frames) = await RunAsync(cts.Token);
+
+        Assert.Equal(1, attempts);
+        Assert.Equal(StreamFinishReason.Cancelled, summary.FinishReason);
+        Assert.DoesNotContain(frames, f => f.ContainsKey("error"));
+        Assert.Equal(["meta", "chunk", "chunk", "done"], frames.Select(f => f.First().Key));
+        Assert.Equal("cancelled", frames[^1]["finishReason"]!.GetValue<string>());
+    }
+
+    private static async IAsyncEnumerable<ChatResponseUpdate> ThrowsWhenStopped(CancellationTokenSource stop, string surfacesAs)
+    {
+        yield return Text("a");
+        await Task.Yield();
+        yield return Text("b");
+        await stop.CancelAsync();
+        await Task.Yield();
+        throw surfacesAs switch
+        {
+            "io" => new IOException("Unable to read data from the transport connection: Operation canceled."),
+            "http" => new HttpRequestException("The response ended prematurely."),
+            "disposed" => new ObjectDisposedException("SslStream"),
+            "incomplete" => new ChatUpstreamException(new StreamError(StreamError.Codes.Incomplete, "cut off", Retryable: true)),
+            _ => new ChatUpstreamException(new StreamError("upstream_error", "read failed", Retryable: true)),
+        };
+    }
+
     [Fact]
     public async Task Shutdown_EndsTheReplyAsIncomplete_AndRetryable()
     {

@@ -116,6 +116,9 @@ public sealed class ChatStreamer(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // A stop aborts the model call wherever it is: a read cut short surfaces as an I/O error, a reply cut
+                // off as incomplete. Whatever it surfaced as, it is the stop, not a failure of the model.
+                cancellationToken.ThrowIfCancellationRequested();
                 failureCause = ex;
             }
 
