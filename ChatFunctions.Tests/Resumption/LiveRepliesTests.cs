@@ -366,6 +366,94 @@ public class LiveRepliesTests
     }
 
     [Fact]
+    public async Task WithASharedStore_AFinishedReply_LeavesMemoryOnceItsLastFrameIsStored_AndResumesFromTheStoreByteIdentical()
+    {
+        using var inner = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(inner);
+        using var replies = Create(store, new Frames(5));
+        var resumer = new StreamResumer(replies, store, Options.Create(_options), Options.Create(new ChatServiceOptions()), _time,
+            _observer.Object, NullLogger<StreamResumer>.Instance);
+        var reply = replies.Start("r", Request, Anonymous);
+        using (var reader = new LiveLogSource(reply.Log, 0))
+        {
+            await WaitUntilAsync(() => reply.Log.IsCompleted);
+            var expected = reply.Log.Copy(0, reply.Log.Published).ToArray();
+            await WaitUntilAsync(() =>
+            {
+                _time.Advance(TimeSpan.FromMilliseconds(250)); // the persister's beat
+                return replies.Find(reply.StreamId) is null;
+            });
+
+            // Not kept for the grace window: the store has every byte, and the reader still attached reads on.
+            Assert.Equal(expected.Length, inner.TotalBytes);
+            Assert.True(_time.GetUtcNow() - _time.Start < TimeSpan.FromSeconds(5), "left before any grace window");
+            var live = new System.Buffers.ArrayBufferWriter<byte>();
+            while (reader.TryCopy(live, 7))
+            {
+            }
+
+            Assert.True(reader.IsFinished);
+            Assert.Equal(expected, live.WrittenSpan.ToArray());
+
+            var resumed = await resumer.OpenAsync(reply.StreamId, 2, Anonymous, CancellationToken.None);
+            using var source = Assert.IsAssignableFrom<IStreamSource>(resumed.Source);
+            var received = new System.Buffers.ArrayBufferWriter<byte>();
+            while (source.TryCopy(received, 1024))
+            {
+            }
+
+            Assert.True(source.IsFinished);
+            var afterSecondFrame = expected.AsSpan().IndexOf("\n\n"u8) + 2;
+            afterSecondFrame += expected.AsSpan(afterSecondFrame).IndexOf("\n\n"u8) + 2;
+            Assert.Equal(expected[afterSecondFrame..], received.WrittenSpan.ToArray());
+            _observer.Verify(o => o.StreamResumed("store"), Times.Once);
+        }
+    }
+
+    [Fact]
+    public async Task WithASharedStoreThatGaveUp_AFinishedReply_StaysInMemoryForTheGraceWindow_AndResumesFromThere()
+    {
+        var store = SharedStore(cancelRequested: false, readerSeenAt: null);
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new StreamLogUnavailableException("down"));
+        using var replies = Create(store.Object, new Frames(5));
+        var reply = replies.Start("r", Request, Anonymous);
+        await WaitUntilAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            return store.Invocations.Count(i => i.Method.Name == "AppendAsync") == 3; // the persister gives up
+        });
+        var gaveUpAt = _time.GetUtcNow();
+        await Task.Delay(50);
+
+        _time.Advance(TimeSpan.FromSeconds(29) - (_time.GetUtcNow() - gaveUpAt));
+        await Task.Delay(50);
+        Assert.Same(reply, replies.Find(reply.StreamId));
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await WaitUntilAsync(() => replies.Find(reply.StreamId) is null);
+    }
+
+    /// <summary>The in-memory store, reported as shared: what LiveReplies does with a store other instances read.</summary>
+    private sealed class ReportedShared(IStreamLogStore inner) : IStreamLogStore
+    {
+        public bool IsShared => true;
+
+        public Task CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken) => inner.CreateAsync(streamId, ownerKey, cancellationToken);
+
+        public Task AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
+            inner.AppendAsync(streamId, offset, frames, cancellationToken);
+
+        public Task<StreamLogRead?> ReadAsync(string streamId, long fromOffset, CancellationToken cancellationToken) => inner.ReadAsync(streamId, fromOffset, cancellationToken);
+
+        public Task<StreamLogState?> GetStateAsync(string streamId, CancellationToken cancellationToken) => inner.GetStateAsync(streamId, cancellationToken);
+
+        public Task<bool> RequestCancelAsync(string streamId, CancellationToken cancellationToken) => inner.RequestCancelAsync(streamId, cancellationToken);
+
+        public Task MarkReaderAsync(string streamId, CancellationToken cancellationToken) => inner.MarkReaderAsync(streamId, cancellationToken);
+    }
+
+    [Fact]
     public async Task AFinishedReplyTheInMemoryStoreRefused_StaysInMemoryForTheGraceWindow()
     {
         using var store = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1), maxTotalBytes: 16);

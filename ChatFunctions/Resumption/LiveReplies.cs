@@ -54,7 +54,7 @@ public sealed class LiveReplies : IDisposable
         _shutdown = lifetime?.ApplicationStopping.Register(StopAll) ?? default;
     }
 
-    /// <summary>Streams in memory here (producing, or finished and lingering for quick replays when the store is shared).</summary>
+    /// <summary>Streams in memory here (producing, or finished and kept for the grace window because the store lacks them).</summary>
     public int Count => _streams.Count;
 
     /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (budgets) and, when signed in,
@@ -103,15 +103,16 @@ public sealed class LiveReplies : IDisposable
         stream.Log.Complete();
 
         // A shared store: until the last batch is stored. An in-memory one: its log was created; now it takes the reply.
-        var stored = await persisting;
-        var storedInProcess = !_store.IsShared && stored && await StoreCompletedAsync(stream);
+        var persisted = await persisting;
+        var storeHasAll = persisted && (_store.IsShared || await StoreCompletedAsync(stream));
 
-        // Finished streams stay a while, so a late reconnect here replays from memory; the store keeps them longer.
-        // A store in this process's memory already is that: the reply leaves at once (a resume reads the same bytes
-        // from the store) instead of being held twice for the grace window.
+        // Once the store has the whole reply, it leaves memory at once: a late resume here reads the same bytes from
+        // the store (one read: nothing left to follow), and a reader still attached keeps the log it reads. Under a
+        // steady load of short replies, replies kept for the grace window would outnumber the open ones several times.
+        // A reply the store lacks stays for the window, so that a reconnect here can still replay it.
         try
         {
-            if (!storedInProcess)
+            if (!storeHasAll)
             {
                 await Task.Delay(Linger, _time, CancellationToken.None);
             }

@@ -19,7 +19,7 @@ public enum StreamStopReason
 
 /// <summary>
 /// A stream being produced on this instance: its id, its in-memory log and the switch that stops its model call.
-/// It lives in <see cref="LiveReplies"/> from its start until a while after its last frame.
+/// It lives in <see cref="LiveReplies"/> from its start until the store has its last frame (or the grace window ends).
 /// </summary>
 public sealed class LiveReply : IDisposable
 {
@@ -44,7 +44,7 @@ public sealed class LiveReply : IDisposable
     public StreamLog Log { get; } = new();
 
     /// <summary>Cancelled when the producer must stop (see <see cref="StopReason"/>). Taken once, so it can still be
-    /// read after the reply is disposed (a finished reply the in-memory store holds leaves memory at once).</summary>
+    /// read after the reply is disposed (a finished reply the store holds leaves memory at once).</summary>
     public CancellationToken Stopping { get; }
 
     public StreamStopReason StopReason => (StreamStopReason)Volatile.Read(ref _stopReason);
