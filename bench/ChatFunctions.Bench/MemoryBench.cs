@@ -31,6 +31,10 @@ public sealed record MemoryBenchOptions
     /// trust (SSL_CERT_FILE), so the upstream connection carries TLS as it does to Azure.</summary>
     public bool UpstreamTls { get; init; }
 
+    /// <summary>Complete replies (of <see cref="Tokens"/> tokens) run before the first probe: what finished replies
+    /// still hold shows at that probe (replies kept, heap), e.g. with a shared store given in the app's environment.</summary>
+    public int FinishedReplies { get; init; }
+
     public Action<string>? Progress { get; init; }
 }
 
@@ -82,6 +86,21 @@ public static class MemoryBench
         options.Progress?.Invoke("memory: warm-up (20 replies) ...");
         var warmup = Enumerable.Range(0, 20).Select(i => StreamClient.RelayAsync(client, $"warm-up {i}", 20, cancellationToken)).ToArray();
         await Task.WhenAll(warmup);
+
+        if (options.FinishedReplies > 0)
+        {
+            options.Progress?.Invoke($"memory: {options.FinishedReplies} complete replies of {options.Tokens} tokens ...");
+            fake.DefaultScript = new FakeScript { Tokens = [.. tokens.Take(options.Tokens)], TokenInterval = TimeSpan.FromMilliseconds(5), FilterChunkEvery = 10 };
+            for (var started = 0; started < options.FinishedReplies; started += 200)
+            {
+                var batch = Enumerable.Range(started, Math.Min(200, options.FinishedReplies - started))
+                    .Select(i => StreamClient.RelayAsync(client, $"finished {i}", options.Tokens, cancellationToken)).ToArray();
+                await Task.WhenAll(batch);
+            }
+
+            // The last batches reach the store; then the probe sees what the app still keeps of them.
+            await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
+        }
 
         fake.DefaultScript = new FakeScript { Tokens = tokens, TokenInterval = interval, FilterChunkEvery = 10, StallAfterTokens = options.Tokens };
         var results = new List<MemoryProbeResult> { await ProbeAsync(0) };

@@ -8,7 +8,7 @@ using ChatFunctions.Bench;
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"] [--upstream-tls (relay only)]
 //        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
-//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--app-env ...] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--finished N] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --telemetry-memory [--streams 200] [--tokens 100] [--rounds 3] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
@@ -98,6 +98,11 @@ if (options.ContainsKey("memory"))
     if (options.TryGetValue("tokens", out var memoryTokens))
     {
         memoryOptions = memoryOptions with { Tokens = int.Parse(memoryTokens, CultureInfo.InvariantCulture) };
+    }
+
+    if (options.TryGetValue("finished", out var finished))
+    {
+        memoryOptions = memoryOptions with { FinishedReplies = int.Parse(finished, CultureInfo.InvariantCulture) };
     }
 
     var probes = await MemoryBench.RunAsync(memoryOptions, stop.Token);
