@@ -119,6 +119,37 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
         Assert.Single(apps.Fake.Requests);
     }
 
+    [Fact]
+    public async Task A_long_reply_resumed_on_its_own_instance_from_frames_its_log_released_gets_them_from_the_store_then_goes_on_live()
+    {
+        await using var apps = await TwoInstances.StartAsync(azurite.ConnectionString());
+        // 600 varied tokens at 10 ms: while A's client reads, A appends a batch a second and its log releases what the
+        // store has, so three seconds in the early frames are only in the store.
+        var words = ResumeAtRandomCutsTests.DeterministicReply(TimeSpan.Zero).Tokens;
+        apps.Fake.DefaultScript = new FakeAzureOpenAI.FakeScript { Tokens = [.. Enumerable.Range(0, 600).Select(i => words[i % words.Count])], TokenInterval = TimeSpan.FromMilliseconds(10) };
+        using var a = RawSse.NonDrainingClient(apps.A.BaseAddress);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var post = RawSse.Post("a long one");
+        post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        using var response = await a.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        var client = new RawFrameReader(await response.Content.ReadAsStreamAsync(cts.Token));
+        var first = await client.ReadAsync(300, cts.Token);
+        var streamId = RawSse.StreamIdOf(first[0].Text);
+
+        var resumeStarted = Stopwatch.GetTimestamp();
+        var resumedTask = RawSse.ReadAllAsync(a, RawSse.Resume(streamId, $"{streamId}:5"), cts.Token);
+        var rest = await client.ReadAsync(int.MaxValue, cts.Token);
+        var resumed = await resumedTask;
+
+        var whole = string.Concat(first.Concat(rest).Select(f => f.Text));
+        SseClient.AssertWellFormed(WireHost.ParseFrames(whole));
+        Assert.Equal(602, first.Count + rest.Count); // meta, 600 chunks, done
+        var afterFifth = string.Concat(first.Take(5).Select(f => f.Text));
+        Assert.Equal(whole[afterFifth.Length..], resumed);
+        var request = Assert.Single(apps.Fake.Requests);
+        Assert.True(request.TokenSentTimestamps.Max() > resumeStarted, "the model had finished before the resume: not a mid-reply resume");
+    }
+
     private static async Task<Run> StartOnAResumeOnBAsync(HttpClient a, HttpClient b, string message, bool keepA, CancellationToken cancellationToken)
     {
         using var post = RawSse.Post(message);

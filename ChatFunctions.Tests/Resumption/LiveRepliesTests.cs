@@ -434,6 +434,119 @@ public class LiveRepliesTests
         await WaitUntilAsync(() => replies.Find(reply.StreamId) is null);
     }
 
+    [Fact]
+    public async Task WithASharedStore_ALongReplyHoldsAFewKiBHere_AndResumesFromAnyFrame_EarlyOnesFromTheStore_ThenLive()
+    {
+        using var inner = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(inner);
+        using var trickle = new Trickle();
+        using var replies = Create(store, trickle);
+        var resumer = new StreamResumer(replies, store, Options.Create(_options), Options.Create(new ChatServiceOptions()), _time,
+            _observer.Object, NullLogger<StreamResumer>.Instance);
+        var reply = replies.Start("r", Request, Anonymous);
+        using var client = new LiveLogSource(reply.Log, 0);
+        var received = new System.Buffers.ArrayBufferWriter<byte>();
+        await WaitUntilAsync(() => reply.Log.Published > 0); // the meta frame
+
+        long mostHeld = 0;
+        for (var frame = 1; frame <= 2000; frame++)
+        {
+            trickle.Write(reply);
+            client.TryCopy(received, int.MaxValue);
+            mostHeld = Math.Max(mostHeld, reply.Log.HeldBytes);
+            if (frame % 100 == 0)
+            {
+                // A second passes: the persister appends (a reader is attached) and the log releases what it stored.
+                var published = reply.Log.Published;
+                await AdvanceUntilAsync(() => inner.TotalBytes == published);
+            }
+        }
+
+        for (var frame = 0; frame < 50; frame++)
+        {
+            trickle.Write(reply); // not stored yet, so held
+            client.TryCopy(received, int.MaxValue);
+        }
+
+        Assert.True(reply.Log.Written > 100 * 1024, $"{reply.Log.Written} bytes written");
+        Assert.True(mostHeld <= 16 * 1024, $"the log held up to {mostHeld} bytes while {reply.Log.Written} were written");
+        var released = reply.Log.Start;
+        Assert.True(released > 90 * 1024, $"released up to {released}");
+        var releasedFrames = FramesIn(received.WrittenSpan[..(int)released]);
+
+        // Resumed from the meta frame, from frames the log released (from the store, then live), from the first frame it
+        // holds, from one further in, from the last one.
+        var sequences = new[] { 1, 700, releasedFrames - 1, releasedFrames, releasedFrames + 20, 2051 };
+        var resumed = new List<(int Sequence, IStreamSource Source, System.Buffers.ArrayBufferWriter<byte> Bytes)>();
+        foreach (var sequence in sequences)
+        {
+            var result = await resumer.OpenAsync(reply.StreamId, sequence, Anonymous, CancellationToken.None);
+            var source = Assert.IsAssignableFrom<IStreamSource>(result.Source);
+            var bytes = new System.Buffers.ArrayBufferWriter<byte>();
+            while (source.TryCopy(bytes, 333))
+            {
+            }
+
+            Assert.False(source.IsFinished);
+            resumed.Add((sequence, source, bytes));
+        }
+
+        _observer.Verify(o => o.StreamResumed("memory"), Times.Exactly(sequences.Length));
+
+        // The reply goes on: every resumed reader follows it live to its done frame.
+        for (var frame = 0; frame < 10; frame++)
+        {
+            trickle.Write(reply);
+        }
+
+        reply.Stop(StreamStopReason.Cancelled);
+        await WaitUntilAsync(() => reply.Log.IsCompleted);
+        while (!client.IsFinished)
+        {
+            client.TryCopy(received, int.MaxValue);
+        }
+
+        var whole = received.WrittenSpan.ToArray();
+        foreach (var (sequence, source, bytes) in resumed)
+        {
+            while (!source.IsFinished)
+            {
+                source.TryCopy(bytes, 333);
+            }
+
+            Assert.Equal(whole[OffsetAfter(whole, sequence)..], bytes.WrittenSpan.ToArray());
+            source.Dispose();
+        }
+
+        var beyond = await resumer.OpenAsync(reply.StreamId, 2063, Anonymous, CancellationToken.None); // meta, 2,060 chunks, done
+        Assert.Null(beyond.Source);
+        Assert.Equal(400, beyond.Rejection?.Status);
+    }
+
+    private async Task AdvanceUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 400 && !condition(); i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(5);
+        }
+
+        Assert.True(condition());
+    }
+
+    private static int FramesIn(ReadOnlySpan<byte> bytes) => bytes.Count("\n\n"u8);
+
+    private static int OffsetAfter(ReadOnlySpan<byte> bytes, int frames)
+    {
+        var position = 0;
+        for (var i = 0; i < frames; i++)
+        {
+            position += bytes[position..].IndexOf("\n\n"u8) + 2;
+        }
+
+        return position;
+    }
+
     /// <summary>The in-memory store, reported as shared: what LiveReplies does with a store other instances read.</summary>
     private sealed class ReportedShared(IStreamLogStore inner) : IStreamLogStore
     {

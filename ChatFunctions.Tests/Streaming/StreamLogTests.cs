@@ -33,6 +33,90 @@ public class StreamLogTests
         Assert.Equal(expected.Skip(10).Take(5000), log.Copy(10, 5010).ToArray());
     }
 
+    private static (StreamLog Log, List<long> FrameEnds) Frames(int count, bool releasable = true)
+    {
+        var log = new StreamLog(releasable);
+        var ends = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            log.Write(System.Text.Encoding.UTF8.GetBytes($"id: s:{i + 1}\ndata: {{\"chunk\":\"token {i}\"}}\n\n"));
+            ends.Add(log.Written);
+        }
+
+        log.Publish();
+        return (log, ends);
+    }
+
+    [Fact]
+    public void Release_DropsTheSegmentsTheStoreHoldsAndEveryReaderPassed_TheRestReadsBackExactly()
+    {
+        var (log, ends) = Frames(3000);
+        var all = log.Copy(0, log.Published).ToArray();
+        using var reader = log.Attach(0);
+        reader.Advance(log.Published);
+        var heldBefore = log.HeldBytes;
+
+        log.Release(ends[2499], 2500);
+
+        Assert.Equal(ends[2499], log.Start);
+        // What is held is what was not released, in whole segments of at most 4 KiB.
+        Assert.InRange(log.HeldBytes, log.Published - log.Start, log.Published - log.Start + (2 * 4096));
+        Assert.True(heldBefore > 4 * log.HeldBytes, $"held {log.HeldBytes} of {heldBefore} bytes after the release");
+        var rest = new ArrayBufferWriter<byte>();
+        Assert.Equal(log.Published, log.CopyTo(log.Start, rest));
+        Assert.Equal(all[(int)ends[2499]..], rest.WrittenSpan.ToArray());
+        Assert.Throws<InvalidOperationException>(() => log.Attach(0));
+        Assert.Throws<InvalidOperationException>(() => log.CopyTo(ends[2499] - 1, new ArrayBufferWriter<byte>()));
+        using var resumed = log.AttachAtStart(out var framesBefore);
+        Assert.Equal(2500, framesBefore);
+        Assert.Equal(log.Start, resumed.Position);
+    }
+
+    [Fact]
+    public void Release_NeverPassesAnAttachedReader_AndCatchesUpWhenItMovesOn()
+    {
+        var (log, ends) = Frames(3000);
+        using var fast = log.Attach(0);
+        fast.Advance(log.Published);
+        using var slow = log.Attach(0);
+        slow.Advance(ends[999]);
+
+        log.Release(ends[499], 500);
+        log.Release(ends[1999], 2000);
+        Assert.Equal(ends[499], log.Start); // the slow reader is between the two
+
+        slow.Advance(ends[2999]);
+        log.Release(ends[2999], 3000);
+        Assert.Equal(ends[2999], log.Start);
+        Assert.True(log.HeldBytes <= 8 * 1024, $"held {log.HeldBytes} bytes");
+    }
+
+    [Fact]
+    public void Release_BeforeAnyReaderAttached_DropsNothing_SoTheClientThatAskedReadsFromTheFirstByte()
+    {
+        var (log, ends) = Frames(1000);
+
+        log.Release(ends[999], 1000);
+
+        Assert.Equal(0, log.Start);
+        using var client = log.Attach(0);
+        var copy = new ArrayBufferWriter<byte>();
+        Assert.Equal(log.Published, log.CopyTo(0, copy));
+        log.Release(ends[999], 1000); // now the reader is at 0: still nothing
+        Assert.Equal(0, log.Start);
+    }
+
+    [Fact]
+    public void ALogThatReleases_KeepsItsSegmentsSmall_ALogThatDoesNot_DoublesThem()
+    {
+        var (releasable, _) = Frames(3000);
+        var (kept, _) = Frames(3000, releasable: false);
+
+        Assert.Equal(kept.Published, releasable.Published);
+        Assert.Equal(kept.Copy(0, kept.Published).ToArray(), releasable.Copy(0, releasable.Published).ToArray());
+        Assert.True(releasable.HeldBytes - releasable.Published < 4 * 1024, $"{releasable.HeldBytes} held for {releasable.Published}");
+    }
+
     [Fact]
     public void CopyTo_StopsAtTheLimitGiven()
     {

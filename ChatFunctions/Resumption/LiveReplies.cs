@@ -62,7 +62,7 @@ public sealed class LiveReplies : IDisposable
     public LiveReply Start(string requestId, ChatRequest request, Caller caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        var stream = new LiveReply(StreamId.New(), requestId, ReplyOwner.KeyOf(caller));
+        var stream = new LiveReply(StreamId.New(), requestId, ReplyOwner.KeyOf(caller), releasable: _store.IsShared);
         _streams[stream.StreamId] = stream;
         stream.Log.ReadersChanged = count =>
         {
@@ -172,6 +172,7 @@ public sealed class LiveReplies : IDisposable
         }
 
         long stored = 0;
+        var storedFrames = 0;
         var failures = 0;
         var lastAppend = _time.GetTimestamp();
         var beat = lastAppend;
@@ -188,9 +189,15 @@ public sealed class LiveReplies : IDisposable
                 lastAppend = _time.GetTimestamp();
                 try
                 {
-                    await _store.AppendAsync(stream.StreamId, stored, log.Copy(stored, end), CancellationToken.None);
+                    var batch = log.Copy(stored, end);
+                    await _store.AppendAsync(stream.StreamId, stored, batch, CancellationToken.None);
                     stored = end;
+                    // Published bytes are whole frames, each ending in a blank line that no frame has inside it.
+                    storedFrames += batch.Span.Count("\n\n"u8);
                     failures = 0;
+                    // The store has it now: the log may drop what its readers have passed, so a long reply holds a few
+                    // KiB here instead of all of itself.
+                    log.Release(stored, storedFrames);
                 }
                 catch (StreamLogUnavailableException ex)
                 {

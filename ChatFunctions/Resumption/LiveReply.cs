@@ -26,12 +26,15 @@ public sealed class LiveReply : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private int _stopReason;
 
-    public LiveReply(string streamId, string requestId, string? ownerKey)
+    /// <param name="releasable">Whether a shared store will hold the log too, so that the log may drop what it holds
+    /// (<see cref="StreamLog.Release"/>).</param>
+    public LiveReply(string streamId, string requestId, string? ownerKey, bool releasable = false)
     {
         StreamId = streamId;
         RequestId = requestId;
         OwnerKey = ownerKey;
         Stopping = _stop.Token;
+        Log = new StreamLog(releasable);
     }
 
     public string StreamId { get; }
@@ -41,7 +44,7 @@ public sealed class LiveReply : IDisposable
     /// <summary>The caller key of whoever started it, or null when anonymous.</summary>
     public string? OwnerKey { get; }
 
-    public StreamLog Log { get; } = new();
+    public StreamLog Log { get; }
 
     /// <summary>Cancelled when the producer must stop (see <see cref="StopReason"/>). Taken once, so it can still be
     /// read after the reply is disposed (a finished reply the store holds leaves memory at once).</summary>

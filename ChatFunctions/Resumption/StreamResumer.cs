@@ -80,15 +80,7 @@ public sealed class StreamResumer(
                 return Reject(NotFound());
             }
 
-            var position = PositionAfter(stream.Log, sequence);
-            if (position < 0)
-            {
-                return Reject(BeyondEnd());
-            }
-
-            observer.StreamResumed("memory");
-            ResumptionLog.StreamResumed(logger, sequence, "memory");
-            return new ResumeResult(new LiveLogSource(stream.Log, position), null);
+            return await OpenLiveAsync(stream, sequence, cancellationToken);
         }
 
         StreamLogRead? read;
@@ -167,20 +159,76 @@ public sealed class StreamResumer(
         }
     }
 
-    /// <summary>The byte offset just after frame <paramref name="sequence"/>, or -1 when the log has fewer frames.</summary>
-    private static long PositionAfter(StreamLog log, int sequence)
+    /// <summary>
+    /// A stream produced here: read from its live log. A reader is attached at the log's first held byte before
+    /// anything else, which keeps the log from releasing more; frames the log already released to the store (a long
+    /// reply, resumed from early on) are read from the store once, then the live log follows.
+    /// </summary>
+    private async Task<ResumeResult> OpenLiveAsync(LiveReply stream, int sequence, CancellationToken cancellationToken)
     {
-        if (sequence == 0)
+        var log = stream.Log;
+        var reader = log.AttachAtStart(out var released);
+        var live = new LiveLogSource(log, reader);
+        try
         {
-            return 0;
-        }
+            IStreamSource source;
+            if (sequence >= released)
+            {
+                var held = log.Copy(reader.Position, log.Published);
+                var offset = OffsetAfter(held.Span, sequence - released);
+                if (offset < 0)
+                {
+                    live.Dispose();
+                    return Reject(BeyondEnd());
+                }
 
-        var bytes = log.Copy(0, log.Published);
-        var span = bytes.Span;
-        var position = 0;
-        for (var frame = 0; frame < sequence; frame++)
+                reader.Advance(reader.Position + offset);
+                source = live;
+            }
+            else
+            {
+                StreamLogRead? read;
+                try
+                {
+                    read = await store.ReadAsync(stream.StreamId, 0, cancellationToken);
+                }
+                catch (StreamLogUnavailableException)
+                {
+                    live.Dispose();
+                    return Reject(StoreUnavailable());
+                }
+
+                // The store holds at least everything released (release follows a stored append), byte for byte.
+                var bytes = read is null ? ReadOnlySpan<byte>.Empty : read.Bytes.Span;
+                var from = OffsetAfter(bytes, sequence);
+                var to = OffsetAfter(bytes, released);
+                if (from < 0 || to != reader.Position)
+                {
+                    live.Dispose();
+                    return Reject(StoreUnavailable());
+                }
+
+                source = new StorePrefixedLiveSource(read!.Bytes[from..to], live);
+            }
+
+            observer.StreamResumed("memory");
+            ResumptionLog.StreamResumed(logger, sequence, "memory");
+            return new ResumeResult(source, null);
+        }
+        catch
         {
-            var end = span[position..].IndexOf("\n\n"u8);
+            live.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The offset just after the <paramref name="frames"/>th frame of <paramref name="bytes"/>, or -1 when they hold fewer.</summary>
+    private static int OffsetAfter(ReadOnlySpan<byte> bytes, int frames)
+    {
+        var position = 0;
+        for (var frame = 0; frame < frames; frame++)
+        {
+            var end = bytes[position..].IndexOf("\n\n"u8);
             if (end < 0)
             {
                 return -1;

@@ -38,6 +38,15 @@ public sealed class LiveLogSource : IStreamSource
         _reader = log.Attach(position);
     }
 
+    /// <summary>A source over a reader already attached to <paramref name="log"/> (it is disposed with the source).</summary>
+    public LiveLogSource(StreamLog log, StreamLog.Reader reader)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        ArgumentNullException.ThrowIfNull(reader);
+        _log = log;
+        _reader = reader;
+    }
+
     public bool TryCopy(IBufferWriter<byte> destination, int maxBytes)
     {
         var position = _reader.Position;

@@ -14,20 +14,66 @@ namespace ChatFunctions.Streaming;
 /// Backpressure: the producer calls <see cref="WaitForReadersAsync"/> before it reads the model again, which waits
 /// while an attached reader is more than the high-water mark behind, so a client that reads slowly slows the model
 /// read instead of growing memory. A reader that never catches up is detached by its stall timeout.
+/// <para>
+/// Release: when a shared store holds the log too, what it holds and every attached reader has passed is dropped
+/// (<see cref="Release"/>), so a long reply holds a few KiB here, not all of itself. Bytes before <see cref="Start"/>
+/// are then read from the store (a resume from an early frame).
+/// </para>
 /// </remarks>
 public sealed class StreamLog : IBufferWriter<byte>
 {
     private const int FirstSegmentSize = 2 * 1024;
     private const int LargestSegmentSize = 64 * 1024;
 
+    /// <summary>A log that releases keeps its segments small: released memory is whole segments behind the readers.</summary>
+    private const int LargestReleasableSegmentSize = 4 * 1024;
+
     private readonly object _sync = new();
     private readonly List<Segment> _segments = [];
     private readonly List<Reader> _readers = [];
+    private readonly int _largestSegmentSize;
     private Segment? _tail;
     private long _written;
     private long _published;
     private bool _completed;
     private TaskCompletionSource? _progressed;
+
+    // Under the lock: where the store's copy ends (appends not yet released) and what was released.
+    private readonly Queue<(long Position, int Frames)> _stored = new();
+    private long _start;
+    private int _framesBeforeStart;
+    private bool _readerAttached;
+
+    /// <param name="releasable">Whether a store will hold the log too, so that <see cref="Release"/> may drop what
+    /// it holds (smaller segments).</param>
+    public StreamLog(bool releasable = false)
+    {
+        _largestSegmentSize = releasable ? LargestReleasableSegmentSize : LargestSegmentSize;
+    }
+
+    /// <summary>The capacity of the segments held (what the log costs in memory now).</summary>
+    internal long HeldBytes
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _segments.Sum(segment => (long)segment.Buffer.Length);
+            }
+        }
+    }
+
+    /// <summary>The first byte still held here; the bytes before it were released (the store holds them).</summary>
+    public long Start
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _start;
+            }
+        }
+    }
 
     /// <summary>Called with the number of attached readers whenever a reader attaches or detaches.</summary>
     public Action<int>? ReadersChanged { get; set; }
@@ -59,7 +105,7 @@ public sealed class StreamLog : IBufferWriter<byte>
         var needed = Math.Max(sizeHint, 1);
         if (_tail is null || _tail.Buffer.Length - _tail.Used < needed)
         {
-            var size = _tail is null ? FirstSegmentSize : Math.Min(_tail.Buffer.Length * 2, LargestSegmentSize);
+            var size = _tail is null ? FirstSegmentSize : Math.Min(_tail.Buffer.Length * 2, _largestSegmentSize);
             var segment = new Segment(new byte[Math.Max(size, needed)], _written);
             lock (_sync)
             {
@@ -181,6 +227,51 @@ public sealed class StreamLog : IBufferWriter<byte>
         }
     }
 
+    /// <summary>
+    /// Records that the store holds everything before <paramref name="storedEnd"/> (the end of a whole frame, the
+    /// <paramref name="frames"/>th), then drops the segments that lie wholly before the latest such end every attached
+    /// reader has passed. Nothing is dropped before a reader has attached (the client that asked attaches at 0).
+    /// </summary>
+    public void Release(long storedEnd, int frames)
+    {
+        lock (_sync)
+        {
+            _stored.Enqueue((storedEnd, frames));
+            if (!_readerAttached)
+            {
+                return;
+            }
+
+            var behind = long.MaxValue;
+            foreach (var reader in _readers)
+            {
+                behind = Math.Min(behind, reader.Position);
+            }
+
+            var released = false;
+            while (_stored.TryPeek(out var stored) && stored.Position <= behind)
+            {
+                _stored.Dequeue();
+                (_start, _framesBeforeStart) = (stored.Position, stored.Frames);
+                released = true;
+            }
+
+            if (!released)
+            {
+                return;
+            }
+
+            // The tail segment stays: the producer writes into it without the lock.
+            var drop = 0;
+            while (drop < _segments.Count - 1 && _segments[drop].Start + _segments[drop].Used <= _start)
+            {
+                drop++;
+            }
+
+            _segments.RemoveRange(0, drop);
+        }
+    }
+
     /// <summary>Whether an attached reader is more than <paramref name="highWaterBytes"/> behind what was written.</summary>
     public bool AnyReaderBehind(long highWaterBytes)
     {
@@ -206,13 +297,39 @@ public sealed class StreamLog : IBufferWriter<byte>
     // --- reader side ---
 
     /// <summary>Attaches a reader at <paramref name="position"/>; the producer waits for attached readers that fall behind.</summary>
+    /// <exception cref="InvalidOperationException">The bytes at <paramref name="position"/> were released.</exception>
     public Reader Attach(long position)
     {
         var reader = new Reader(this, position);
         int count;
         lock (_sync)
         {
+            if (position < _start)
+            {
+                throw new InvalidOperationException("The log's bytes at this position were released to the store.");
+            }
+
             _readers.Add(reader);
+            _readerAttached = true;
+            count = _readers.Count;
+        }
+
+        ReadersChanged?.Invoke(count);
+        return reader;
+    }
+
+    /// <summary>Attaches a reader at <see cref="Start"/>, which holds it there (nothing more is released until the reader
+    /// moves on); <paramref name="framesBefore"/> is the number of frames released before it.</summary>
+    public Reader AttachAtStart(out int framesBefore)
+    {
+        Reader reader;
+        int count;
+        lock (_sync)
+        {
+            reader = new Reader(this, _start);
+            framesBefore = _framesBeforeStart;
+            _readers.Add(reader);
+            _readerAttached = true;
             count = _readers.Count;
         }
 
@@ -264,6 +381,11 @@ public sealed class StreamLog : IBufferWriter<byte>
 
         lock (_sync)
         {
+            if (position < _start)
+            {
+                throw new InvalidOperationException("The log's bytes at this position were released to the store.");
+            }
+
             foreach (var segment in _segments)
             {
                 // A segment holds [Start, Start + Used): a frame that did not fit started the next one.
