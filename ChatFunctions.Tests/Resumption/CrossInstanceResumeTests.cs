@@ -129,10 +129,8 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
         apps.Fake.DefaultScript = new FakeAzureOpenAI.FakeScript { Tokens = [.. Enumerable.Range(0, 600).Select(i => words[i % words.Count])], TokenInterval = TimeSpan.FromMilliseconds(10) };
         using var a = RawSse.NonDrainingClient(apps.A.BaseAddress);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        using var post = RawSse.Post("a long one");
-        post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        using var response = await a.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-        var client = new RawFrameReader(await response.Content.ReadAsStreamAsync(cts.Token));
+        var (response, client) = await RawSse.OpenPostAsync(a, "a long one", cts.Token);
+        using var cut = response;
         var first = await client.ReadAsync(300, cts.Token);
         var streamId = RawSse.StreamIdOf(first[0].Text);
 
@@ -152,10 +150,7 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
 
     private static async Task<Run> StartOnAResumeOnBAsync(HttpClient a, HttpClient b, string message, bool keepA, CancellationToken cancellationToken)
     {
-        using var post = RawSse.Post(message);
-        post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        var response = await a.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var readerA = new RawFrameReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        var (response, readerA) = await RawSse.OpenPostAsync(a, message, cancellationToken);
         var first = await readerA.ReadAsync(3, cancellationToken);
         var streamId = RawSse.StreamIdOf(first[0].Text);
         Task<List<RawFrame>> restOnA;

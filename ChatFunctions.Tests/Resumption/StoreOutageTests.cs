@@ -40,10 +40,8 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
 
             // Healthy first: the stream is in the store and B can follow it.
-            using var post = RawSse.Post("outage");
-            post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-            using var response = await clientA.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            var reader = new RawFrameReader(await response.Content.ReadAsStreamAsync(cts.Token));
+            var (response, reader) = await RawSse.OpenPostAsync(clientA, "outage", cts.Token);
+            using var cut = response;
             var first = await reader.ReadAsync(4, cts.Token);
             var streamId = RawSse.StreamIdOf(first[0].Text);
             await Task.Delay(400, cts.Token); // at least one flush interval: the first frames are stored

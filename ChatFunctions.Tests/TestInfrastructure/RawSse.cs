@@ -33,6 +33,16 @@ public static partial class RawSse
 
     public static HttpRequestMessage Post(string message) => SseClient.Post(message);
 
+    /// <summary>POSTs a chat message and returns its open event stream with a frame reader over the body. Disposing the
+    /// response is a cut: the connection is dropped, never drained.</summary>
+    public static async Task<(HttpResponseMessage Response, RawFrameReader Frames)> OpenPostAsync(HttpClient client, string message, CancellationToken cancellationToken)
+    {
+        using var post = Post(message);
+        post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        var response = await client.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        return (response, new RawFrameReader(await response.Content.ReadAsStreamAsync(cancellationToken)));
+    }
+
     /// <summary>The EventSource request: GET with the message in the query.</summary>
     public static HttpRequestMessage Get(string message) =>
         new(HttpMethod.Get, "/api/chat/stream?message=" + Uri.EscapeDataString(message));

@@ -184,10 +184,7 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
         for (var run = 1; run <= 3; run++)
         {
             using var cts = WireHost.Timeout();
-            using var post = RawSse.Post($"stop {run}");
-            post.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-            var response = await client.SendAsync(post, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            var reader = new RawFrameReader(await response.Content.ReadAsStreamAsync(cts.Token));
+            var (response, reader) = await RawSse.OpenPostAsync(client, $"stop {run}", cts.Token);
             var first = await reader.ReadAsync(3, cts.Token);
             var streamId = RawSse.StreamIdOf(first[0].Text);
             if (!readerAttached)
