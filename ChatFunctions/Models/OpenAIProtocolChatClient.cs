@@ -67,10 +67,10 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         {
             EnsureEventStream(response);
 
-            // Reads pass no token: System.ClientModel's read-timeout stream links a new token source on every read
-            // given a cancellable token (a chunk is often one read). Instead, cancellation disposes the response, which
-            // with draining off (UpstreamTransport) aborts the upstream request at once and fails the pending read;
-            // the SDK's network timeout still bounds each read.
+            // Reads pass no token: a cancellable one costs a registration on every read (a chunk is often one read).
+            // Instead, cancellation disposes the response, which with draining off (UpstreamTransport) aborts the
+            // upstream request at once and fails the pending read. The caller's token carries ChatStreamer's idle
+            // timeout, which so bounds each read (the SDK's own network timeout is off: ChatModelProviderFactory).
             using var abort = cancellationToken.UnsafeRegister(static state => ((PipelineResponse)state!).Dispose(), response);
             var parser = new ChatCompletionChunkParser();
             var events = SseParser.Create(response.ContentStream!, parser.Parse).EnumerateAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);

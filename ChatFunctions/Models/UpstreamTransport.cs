@@ -26,7 +26,7 @@ public static class UpstreamTransport
         configure(handler);
         return new(new PreferHttp2 { InnerHandler = handler }, disposeHandler: true)
         {
-            // The SDK's NetworkTimeout and our own idle timeout bound each call; HttpClient's would cut long streams.
+            // ChatStreamer's idle timeout bounds each wait on the model; HttpClient's would cut long streams.
             Timeout = Timeout.InfiniteTimeSpan,
         };
     }

@@ -110,7 +110,7 @@ public sealed class ChatStreamer(
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
-                // Not a stop: our idle timeout, or the SDK's network timeout.
+                // Not a stop: our idle timeout.
                 Log.UpstreamIdleTimeout(logger, stream.RequestId, _options.UpstreamIdleTimeoutSeconds);
                 failureCause = ex;
             }
