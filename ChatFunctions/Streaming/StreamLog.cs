@@ -7,7 +7,7 @@ namespace ChatFunctions.Streaming;
 /// One stream's SSE bytes in memory, in order, exactly as clients receive them. Its producer formats frames straight
 /// into it (it is the <see cref="IBufferWriter{T}"/> the frame writer writes to) and publishes them; any number of
 /// readers (the client that asked, and clients that resume) copy published bytes from their own position and wait
-/// for more. Bytes are never moved once written (segments only grow the log), so a reader copies them once, into
+/// for more. Bytes are never moved once written (segments are added, and dropped only once released), so a reader copies them once, into
 /// its response pipe. A published frame wakes its waiting readers on the publishing thread (<see cref="Reader"/>).
 /// </summary>
 /// <remarks>
