@@ -272,6 +272,91 @@ public class StreamLogTests
     /// A producer held back by a reader's lag and a reader waiting for new bytes must never both wait: the reader's
     /// progress and the producer's check meet under one lock. (Found as a stalled stream that heartbeats forever.)
     /// </summary>
+    /// <summary>
+    /// The persister's side on its own thread: it stores what is published and releases it while the producer writes
+    /// and the client reads. The client still gets every byte in order, and a resume attached at the log's start at
+    /// any moment starts at the frame after the ones released.
+    /// </summary>
+    [Fact]
+    public async Task ReleasingWhileTheProducerWritesAndTheClientReads_LosesNothing_AndEveryStartIsAFrameBoundary()
+    {
+        var log = new StreamLog(releasable: true);
+        var client = log.Attach(0);
+        const int Frames = 20_000;
+        var expected = new ArrayBufferWriter<byte>();
+        var frameBytes = Enumerable.Range(1, Frames).Select(i => System.Text.Encoding.UTF8.GetBytes($"id: s:{i}\ndata: {{\"chunk\":\"{new string('x', i % 40)}\"}}\n\n")).ToArray();
+        foreach (var frame in frameBytes)
+        {
+            expected.Write(frame);
+        }
+
+        var producer = Task.Run(async () =>
+        {
+            for (var i = 0; i < Frames; i++)
+            {
+                log.Write(frameBytes[i]);
+                if (i % 3 == 0)
+                {
+                    log.Publish();
+                    await log.WaitForReadersAsync(16 * 1024, CancellationToken.None);
+                }
+            }
+
+            log.Complete();
+        });
+        var persister = Task.Run(() =>
+        {
+            long stored = 0;
+            var storedFrames = 0;
+            var resumes = 0;
+            while (!(log.IsCompleted && stored == log.Published))
+            {
+                var end = log.Published;
+                var batch = log.Copy(stored, end);
+                storedFrames += batch.Span.Count("\n\n"u8);
+                stored = end;
+                log.Release(stored, storedFrames);
+
+                using var resumed = log.AttachAtStart(out var before);
+                var head = new ArrayBufferWriter<byte>();
+                log.CopyTo(resumed.Position, resumed.Position + 32, head);
+                var text = System.Text.Encoding.UTF8.GetString(head.WrittenSpan);
+                Assert.True(head.WrittenCount == 0 || text.StartsWith($"id: s:{before + 1}\n", StringComparison.Ordinal), $"after {before} frames the log starts with {text}");
+                resumes++;
+            }
+
+            return resumes;
+        });
+        var consumer = Task.Run(async () =>
+        {
+            long position = 0;
+            var received = new ArrayBufferWriter<byte>();
+            while (!(log.IsCompleted && position >= log.Published))
+            {
+                var next = log.CopyTo(position, position + 1500, received);
+                if (next == position)
+                {
+                    await client.WaitAsync();
+                    continue;
+                }
+
+                position = next;
+                client.Advance(position);
+            }
+
+            return received;
+        });
+
+        var read = await consumer.WaitAsync(TimeSpan.FromSeconds(60));
+        await producer.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await persister.WaitAsync(TimeSpan.FromSeconds(10)) > 1);
+        Assert.True(expected.WrittenSpan.SequenceEqual(read.WrittenSpan), "the client's bytes differ from what was written");
+        client.Dispose();
+        log.Release(log.Published, Frames);
+        Assert.Equal(log.Published, log.Start);
+        Assert.True(log.HeldBytes <= 4 * 1024, $"held {log.HeldBytes} bytes at the end");
+    }
+
     [Fact]
     public async Task ProducerAndReaderOnTwoThreads_NeverWaitForEachOther()
     {
