@@ -22,6 +22,25 @@ public class SseFrameWriterTests
     }
 
     [Fact]
+    public void FramesAreCountedAndFoundByTheirBlankLine_WhateverTheTextHolds()
+    {
+        var bytes = Encoding.UTF8.GetBytes(Write(w =>
+        {
+            w.WriteChunk("two\n\nblank lines");
+            w.WriteChunk("\r\n\r\n");
+            w.WriteChunk("안녕 👋");
+        }));
+        var frames = Encoding.UTF8.GetString(bytes).Split("\n\n")[..^1].Select(f => f + "\n\n").ToArray();
+
+        Assert.Equal(3, SseFrameWriter.CountFrames(bytes));
+        Assert.Equal(0, SseFrameWriter.OffsetAfterFrames(bytes, 0));
+        Assert.Equal(Encoding.UTF8.GetByteCount(frames[0]), SseFrameWriter.OffsetAfterFrames(bytes, 1));
+        Assert.Equal(bytes.Length, SseFrameWriter.OffsetAfterFrames(bytes, 3));
+        Assert.Equal(-1, SseFrameWriter.OffsetAfterFrames(bytes, 4));
+        Assert.StartsWith($"id: {Id}:3\n", Encoding.UTF8.GetString(bytes.AsSpan(SseFrameWriter.OffsetAfterFrames(bytes, 2))), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Chunk_IsOneIdLineAndOneDataLine()
     {
         var text = Write(w => w.WriteChunk("Hello"));

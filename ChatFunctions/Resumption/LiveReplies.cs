@@ -192,8 +192,7 @@ public sealed class LiveReplies : IDisposable
                     var batch = log.Copy(stored, end);
                     await _store.AppendAsync(stream.StreamId, stored, batch, CancellationToken.None);
                     stored = end;
-                    // Published bytes are whole frames, each ending in a blank line that no frame has inside it.
-                    storedFrames += batch.Span.Count("\n\n"u8);
+                    storedFrames += SseFrameWriter.CountFrames(batch.Span); // published bytes are whole frames
                     failures = 0;
                     // The store has it now: the log may drop what its readers have passed, so a long reply holds a few
                     // KiB here instead of all of itself.

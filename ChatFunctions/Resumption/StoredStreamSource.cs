@@ -156,14 +156,14 @@ public sealed class StoredStreamSource : IStreamSource
         _storeOffset += bytes.Length;
         while (!bytes.IsEmpty)
         {
-            var end = bytes.IndexOf("\n\n"u8);
+            var end = bytes.IndexOf(SseFrameWriter.FrameEnd);
             if (end < 0)
             {
                 break;
             }
 
-            var frame = bytes[..(end + 2)];
-            bytes = bytes[(end + 2)..];
+            var frame = bytes[..(end + SseFrameWriter.FrameEnd.Length)];
+            bytes = bytes[frame.Length..];
             _framesSeen++;
             if (SseFrameWriter.IsDoneFrame(frame))
             {

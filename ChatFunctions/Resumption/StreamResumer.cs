@@ -175,7 +175,7 @@ public sealed class StreamResumer(
             if (sequence >= released)
             {
                 var held = log.Copy(reader.Position, log.Published);
-                var offset = OffsetAfter(held.Span, sequence - released);
+                var offset = SseFrameWriter.OffsetAfterFrames(held.Span, sequence - released);
                 if (offset < 0)
                 {
                     live.Dispose();
@@ -200,8 +200,8 @@ public sealed class StreamResumer(
 
                 // The store holds at least everything released (release follows a stored append), byte for byte.
                 var bytes = read is null ? ReadOnlySpan<byte>.Empty : read.Bytes.Span;
-                var from = OffsetAfter(bytes, sequence);
-                var to = OffsetAfter(bytes, released);
+                var from = SseFrameWriter.OffsetAfterFrames(bytes, sequence);
+                var to = SseFrameWriter.OffsetAfterFrames(bytes, released);
                 if (from < 0 || to != reader.Position)
                 {
                     live.Dispose();
@@ -220,24 +220,6 @@ public sealed class StreamResumer(
             live.Dispose();
             throw;
         }
-    }
-
-    /// <summary>The offset just after the <paramref name="frames"/>th frame of <paramref name="bytes"/>, or -1 when they hold fewer.</summary>
-    private static int OffsetAfter(ReadOnlySpan<byte> bytes, int frames)
-    {
-        var position = 0;
-        for (var frame = 0; frame < frames; frame++)
-        {
-            var end = bytes[position..].IndexOf("\n\n"u8);
-            if (end < 0)
-            {
-                return -1;
-            }
-
-            position += end + 2;
-        }
-
-        return position;
     }
 
     // Another caller's stream is reported as unknown: its existence is not theirs to learn. Anonymous streams have no

@@ -25,7 +25,8 @@ public sealed class SseFrameWriter : IDisposable
 
     private static ReadOnlySpan<byte> IdPrefix => "id: "u8;
     private static ReadOnlySpan<byte> DataPrefix => "\ndata: "u8;
-    private static ReadOnlySpan<byte> FrameEnd => "\n\n"u8;
+    /// <summary>How each of our frames ends: a blank line, which no frame has inside it (the JSON is one line).</summary>
+    public static ReadOnlySpan<byte> FrameEnd => "\n\n"u8;
 
     /// <summary>What a heartbeat looks like on the wire: an SSE comment, which parsers ignore.</summary>
     public static ReadOnlySpan<byte> Heartbeat => ": keep-alive\n\n"u8;
@@ -133,6 +134,28 @@ public sealed class SseFrameWriter : IDisposable
     public void Dispose() => _json.Dispose();
 
     /// <summary>Whether a frame (its bytes from "id:" to the blank line) is the done frame.</summary>
+    /// <summary>The number of whole frames in <paramref name="frames"/>.</summary>
+    public static int CountFrames(ReadOnlySpan<byte> frames) => frames.Count(FrameEnd);
+
+    /// <summary>The offset just after the <paramref name="count"/>th frame of <paramref name="frames"/>, or -1 when
+    /// they hold fewer.</summary>
+    public static int OffsetAfterFrames(ReadOnlySpan<byte> frames, int count)
+    {
+        var position = 0;
+        for (var frame = 0; frame < count; frame++)
+        {
+            var end = frames[position..].IndexOf(FrameEnd);
+            if (end < 0)
+            {
+                return -1;
+            }
+
+            position += end + FrameEnd.Length;
+        }
+
+        return position;
+    }
+
     public static bool IsDoneFrame(ReadOnlySpan<byte> frame)
     {
         var data = frame.IndexOf("data: "u8);
