@@ -327,30 +327,13 @@ public class StreamLogTests
 
             return resumes;
         });
-        var consumer = Task.Run(async () =>
-        {
-            long position = 0;
-            var received = new ArrayBufferWriter<byte>();
-            while (!(log.IsCompleted && position >= log.Published))
-            {
-                var next = log.CopyTo(position, position + 1500, received);
-                if (next == position)
-                {
-                    await client.WaitAsync();
-                    continue;
-                }
+        var received = new ArrayBufferWriter<byte>();
+        var consumer = Task.Run(() => ReadToTheEndAsync(log, client, received, keep: true));
 
-                position = next;
-                client.Advance(position);
-            }
-
-            return received;
-        });
-
-        var read = await consumer.WaitAsync(TimeSpan.FromSeconds(60));
+        await consumer.WaitAsync(TimeSpan.FromSeconds(60));
         await producer.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(await persister.WaitAsync(TimeSpan.FromSeconds(10)) > 1);
-        Assert.True(expected.WrittenSpan.SequenceEqual(read.WrittenSpan), "the client's bytes differ from what was written");
+        Assert.True(expected.WrittenSpan.SequenceEqual(received.WrittenSpan), "the client's bytes differ from what was written");
         client.Dispose();
         log.Release(log.Published, Frames);
         Assert.Equal(log.Published, log.Start);
@@ -375,29 +358,35 @@ public class StreamLogTests
 
             log.Complete();
         });
-        var consumer = Task.Run(async () =>
-        {
-            long position = 0;
-            var sink = new ArrayBufferWriter<byte>();
-            while (!(log.IsCompleted && position >= log.Published))
-            {
-                var next = log.CopyTo(position, position + 1500, sink);
-                if (next == position)
-                {
-                    await reader.WaitAsync();
-                    continue;
-                }
-
-                position = next;
-                reader.Advance(position);
-                sink.ResetWrittenCount();
-            }
-
-            return position;
-        });
+        var consumer = Task.Run(() => ReadToTheEndAsync(log, reader, new ArrayBufferWriter<byte>(), keep: false));
 
         var read = await consumer.WaitAsync(TimeSpan.FromSeconds(60));
         await producer.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal((long)Chunks * chunk.Length, read);
+    }
+
+    /// <summary>A client's loop: copy what is published, up to 1,500 bytes at a time, wait when there is nothing, until
+    /// the end; returns the position reached. <paramref name="keep"/> false drops the bytes after each copy.</summary>
+    private static async Task<long> ReadToTheEndAsync(StreamLog log, StreamLog.Reader reader, ArrayBufferWriter<byte> sink, bool keep)
+    {
+        long position = 0;
+        while (!(log.IsCompleted && position >= log.Published))
+        {
+            var next = log.CopyTo(position, position + 1500, sink);
+            if (next == position)
+            {
+                await reader.WaitAsync();
+                continue;
+            }
+
+            position = next;
+            reader.Advance(position);
+            if (!keep)
+            {
+                sink.ResetWrittenCount();
+            }
+        }
+
+        return position;
     }
 }
