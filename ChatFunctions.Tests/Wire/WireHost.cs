@@ -140,6 +140,17 @@ public static class FrameAssert
         return error;
     }
 
+    /// <summary>A well-formed stream that failed before its first chunk: meta, the error, done "error". Returns the error.</summary>
+    public static JsonObject FailedBeforeAnyChunk(List<ReceivedFrame> frames, string code, bool retryable)
+    {
+        SseClient.AssertWellFormed(frames);
+        Assert.Equal(3, frames.Count);
+        Meta(frames[0]);
+        var error = Error(frames[1], code, retryable);
+        Done(frames[2], "error");
+        return error;
+    }
+
     public static JsonObject Done(ReceivedFrame frame, string finishReason)
     {
         Assert.True(frame.IsDone, $"expected done, got {frame.Data.ToJsonString()}");
