@@ -39,6 +39,6 @@ public sealed class MemoryBenchSmokeTests
 
         Assert.Equal(3, open.Census!.ByType["ChatFunctions.Streaming.StreamLog"].Count - idle.Census!.ByType.GetValueOrDefault("ChatFunctions.Streaming.StreamLog").Count);
         Assert.True(open.Census.ByteArraysByHolder["ChatFunctions.Streaming.StreamLog+Segment"].Bytes >= 3 * 2048);
-        Assert.Contains("| StreamLog segments (capacity) |", MemoryBench.Table(probes), StringComparison.Ordinal);
+        Assert.Contains("| StreamLog segments held (capacity) |", MemoryBench.Table(probes), StringComparison.Ordinal);
     }
 }
