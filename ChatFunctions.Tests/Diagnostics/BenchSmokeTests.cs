@@ -1,4 +1,5 @@
 using ChatFunctions.Bench;
+using ChatFunctions.Tests.Infrastructure;
 
 namespace ChatFunctions.Tests.Diagnostics;
 
@@ -14,9 +15,7 @@ public sealed class BenchSmokeTests
     [Fact]
     public async Task The_app_can_be_pinned_to_its_own_cores_and_is_the_process_measured()
     {
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
-        var appDll = Path.Combine(root, "ChatFunctions", "bin", testBin.Parent.Name, "net10.0", "ChatFunctions.dll");
+        var appDll = RepoFiles.AppBuildOutput("ChatFunctions.dll");
         Assert.True(File.Exists(appDll), $"build the solution first: {appDll} is missing");
         await using var fake = await FakeAzureOpenAI.FakeAzureOpenAIServer.StartAsync();
 

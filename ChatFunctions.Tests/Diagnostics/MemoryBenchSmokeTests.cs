@@ -1,4 +1,5 @@
 using ChatFunctions.Bench;
+using ChatFunctions.Tests.Infrastructure;
 
 namespace ChatFunctions.Tests.Diagnostics;
 
@@ -13,9 +14,7 @@ public sealed class MemoryBenchSmokeTests
     public async Task A_tiny_run_probes_the_app_with_streams_held_open_and_counts_their_logs_on_the_heap()
     {
         // The app built in the same configuration as these tests: ChatFunctions.Tests/bin/<configuration>/net10.0.
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
-        var appDll = Path.Combine(root, "ChatFunctions", "bin", testBin.Parent.Name, "net10.0", "ChatFunctions.dll");
+        var appDll = RepoFiles.AppBuildOutput("ChatFunctions.dll");
         Assert.True(File.Exists(appDll), $"build the solution first: {appDll} is missing");
 
         var probes = await MemoryBench.RunAsync(new MemoryBenchOptions

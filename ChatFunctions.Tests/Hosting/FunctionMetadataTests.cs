@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ChatFunctions.Functions;
 using ChatFunctions.Hosting;
 using Microsoft.Azure.Functions.Worker;
+using ChatFunctions.Tests.Infrastructure;
 
 namespace ChatFunctions.Tests.Hosting;
 
@@ -11,10 +12,7 @@ public class FunctionMetadataTests
     private static JsonArray ReadGeneratedMetadata()
     {
         // The test project references ChatFunctions, so its build output sits beside ours in the same configuration.
-        var testBin = AppContext.BaseDirectory;
-        var configuration = new DirectoryInfo(testBin).Parent!.Name; // .../bin/<Configuration>/net10.0/
-        var root = Path.GetFullPath(Path.Combine(testBin, "..", "..", "..", ".."));
-        var path = Path.Combine(root, "ChatFunctions", "bin", configuration, "net10.0", "functions.metadata");
+        var path = RepoFiles.AppBuildOutput("functions.metadata");
         Assert.True(File.Exists(path), $"{path} exists (the Worker SDK writes it at build)");
         return JsonNode.Parse(File.ReadAllText(path))!.AsArray();
     }

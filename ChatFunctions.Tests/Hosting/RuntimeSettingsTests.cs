@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ChatFunctions.Tests.Infrastructure;
 
 namespace ChatFunctions.Tests.Hosting;
 
@@ -11,10 +12,7 @@ public class RuntimeSettingsTests
     [Fact]
     public void TheBuiltAppsRuntimeConfig_TurnsOffTheThreadPoolSpinAndTieredPgo_AndKeepsWorkstationGc()
     {
-        var testBin = AppContext.BaseDirectory;
-        var configuration = new DirectoryInfo(testBin).Parent!.Name;
-        var root = Path.GetFullPath(Path.Combine(testBin, "..", "..", "..", ".."));
-        var path = Path.Combine(root, "ChatFunctions", "bin", configuration, "net10.0", "ChatFunctions.runtimeconfig.json");
+        var path = RepoFiles.AppBuildOutput("ChatFunctions.runtimeconfig.json");
 
         var properties = JsonNode.Parse(File.ReadAllText(path))!["runtimeOptions"]!["configProperties"]!.AsObject();
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using ChatFunctions.Tests.TestInfrastructure;
+using ChatFunctions.Tests.Infrastructure;
 
 namespace ChatFunctions.Tests.Hosting;
 
@@ -12,10 +13,7 @@ public class StandaloneProcessTests
     [Fact]
     public async Task TheBuiltApp_StartedDirectly_ServesTheChatStream()
     {
-        var testBin = AppContext.BaseDirectory;
-        var configuration = new DirectoryInfo(testBin).Parent!.Name;
-        var root = Path.GetFullPath(Path.Combine(testBin, "..", "..", "..", ".."));
-        var dll = Path.Combine(root, "ChatFunctions", "bin", configuration, "net10.0", "ChatFunctions.dll");
+        var dll = RepoFiles.AppBuildOutput("ChatFunctions.dll");
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
         {

@@ -11,6 +11,11 @@ internal static class RepoFiles
 
     public static string Read(params string[] parts) => File.ReadAllText(PathOf(parts));
 
+    /// <summary>A file of the app's build output in the configuration these tests were built in
+    /// (ChatFunctions/bin/&lt;configuration&gt;/net10.0/, beside ChatFunctions.Tests/bin/&lt;configuration&gt;/net10.0/).</summary>
+    public static string AppBuildOutput(string fileName) =>
+        PathOf("ChatFunctions", "bin", new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name, "net10.0", fileName);
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

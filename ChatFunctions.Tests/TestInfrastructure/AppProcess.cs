@@ -50,8 +50,7 @@ public sealed class AppProcess : IAsyncDisposable
     public static async Task<AppProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = RepoFiles.PathOf("ChatFunctions", "bin", configuration, "net10.0", "ChatFunctions.dll");
+        var dll = RepoFiles.AppBuildOutput("ChatFunctions.dll");
         var port = AzuriteServer.FreePorts(1)[0];
         var start = new ProcessStartInfo("dotnet", [dll, "--urls", $"http://127.0.0.1:{port}"])
         {
