@@ -234,50 +234,20 @@ public sealed class GenAiTelemetryChatClient : DelegatingChatClient
             return activity;
         }
 
-        if (options.ConversationId is { } conversationId)
-        {
-            activity.AddTag("gen_ai.conversation.id", conversationId);
-        }
-
-        if (options.FrequencyPenalty is { } frequencyPenalty)
-        {
-            activity.AddTag("gen_ai.request.frequency_penalty", frequencyPenalty);
-        }
-
-        if (options.MaxOutputTokens is { } maxTokens)
-        {
-            activity.AddTag("gen_ai.request.max_tokens", maxTokens);
-        }
-
-        if (options.PresencePenalty is { } presencePenalty)
-        {
-            activity.AddTag("gen_ai.request.presence_penalty", presencePenalty);
-        }
-
-        if (options.Seed is { } seed)
-        {
-            activity.AddTag("gen_ai.request.seed", seed);
-        }
-
+        // In the original's order, each only when set (the tests compare both).
+        AddIfSet(activity, "gen_ai.conversation.id", options.ConversationId);
+        AddIfSet(activity, "gen_ai.request.frequency_penalty", options.FrequencyPenalty);
+        AddIfSet(activity, "gen_ai.request.max_tokens", options.MaxOutputTokens);
+        AddIfSet(activity, "gen_ai.request.presence_penalty", options.PresencePenalty);
+        AddIfSet(activity, "gen_ai.request.seed", options.Seed);
         if (options.StopSequences is { Count: > 0 } stops)
         {
             activity.AddTag("gen_ai.request.stop_sequences", "[" + string.Join(", ", stops.Select(s => "\"" + s + "\"")) + "]");
         }
 
-        if (options.Temperature is { } temperature)
-        {
-            activity.AddTag("gen_ai.request.temperature", temperature);
-        }
-
-        if (options.TopK is { } topK)
-        {
-            activity.AddTag("gen_ai.request.top_k", topK);
-        }
-
-        if (options.TopP is { } topP)
-        {
-            activity.AddTag("gen_ai.request.top_p", topP);
-        }
+        AddIfSet(activity, "gen_ai.request.temperature", options.Temperature);
+        AddIfSet(activity, "gen_ai.request.top_k", options.TopK);
+        AddIfSet(activity, "gen_ai.request.top_p", options.TopP);
 
         switch (options.ResponseFormat)
         {
@@ -454,5 +424,13 @@ public sealed class GenAiTelemetryChatClient : DelegatingChatClient
         }
 
         private static long? Sum(long? a, long? b) => a is null && b is null ? null : (a ?? 0) + (b ?? 0);
+    }
+
+    private static void AddIfSet(Activity activity, string name, object? value)
+    {
+        if (value is not null)
+        {
+            activity.AddTag(name, value);
+        }
     }
 }
