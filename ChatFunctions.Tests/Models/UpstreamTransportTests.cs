@@ -67,6 +67,53 @@ public sealed class UpstreamTransportTests : IDisposable
         Assert.Equal("Hello from the fake model.", await ReadAsync(client, CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Once_the_model_answers_a_request_the_response_no_longer_holds_its_body_and_the_model_got_all_of_it(bool overTls)
+    {
+        await using var fake = overTls ? await FakeAzureOpenAIServer.StartAsync(0, _certificate) : await FakeAzureOpenAIServer.StartAsync();
+        using var http = overTls ? TrustingTheFake() : UpstreamTransport.CreateHttpClient();
+        var prompt = new string('p', 64 * 1024);
+
+        using var response = await SendAsync(http, fake, prompt);
+
+        Assert.True(response.IsSuccessStatusCode);
+        Assert.Null(response.RequestMessage!.Content);
+        var received = Assert.Single(fake.Requests);
+        Assert.Equal(overTls ? "HTTP/2" : "HTTP/1.1", received.Protocol);
+        Assert.Equal(prompt, (string?)received.Body["messages"]![0]!["content"]);
+        Assert.Contains("[DONE]", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_request_the_model_refuses_keeps_its_body()
+    {
+        await using var fake = await FakeAzureOpenAIServer.StartAsync(0, _certificate);
+        fake.Enqueue(FakeScript.Failure(429, ("retry-after", "1")));
+        using var http = TrustingTheFake();
+
+        using var response = await SendAsync(http, fake, "hi");
+
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.NotNull(response.RequestMessage!.Content);
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, FakeAzureOpenAIServer fake, string prompt)
+    {
+        var body = new System.Text.Json.Nodes.JsonObject
+        {
+            ["stream"] = true,
+            ["messages"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["role"] = "user", ["content"] = prompt }),
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(fake.Endpoint, "openai/deployments/chat/chat/completions?api-version=2025-04-01-preview"))
+        {
+            Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("api-key", "test-key");
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    }
+
     private HttpClient TrustingTheFake() => UpstreamTransport.CreateHttpClient(handler =>
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
             certificate is not null && certificate.GetCertHashString() == _certificate.GetCertHashString());

@@ -51,18 +51,7 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         // The attribute the SDK adapter puts on the telemetry middleware's span (the current activity), kept for dashboards.
         Activity.Current?.SetTag("openai.api.type", "chat_completions");
-        using var content = ChatCompletionRequest.Create(messages, options, _model);
-        PipelineResponse response;
-        try
-        {
-            var result = await _sdkClient.CompleteChatAsync(content, new RequestOptions { BufferResponse = false, CancellationToken = cancellationToken });
-            response = result.GetRawResponse();
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            throw UpstreamErrorClassifier.Sanitize(ex);
-        }
-
+        var response = await SendAsync(messages, options, cancellationToken);
         using (response)
         {
             EnsureEventStream(response);
@@ -111,6 +100,22 @@ public sealed class OpenAIProtocolChatClient : IChatClient
             {
                 await DisposeQuietlyAsync(events);
             }
+        }
+    }
+
+    /// <summary>Sends the request; its body lives only here, not in the iterator that lives as long as the reply
+    /// (and UpstreamTransport lets go of the response's reference to it).</summary>
+    private async Task<PipelineResponse> SendAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    {
+        using var content = ChatCompletionRequest.Create(messages, options, _model);
+        try
+        {
+            var result = await _sdkClient.CompleteChatAsync(content, new RequestOptions { BufferResponse = false, CancellationToken = cancellationToken });
+            return result.GetRawResponse();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw UpstreamErrorClassifier.Sanitize(ex);
         }
     }
 

@@ -40,14 +40,26 @@ public static class UpstreamTransport
         EnableMultipleHttp2Connections = true,
     };
 
-    /// <summary>The SDK builds each request as HTTP/1.1; HttpClient's default version applies only to its own helpers.</summary>
+    /// <summary>
+    /// The SDK builds each request as HTTP/1.1; HttpClient's default version applies only to its own helpers. Once the
+    /// model has accepted a request, the request's body is let go: the response keeps its request message, and so the
+    /// prompt (1 KiB and more per open stream), for as long as the reply streams.
+    /// </summary>
     private sealed class PreferHttp2 : DelegatingHandler
     {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             request.Version = HttpVersion.Version20;
             request.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
-            return base.SendAsync(request, cancellationToken);
+            var response = await base.SendAsync(request, cancellationToken);
+            // A success means the server read the whole body (it is answering it); an early error may come while the
+            // body is still being sent, so that one keeps it. The handler holds its own reference while it sends.
+            if (response.IsSuccessStatusCode && request.Headers.ExpectContinue != true)
+            {
+                request.Content = null;
+            }
+
+            return response;
         }
     }
 }
