@@ -7,6 +7,7 @@ using ChatFunctions.Bench;
 //        [--app-dll ChatFunctions/bin/Release/net10.0/ChatFunctions.dll | --in-process] [--no-direct] [--no-alloc] [--out DIR]
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"] [--upstream-tls (relay only)]
 //        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
+//        [--gc-trace]     (the app's allocations by type and stack, collections and pauses per relay level: gc.md)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--finished N] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
@@ -169,6 +170,7 @@ var sweepOptions = new SweepOptions
     AppDll = appDll is null ? null : Path.GetFullPath(appDll),
     Direct = !options.ContainsKey("no-direct") && !options.ContainsKey("upstream-tls"),
     UpstreamTls = options.ContainsKey("upstream-tls"),
+    GcTrace = options.ContainsKey("gc-trace"),
     Progress = line => Console.Error.WriteLine(line),
 };
 if (options.TryGetValue("app-cpus", out var appCpus))
@@ -214,6 +216,13 @@ Console.WriteLine($"{summary}; {integrity}; sweep took {(DateTime.UtcNow - start
 Write(outDir, "sweep.md", sweepTable + "\n" + summary + "; " + integrity + ".\n");
 Write(outDir, "sweep.json", JsonSerializer.Serialize(sweep, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 Write(outDir, "latency.svg", Report.LatencyChart(sweep));
+if (sweepOptions.GcTrace)
+{
+    var gcTable = GcTrace.Table(sweep);
+    Console.WriteLine(gcTable);
+    Write(outDir, "gc.md", gcTable);
+}
+
 return 0;
 
 static async Task<int> RunStorageBenchAsync(Dictionary<string, string> options)

@@ -35,6 +35,10 @@ public sealed record SweepOptions
     /// <summary>The fake serves HTTPS (HTTP/1.1 and HTTP/2 by ALPN) and the app trusts it (relay only).</summary>
     public bool UpstreamTls { get; init; }
 
+    /// <summary>Trace the app's GC during each relay level (<see cref="GcTrace"/>; out of process only): allocations by
+    /// type and stack, collections, pauses. Costs the app CPU, so the CPU and latency columns of a traced run are not comparable.</summary>
+    public bool GcTrace { get; init; }
+
     public Action<string>? Progress { get; init; }
 
     /// <summary>Called before each level (warm-ups included) with its mode and stream count: lets a caller snapshot counters.</summary>
@@ -73,7 +77,8 @@ public sealed record LevelResult(
     double? RssKiBPerStream,
     double WallSeconds,
     string? FirstError,
-    double? PeersCpuMicrosecondsPerToken = null);
+    double? PeersCpuMicrosecondsPerToken = null,
+    GcSummary? Gc = null);
 
 public sealed record SweepResult(IReadOnlyList<LevelResult> Levels, string AppGc);
 
@@ -140,6 +145,7 @@ public static partial class Sweep
         $"{r.Mode,-6} {r.Streams,5} streams: latency p50 {r.AddedLatencyMs.P50:F2} p99 {r.AddedLatencyMs.P99:F2} max {r.AddedLatencyMs.Max:F1} ms, "
         + $"TTFB p50 {r.TimeToFirstByteMs.P50:F1} ms, lost {r.LostFrames}, reordered {r.ReorderedStreams}, id gaps {r.IdGapStreams}, failed {r.FailedStreams}, "
         + $"CPU {r.CpuMicrosecondsPerToken?.ToString("F1") ?? "-"} µs/token (fake+clients {r.PeersCpuMicrosecondsPerToken?.ToString("F1") ?? "-"}), RSS {r.RssKiBPerStream?.ToString("F1") ?? "-"} KiB/stream, {r.WallSeconds:F1} s"
+        + (r.Gc is { } gc ? $", GC pause {gc.PauseMs:F0} ms in {gc.Gen0 + gc.Gen1 + gc.Gen2} GCs, {gc.AllocatedBytesPerToken:F0} B/token allocated" : "")
         + (r.FirstError is null ? "" : $" (first error: {r.FirstError})");
 
     private static async Task<LevelResult> RunLevelAsync(
@@ -176,6 +182,9 @@ public static partial class Sweep
             }
         }, CancellationToken.None) : Task.CompletedTask;
 
+        var gcTrace = options.GcTrace && mode == "relay" && app.OutOfProcess
+            ? GcTrace.Start(pid, Path.Combine(Path.GetTempPath(), $"chat-bench-gc-{Environment.ProcessId}-{streams}.nettrace"))
+            : null;
         var wall = Stopwatch.StartNew();
         var ramp = TimeSpan.FromSeconds(Math.Clamp(streams / options.RampStreamsPerSecond, 0.2, 4));
         var tasks = new Task<StreamResult>[streams];
@@ -196,6 +205,7 @@ public static partial class Sweep
 
         var results = await Task.WhenAll(tasks);
         wall.Stop();
+        var gc = gcTrace is null ? null : await gcTrace.StopAsync(results.Sum(r => r.Received.Count(t => t != 0)), cancellationToken);
         await sampling.CancelAsync();
         await sampler;
         var cpuAfter = measureCpu ? ProcStats.CpuTime(pid) : TimeSpan.Zero;
@@ -270,7 +280,7 @@ public static partial class Sweep
         double? peersCpuPerToken = received > 0 && peersCpu >= TimeSpan.FromMilliseconds(200) ? peersCpu.TotalMicroseconds / received : null;
         return new LevelResult(mode, streams, Percentiles.Of(latency), Percentiles.Of(ttfb), Percentiles.Of(ttft), received,
             (long)streams * tokenCount, lost, reordered, gaps, failed, cpuPerToken, rssPerStream, wall.Elapsed.TotalSeconds, firstError,
-            peersCpuPerToken);
+            peersCpuPerToken, gc);
     }
 
     [GeneratedRegex(@"bench ([0-9a-z\-]+) (\d+)")]
