@@ -14,6 +14,9 @@ root=$(pwd)
 configuration=Release
 out="$root/ChatFunctions/bin/$configuration/net10.0"
 
+# Read by the .NET runtime at start (not a setting the app reads): what the deployment sets (infra/app/api.bicep).
+export DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION="${DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION:-256}"
+
 mode="${CHAT_HOST_MODE:-auto}"
 if [ "$mode" = auto ]; then
   if command -v func >/dev/null 2>&1; then mode=functions; else mode=standalone; fi

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ChatFunctions.Bench;
 
 namespace ChatFunctions.Tests.Infrastructure;
 
@@ -498,8 +499,21 @@ public sealed class BicepTemplateTests
                 || name.StartsWith("APPLICATIONINSIGHTS_", StringComparison.Ordinal)
                 || name.StartsWith("OTEL_", StringComparison.Ordinal);
             Assert.True(
-                hostSetting || appNames.Contains(name) || SettingsOfTheSharedContract.Contains(name),
+                hostSetting || appNames.Contains(name) || SettingsOfTheSharedContract.Contains(name) || AppUnderTest.RuntimeEnvironment.ContainsKey(name),
                 $"app setting {name} is read by nothing (typo?).");
+        }
+    }
+
+    [Fact]
+    public async Task AppSettings_GiveTheWorkerTheRuntimeEnvironmentTheBenchmarkMeasures()
+    {
+        var settings = AppSettings(await BicepCli.MainTemplateAsync());
+
+        Assert.NotEmpty(AppUnderTest.RuntimeEnvironment);
+        foreach (var (name, value) in AppUnderTest.RuntimeEnvironment)
+        {
+            Assert.True(settings.ContainsKey(name), $"api.bicep does not set {name}, which the benchmark runs the app with.");
+            Assert.Equal(value, (string?)settings[name]);
         }
     }
 

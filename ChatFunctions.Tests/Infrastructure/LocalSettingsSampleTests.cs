@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using ChatFunctions.Bench;
 using Microsoft.Extensions.Configuration;
 
 namespace ChatFunctions.Tests.Infrastructure;
@@ -42,10 +43,25 @@ public sealed class LocalSettingsSampleTests
             Assert.True(SampleValues.ContainsKey(name), $"local.settings.sample.json lacks {name}; add it (and a line in docs/deploy.md).");
         }
 
-        var known = names.Concat(["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME"]).ToHashSet();
+        var known = names.Concat(["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME"]).Concat(AppUnderTest.RuntimeEnvironment.Keys).ToHashSet();
         foreach (var (name, _) in SampleValues)
         {
             Assert.True(known.Contains(name), $"local.settings.sample.json sets {name}, which nothing reads.");
+        }
+    }
+
+    /// <summary>`func start` gives the worker the sample's Values as its environment; run.sh exports them for the
+    /// standalone host (which reads local.settings.json as configuration, too late for the runtime).</summary>
+    [Fact]
+    public void Sample_AndRunScript_StartTheWorkerWithTheDeployedRuntimeEnvironment()
+    {
+        var runScript = RepoFiles.Read("scripts", "run.sh");
+
+        Assert.NotEmpty(AppUnderTest.RuntimeEnvironment);
+        foreach (var (name, value) in AppUnderTest.RuntimeEnvironment)
+        {
+            Assert.Equal(value, (string?)SampleValues[name]);
+            Assert.Contains($"export {name}=\"${{{name}:-{value}}}\"", runScript, StringComparison.Ordinal);
         }
     }
 

@@ -32,6 +32,20 @@ public sealed class AppUnderTest : IAsyncDisposable
 
     public bool OutOfProcess => _process is not null;
 
+    /// <summary>
+    /// The process environment the app is deployed with (infra/app/api.bicep's app settings, local.settings.sample.json,
+    /// scripts/run.sh): read by the runtime when the process starts, so an app started out of process gets it too.
+    /// </summary>
+    /// <remarks>
+    /// HttpClient's HTTP/2 stream rents a 16 KiB buffer from the shared ArrayPool for each burst of a reply's data
+    /// and returns it once read; at many open streams more are out at once than the pool's default 32 per core
+    /// keeps, and each one it could not keep became garbage (docs/benchmarks.md §10).
+    /// </remarks>
+    public static IReadOnlyDictionary<string, string> RuntimeEnvironment { get; } = new Dictionary<string, string>
+    {
+        ["DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION"] = "256",
+    };
+
     public static Dictionary<string, string> Settings(Uri fakeEndpoint) => new()
     {
         ["CHAT_HOST_MODE"] = "standalone",
@@ -86,7 +100,7 @@ public sealed class AppUnderTest : IAsyncDisposable
         start.ArgumentList.Add(appDll);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        foreach (var (k, v) in settings)
+        foreach (var (k, v) in RuntimeEnvironment.Concat(settings))
         {
             start.Environment[k] = v;
         }

@@ -137,7 +137,7 @@ public static class ColdStart
             start.ArgumentList.Add(arg);
         }
 
-        foreach (var (k, v) in settings)
+        foreach (var (k, v) in AppUnderTest.RuntimeEnvironment.Concat(settings))
         {
             start.Environment[k] = v;
         }

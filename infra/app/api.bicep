@@ -158,6 +158,10 @@ var appSettings = {
   // samples by these (the host itself cannot sample its traces yet: azure-functions-host#11496).
   OTEL_TRACES_SAMPLER: tracesSampler
   OTEL_TRACES_SAMPLER_ARG: tracesSamplerArg
+  // Read by the .NET runtime when the worker starts. Each HTTP/2 stream to Azure OpenAI rents a 16 KiB buffer from the
+  // shared ArrayPool per burst of reply data; the default 32 per core is too few at many open streams, and the rest
+  // became garbage: at 1,000 streams 85 % of all allocation (docs/benchmarks.md §10).
+  DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION: '256'
 }
 
 var optionalAppSettings = empty(chatSystemPrompt) ? {} : { CHAT_SYSTEM_PROMPT: chatSystemPrompt }
