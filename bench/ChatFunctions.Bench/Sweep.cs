@@ -205,11 +205,12 @@ public static partial class Sweep
 
         var results = await Task.WhenAll(tasks);
         wall.Stop();
-        var gc = gcTrace is null ? null : await gcTrace.StopAsync(results.Sum(r => r.Received.Count(t => t != 0)), cancellationToken);
         await sampling.CancelAsync();
         await sampler;
         var cpuAfter = measureCpu ? ProcStats.CpuTime(pid) : TimeSpan.Zero;
         var peersCpu = ProcStats.Available ? ProcStats.CpuTime(Environment.ProcessId) - peersCpuBefore : TimeSpan.Zero;
+        // After the CPU readings: the app's rundown and this process's reading of the trace are not the level's work.
+        var gc = gcTrace is null ? null : await gcTrace.StopAsync(results.Sum(r => r.Received.Count(t => t != 0)), cancellationToken);
 
         if (relay)
         {
