@@ -26,8 +26,8 @@ public sealed class GcTraceSmokeTests
 
         var bytes = Assert.Single(summary.TopTypes, t => t.Name == "System.Byte[]");
         Assert.True(bytes.Share > 0.5, $"byte arrays were {bytes.Share:P0} of what was sampled");
-        // 256 MiB over 1,000 "tokens", sampled every ≈ 100 KB: within the sampling error of 262 KB a token.
-        Assert.InRange(summary.AllocatedBytesPerToken, 200_000, 400_000);
+        // 256 MiB over 1,000 "tokens" is 268 KB a token, sampled every ≈ 100 KB; tests running meanwhile can only add.
+        Assert.True(summary.AllocatedBytesPerToken > 200_000, $"{summary.AllocatedBytesPerToken:F0} bytes a token");
         var here = Assert.Single(summary.TopStacks, s => s.Name.Contains(nameof(AllocateKilobyteArrays), StringComparison.Ordinal));
         Assert.True(here.Share > 0.5);
         Assert.True(summary.Gen2 >= 2, $"gen2 collections: {summary.Gen2}");
