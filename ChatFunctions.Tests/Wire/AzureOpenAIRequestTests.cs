@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Azure.Core;
 using ChatFunctions.Tests.TestInfrastructure;
@@ -87,18 +86,4 @@ public sealed class AzureOpenAIRequestTests
                 : content.GetValue<string>();
             return (m["role"]!.GetValue<string>(), text);
         }).ToList();
-
-    private sealed class RecordingCredential(string token) : TokenCredential
-    {
-        public ConcurrentQueue<string[]> RequestedScopes { get; } = new();
-
-        public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken)
-        {
-            RequestedScopes.Enqueue(requestContext.Scopes);
-            return new AccessToken(token, DateTimeOffset.UtcNow.AddHours(1));
-        }
-
-        public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(GetToken(requestContext, cancellationToken));
-    }
 }

@@ -28,4 +28,10 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Information, "Standalone host (no Functions host found): serving {FunctionCount} functions under /{RoutePrefix} and the chat page from {WebRoot}")]
     public static partial void StandaloneStarted(ILogger logger, int functionCount, string routePrefix, string webRoot);
+
+    [LoggerMessage(9, LogLevel.Debug, "The model's path was warmed up in {ElapsedMs} ms: client, parser, token and connection ready")]
+    public static partial void ModelWarmedUp(ILogger logger, double elapsedMs);
+
+    [LoggerMessage(10, LogLevel.Information, "Warming up the model's path failed ({ExceptionType}); the first request will do the work itself")]
+    public static partial void ModelWarmUpFailed(ILogger logger, string exceptionType);
 }

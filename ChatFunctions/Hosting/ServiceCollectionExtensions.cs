@@ -40,6 +40,9 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<UpstreamHttpClient>();
         services.TryAddSingleton<TokenCredential>(sp => ChatModelProviderFactory.CreateCredential(sp.GetRequiredService<IOptions<AzureOpenAIOptions>>().Value));
         services.TryAddSingleton(ChatModelProviderFactory.Create);
+        // The first reply's path to the model, prepared while the host starts (after a scale from zero).
+        services.TryAddSingleton<ModelWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelWarmUp>());
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);

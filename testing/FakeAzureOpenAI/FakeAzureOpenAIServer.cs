@@ -30,6 +30,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<FakeScript> _scripts = new();
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ConcurrentQueue<SeenRequest> _seen = new();
 
     private FakeAzureOpenAIServer(WebApplication app) => _app = app;
 
@@ -39,6 +40,9 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
     public FakeScript DefaultScript { get; set; } = FakeScript.Reply("Hello", " from", " the", " fake", " model", ".");
 
     public IReadOnlyCollection<RecordedRequest> Requests => _requests;
+
+    /// <summary>Every request that reached the server, chat completions or not, in order.</summary>
+    public IReadOnlyCollection<SeenRequest> Seen => _seen;
 
     /// <summary>Set when the server saw the caller abandon a streaming request (the HTTP request was aborted).</summary>
     public event Action<RecordedRequest>? RequestAborted;
@@ -68,6 +72,12 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         builder.WebHost.UseUrls($"{(tlsCertificate is null ? "http" : "https")}://127.0.0.1:{port}");
         var app = builder.Build();
         var server = new FakeAzureOpenAIServer(app);
+        app.Use((context, next) =>
+        {
+            var credentials = context.Request.Headers.ContainsKey("api-key") || context.Request.Headers.ContainsKey("Authorization");
+            server._seen.Enqueue(new SeenRequest(context.Request.Method, context.Request.Path, context.Connection.Id, credentials));
+            return next(context);
+        });
         app.MapPost("/openai/deployments/{deployment}/chat/completions", server.HandleAsync);
         app.MapPost("/v1/chat/completions", server.HandleAsync);
         await app.StartAsync(cancellationToken);
@@ -98,6 +108,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             received)
         {
             Protocol = context.Request.Protocol,
+            ConnectionId = context.Connection.Id,
         };
         _requests.Enqueue(recorded);
         var script = _scripts.TryDequeue(out var queued) ? queued : DefaultScript;
@@ -401,6 +412,10 @@ public sealed record FakeScript
 }
 
 /// <summary>A request the fake server received, with when it arrived and when its caller abandoned it.</summary>
+/// <summary>A request as the server first saw it: method, path, the connection it came on, and whether it carried a
+/// key or a bearer token.</summary>
+public sealed record SeenRequest(string Method, string Path, string ConnectionId, bool CarriedCredentials);
+
 public sealed class RecordedRequest(string pathAndQuery, string? deployment, IReadOnlyDictionary<string, string> headers, JsonObject body, long receivedTimestamp)
 {
     public string PathAndQuery { get; } = pathAndQuery;
@@ -415,6 +430,8 @@ public sealed class RecordedRequest(string pathAndQuery, string? deployment, IRe
 
     /// <summary>"HTTP/1.1" or "HTTP/2".</summary>
     public string Protocol { get; init; } = "HTTP/1.1";
+
+    public string ConnectionId { get; init; } = "";
 
     private long _abortedTimestamp;
 
