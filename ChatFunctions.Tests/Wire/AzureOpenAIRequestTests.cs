@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Azure.Core;
+using ChatFunctions.Models;
 using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -69,7 +70,9 @@ public sealed class AzureOpenAIRequestTests
         Assert.Equal("Bearer fake-entra-token", request.Headers["Authorization"]);
         Assert.False(request.Headers.ContainsKey("api-key"), "keyless requests carry no api-key header");
         Assert.NotEmpty(credential.RequestedScopes);
-        Assert.All(credential.RequestedScopes, scopes => Assert.Equal(["https://cognitiveservices.azure.com/.default"], scopes));
+        // The scope ModelWarmUp fetches its token for at start, so that this first request finds it cached.
+        Assert.All(credential.RequestedScopes, scopes => Assert.Equal([ModelWarmUp.AzureOpenAIScope], scopes));
+        Assert.Equal("https://cognitiveservices.azure.com/.default", ModelWarmUp.AzureOpenAIScope);
     }
 
     /// <summary>(role, text) of each message; content may be a string or an array of text parts.</summary>
