@@ -1,5 +1,5 @@
 import { openDB, type IDBPDatabase } from "idb";
-import type { Conversation, Message } from "./types";
+import type { Conversation, Message, SessionStats } from "./types";
 
 /**
  * Conversations live in IndexedDB (one record per conversation, so a save writes only the chats
@@ -17,7 +17,11 @@ const SETTINGS = "settings";
 export interface Stored {
   conversations: Conversation[];
   activeId: string | null;
+  /** The statistics panel's counts (absent when nothing was counted yet). */
+  stats?: SessionStats;
 }
+
+const STAT_KEYS = ["replies", "failedReplies", "reconnects", "resumes", "retries"] as const;
 
 export class StorageFullError extends Error {
   constructor(cause?: unknown) {
@@ -27,10 +31,18 @@ export class StorageFullError extends Error {
 }
 
 export interface ConversationStore {
-  /** Most recently updated first; replies that were streaming when the page went away are marked interrupted. */
+  /**
+   * Most recently updated first. A reply that was streaming when the page went away stays streaming
+   * (marked resuming) when it knows its stream, so it can be resumed; without one it is marked interrupted.
+   */
   load(): Promise<Stored>;
-  /** Removes the given ids, then writes the given conversations (one transaction, all or nothing). */
-  save(changes: { put: Conversation[]; remove: string[]; activeId: string | null }): Promise<void>;
+  /** One conversation as stored now (revived like load), e.g. after another tab finished with it. */
+  get(id: string): Promise<Conversation | undefined>;
+  /**
+   * Removes the given ids, then writes the given conversations and adds `stats` to the stored counts
+   * (one transaction, all or nothing; adding, not overwriting, so tabs do not erase each other's counts).
+   */
+  save(changes: { put: Conversation[]; remove: string[]; activeId: string | null; stats?: SessionStats }): Promise<void>;
 }
 
 const INTERRUPTED = {
@@ -47,7 +59,7 @@ export async function openConversationStore(legacy: Storage | undefined = safeLo
     },
   });
 
-  const save: ConversationStore["save"] = async ({ put, remove, activeId }) => {
+  const save: ConversationStore["save"] = async ({ put, remove, activeId, stats }) => {
     try {
       // Deletions commit on their own first: when storage is full they are what makes room,
       // and they must not be rolled back with a write that still does not fit.
@@ -59,7 +71,13 @@ export async function openConversationStore(legacy: Storage | undefined = safeLo
       const tx = db.transaction([CONVERSATIONS, SETTINGS], "readwrite");
       const conversations = tx.objectStore(CONVERSATIONS);
       for (const c of put) void conversations.put(c);
-      void tx.objectStore(SETTINGS).put(activeId, "activeId");
+      const settings = tx.objectStore(SETTINGS);
+      void settings.put(activeId, "activeId");
+      if (stats && STAT_KEYS.some((k) => stats[k] !== 0)) {
+        const stored = readStats(await settings.get("stats"));
+        const sum = Object.fromEntries(STAT_KEYS.map((k) => [k, (stored?.[k] ?? 0) + stats[k]])) as unknown as SessionStats;
+        void settings.put(sum, "stats");
+      }
       await tx.done;
     } catch (error) {
       throw isQuotaError(error) ? new StorageFullError(error) : error;
@@ -68,6 +86,10 @@ export async function openConversationStore(legacy: Storage | undefined = safeLo
 
   return {
     save,
+    async get(id) {
+      const record = (await db.get(CONVERSATIONS, id)) as unknown;
+      return isConversation(record) ? reviveConversation(record) : undefined;
+    },
     async load() {
       const migrated = await migrateLegacy(legacy, save);
       const records = (await db.getAll(CONVERSATIONS)) as unknown[];
@@ -78,7 +100,7 @@ export async function openConversationStore(legacy: Storage | undefined = safeLo
       const storedActive = (await db.get(SETTINGS, "activeId")) as unknown;
       const wanted = typeof storedActive === "string" ? storedActive : migrated?.activeId;
       const activeId = conversations.some((c) => c.id === wanted) ? (wanted as string) : null;
-      return { conversations, activeId };
+      return { conversations, activeId, stats: readStats(await db.get(SETTINGS, "stats")) };
     },
   };
 }
@@ -116,16 +138,28 @@ function isQuotaError(error: unknown): boolean {
   return name === "QuotaExceededError" || name === "NS_ERROR_DOM_QUOTA_REACHED";
 }
 
-/** A reply that was streaming when the page went away can never finish: mark it interrupted. */
-function reviveConversation(c: Conversation): Conversation {
+function readStats(value: unknown): SessionStats | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  return Object.fromEntries(STAT_KEYS.map((k) => [k, typeof v[k] === "number" && Number.isFinite(v[k]) ? v[k] : 0])) as unknown as SessionStats;
+}
+
+/**
+ * A reply that was streaming when the page went away: with its stream known it is resumed where the
+ * kept text ends (the server keeps producing it for its grace window); without one it cannot be
+ * found again and is marked interrupted, its text kept.
+ */
+export function reviveConversation(c: Conversation): Conversation {
   if (!c.messages.some((m) => m.status === "streaming")) return c;
   return {
     ...c,
-    messages: c.messages.map((m): Message =>
-      m.status === "streaming"
-        ? { ...m, status: "failed", failure: { ...INTERRUPTED }, restartPending: false, resuming: false, retryAt: undefined }
-        : m,
-    ),
+    messages: c.messages.map((m): Message => {
+      if (m.status !== "streaming") return m;
+      const transient = { restartPending: false, retryAt: undefined, offline: undefined, followed: undefined, reconnectReason: undefined };
+      return m.stream?.streamId && m.stream.lastEventId
+        ? { ...m, ...transient, resuming: true }
+        : { ...m, ...transient, resuming: false, status: "failed", failure: { ...INTERRUPTED } };
+    }),
   };
 }
 

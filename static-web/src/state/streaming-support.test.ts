@@ -81,6 +81,34 @@ describe("persistence (IndexedDB)", () => {
     });
   });
 
+  it("a reply that was streaming with a known stream stays streaming, to be resumed right after the text kept", async () => {
+    const resumable: Conversation = {
+      ...conversation,
+      messages: [
+        conversation.messages[0],
+        { ...conversation.messages[1], restartPending: false, followed: true, offline: true, stream: { streamId: "s1", lastEventId: "s1:7" } },
+      ],
+    };
+    const store = await openConversationStore();
+    await store.save({ put: [resumable], remove: [], activeId: "c1" });
+    const reply = (await (await openConversationStore()).load()).conversations[0].messages[1];
+    expect(reply).toMatchObject({ content: "Part", status: "streaming", resuming: true, stream: { streamId: "s1", lastEventId: "s1:7" } });
+    // What described the tab that saved it does not describe the tab that reads it.
+    expect(reply.followed).toBeUndefined();
+    expect(reply.offline).toBeUndefined();
+    expect(await store.get("c1")).toMatchObject({ messages: [{}, { status: "streaming", resuming: true }] });
+    expect(await store.get("nope")).toBeUndefined();
+  });
+
+  it("statistics survive a reload, and two tabs add to the same counts instead of overwriting them", async () => {
+    const tabA = await openConversationStore();
+    const tabB = await openConversationStore();
+    const counts = (replies: number, retries: number) => ({ replies, failedReplies: 0, reconnects: 0, resumes: 0, retries });
+    await tabA.save({ put: [], remove: [], activeId: null, stats: counts(2, 1) });
+    await tabB.save({ put: [], remove: [], activeId: null, stats: counts(3, 0) });
+    expect((await (await openConversationStore()).load()).stats).toEqual(counts(5, 1));
+  });
+
   it("removes only what it is told to remove", async () => {
     const store = await openConversationStore();
     await store.save({ put: [conversation, other], remove: [], activeId: null });
