@@ -66,7 +66,7 @@ const PreviousAttempts = memo(function PreviousAttempts({
               Dismiss
             </button>
           </p>
-          <div className="reply">
+          <div className="attempt-text">
             <Markdown text={attempt.content} complete />
           </div>
         </section>

@@ -156,10 +156,16 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       void save();
       return;
     }
-    const wait = Math.max(0, SAVE_INTERVAL_MS - (Date.now() - lastSaveRef.current));
+    // A reply whose stream became known is saved at once: from then on a reload or another tab can resume it.
+    const unsavedStream = Object.entries(state.streaming).some(([messageId, conversationId]) => {
+      const saved = savedRef.current.get(conversationId)?.messages.find((m) => m.id === messageId);
+      const current = state.conversations.find((c) => c.id === conversationId)?.messages.find((m) => m.id === messageId);
+      return current?.stream !== undefined && !current.followed && saved?.stream?.streamId !== current.stream.streamId;
+    });
+    const wait = unsavedStream ? 0 : Math.max(0, SAVE_INTERVAL_MS - (Date.now() - lastSaveRef.current));
     const timer = setTimeout(() => void save(), wait);
     return () => clearTimeout(timer);
-  }, [state.conversations, state.activeId, state.stats, state.hydrated, busy, storage, save, saveTick]);
+  }, [state.conversations, state.streaming, state.activeId, state.stats, state.hydrated, busy, storage, save, saveTick]);
 
   // Leaving or hiding the page saves what is on screen now, not as of the last periodic save, so a
   // reload shows every character that was shown (and resumes right after the last one).
