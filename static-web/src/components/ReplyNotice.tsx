@@ -1,6 +1,6 @@
 import { failureLabel } from "../state/reducer";
 import type { Message } from "../state/types";
-import { MAX_RECONNECTS } from "../state/replyRunner";
+import { MAX_RECONNECTS, MAX_RESUMES } from "../state/replyRunner";
 import { secondsUntil, useNow } from "./useNow";
 
 /** Why a reply is incomplete (or is being retried or resumed), shown under it. Returns null for a normal reply. */
@@ -28,7 +28,8 @@ export function ReplyNotice({ message, onSignIn }: { message: Message; onSignIn?
     const what = message.reconnectReason ? <strong>Connection lost:</strong> : null;
     return (
       <p className="notice warning" data-notice="resuming">
-        {what} {wait > 0 ? `Resuming the reply in ${wait} s…` : "Resuming the reply…"} The text so far is kept.
+        {what} {wait > 0 ? `Resuming the reply in ${wait} s` : "Resuming the reply"}
+        {message.resumeAttempt ? ` (attempt ${message.resumeAttempt} of ${MAX_RESUMES})…` : "…"} The text so far is kept.
       </p>
     );
   }

@@ -238,8 +238,8 @@ describe("chat reducer", () => {
 
   it("a resume keeps the text and continues it, and is counted apart from restarts", () => {
     let state = run([send(), { type: "appendText", messageId: "a1", text: "Hel" }]);
-    state = chatReducer(state, { type: "resuming", messageId: "a1", retryAt: 5, reason: { ...networkFailure, dropped: true } });
-    expect(reply(state)).toMatchObject({ content: "Hel", resuming: true, status: "streaming" });
+    state = chatReducer(state, { type: "resuming", messageId: "a1", attempt: 1, retryAt: 5, reason: { ...networkFailure, dropped: true } });
+    expect(reply(state)).toMatchObject({ content: "Hel", resuming: true, resumeAttempt: 1, status: "streaming" });
     expect(reply(state).restartPending).toBeFalsy();
     state = run([{ type: "resumed", messageId: "a1" }, { type: "appendText", messageId: "a1", text: "lo" }], state);
     expect(reply(state)).toMatchObject({ content: "Hello", resuming: false, resumes: 1 });

@@ -18,7 +18,7 @@ export type ChatAction =
   | { type: "appendText"; messageId: string; text: string; lastEventId?: string }
   /** The turn is asked again automatically; the text so far becomes a previous attempt. `network`: a drop, not a server error. */
   | { type: "reconnecting"; messageId: string; attempt: number; retryAt: number; reason: Failure; network: boolean }
-  | { type: "resuming"; messageId: string; retryAt: number; reason: Failure }
+  | { type: "resuming"; messageId: string; attempt: number; retryAt: number; reason: Failure }
   | { type: "resumed"; messageId: string }
   | { type: "offline"; messageId: string; offline: boolean }
   /** Another tab owns the reply (followed) or this tab took it over. */
@@ -257,6 +257,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const next = updateStreamingMessage(state, action.messageId, (m) => ({
         ...m,
         resuming: true,
+        resumeAttempt: action.attempt,
         offline: false,
         retryAt: action.retryAt,
         reconnectReason: action.reason,
@@ -306,6 +307,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const next = updateStreamingMessage(state, action.messageId, (m) => ({
         ...m,
         resuming: false,
+        resumeAttempt: undefined,
         retryAt: undefined,
         resumes: (m.resumes ?? 0) + 1,
       }));
@@ -378,6 +380,7 @@ function endStream(state: ChatState, messageId: string, update: (m: Message) => 
     ...update(m),
     restartPending: false,
     resuming: false,
+    resumeAttempt: undefined,
     offline: undefined,
     followed: undefined,
   }));

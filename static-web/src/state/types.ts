@@ -60,6 +60,8 @@ export interface Message {
   resumes?: number;
   /** Set while waiting to resume a dropped connection: the text stays and continues. */
   resuming?: boolean;
+  /** Which automatic resume of the resume budget (MAX_RESUMES) is next; absent after a reload. */
+  resumeAttempt?: number;
   /** Set while the turn is being asked again (the previous text is kept in previousAttempts). */
   restartPending?: boolean;
   /** While reconnecting: when the next attempt starts (epoch ms), for the countdown. */

@@ -258,10 +258,10 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
             dispatch({ type: "reconnecting", messageId, attempt, retryAt, reason, network });
             setAnnouncement(`${reason.message} Asking again, attempt ${attempt} of ${MAX_RECONNECTS}. The earlier text is kept.`);
           },
-          onResuming: (_attempt, retryAt, reason) => {
+          onResuming: (attempt, retryAt, reason) => {
             batcher.flush();
             attemptResumed = true;
-            dispatch({ type: "resuming", messageId, retryAt, reason });
+            dispatch({ type: "resuming", messageId, attempt, retryAt, reason });
             setAnnouncement(`${reason.message} Resuming the reply.`);
           },
           onResumed: () => dispatch({ type: "resumed", messageId }),
@@ -279,15 +279,19 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       switch (outcome.kind) {
         case "done": {
           const { result } = outcome;
+          if (result.finishReason === "cancelled") {
+            // Stopped from another tab (or by another client): shown as stopped, like a Stop here.
+            dispatch({ type: "stop", messageId, client: clientMetrics() });
+            setAnnouncement("Stopped. The partial reply is kept.");
+            break;
+          }
           dispatch({ type: "finish", messageId, ...result, client: clientMetrics() });
           setAnnouncement(
             result.finishReason === "length"
               ? "Reply cut off at the length limit."
               : result.finishReason === "content_filter"
                 ? "Reply stopped by the content filter."
-                : result.finishReason === "cancelled"
-                  ? "Stopped. The partial reply is kept."
-                  : "Reply complete.",
+                : "Reply complete.",
           );
           break;
         }
