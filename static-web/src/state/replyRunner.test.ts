@@ -299,6 +299,17 @@ describe("runReply: picking up, re-asking, offline", () => {
     expect(reasons).toEqual([{ message: "The server no longer had this reply, so the question is asked again.", network: false }]);
   });
 
+  it("picked up after a reload, a stream the server no longer has is not asked again by itself: Retry is the user's", async () => {
+    const { fetchImpl, calls } = fakeFetch(() => problem(410, { title: "expired", errors: { streamId: ["expired"] } }));
+    const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, recorder().events, {
+      sleep: noSleep,
+      resumeFrom: { streamId: STREAM, lastEventId: `${STREAM}:3` },
+      askAgainIfGone: false,
+    });
+    expect(outcome).toMatchObject({ kind: "failed", failure: { kind: "server", retryable: true, status: 410 } });
+    expect(calls.map((c) => c.method)).toEqual(["GET"]);
+  });
+
   it("a follower (another tab owns the reply) never asks again: a lost stream ends its run as lost", async () => {
     const { fetchImpl, calls } = fakeFetch(() => problem(404, { title: "gone", errors: { streamId: ["unknown"] } }));
     const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, recorder().events, {

@@ -90,6 +90,11 @@ export interface RunOptions {
   resumeFrom?: StreamCursor;
   /** Another tab owns the reply: follow it, but never re-ask the turn (the owner does that). */
   follow?: boolean;
+  /**
+   * Whether a stream the server no longer has (404/410) is asked again by itself. A reply picked up
+   * after a reload may be hours old: asking again then is the user's choice (Retry), not the page's.
+   */
+  askAgainIfGone?: boolean;
 }
 
 /**
@@ -112,6 +117,7 @@ export async function runReply(
     connectivity = browserConnectivity,
     resumeFrom,
     follow = false,
+    askAgainIfGone = true,
   }: RunOptions = {},
 ): Promise<RunOutcome> {
   let cursor: StreamCursor = resumeFrom ? { ...resumeFrom } : { streamId: "", lastEventId: "" };
@@ -191,6 +197,9 @@ export async function runReply(
           events.onResuming(resumes, now() + delay, failure);
         } else {
           if (follow) return { kind: "lost", failure };
+          if (gone && !askAgainIfGone) {
+            return { kind: "failed", failure: { ...failure, kind: "server", retryable: true, message: "The server no longer has this reply, so it cannot be resumed." } };
+          }
           // The server no longer has the stream: re-ask at once (nothing to wait for); otherwise back off.
           delay = gone ? 0 : reconnectDelay(failure, restarts, random);
           if (delay === undefined) return { kind: "failed", failure };

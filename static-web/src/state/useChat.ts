@@ -206,7 +206,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
     async (
       messageId: string,
       body: { message: string; history: ReturnType<typeof buildHistory> },
-      { resumeFrom, follow = false }: { resumeFrom?: StreamPosition; follow?: boolean } = {},
+      { resumeFrom, follow = false, askAgainIfGone = true }: { resumeFrom?: StreamPosition; follow?: boolean; askAgainIfGone?: boolean } = {},
     ): Promise<RunOutcome> => {
       const controller = new AbortController();
       const runStart = performance.now();
@@ -271,7 +271,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
             setAnnouncement(offline ? "Offline. The reply continues when the connection is back." : "Back online.");
           },
         },
-        { resumeFrom: resumeFrom && { streamId: resumeFrom.streamId, lastEventId: resumeFrom.lastEventId }, follow },
+        { resumeFrom: resumeFrom && { streamId: resumeFrom.streamId, lastEventId: resumeFrom.lastEventId }, follow, askAgainIfGone },
       );
       batcher.flush();
       batcher.cancel();
@@ -280,9 +280,14 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
         case "done": {
           const { result } = outcome;
           if (result.finishReason === "cancelled") {
-            // Stopped from another tab (or by another client): shown as stopped, like a Stop here.
-            dispatch({ type: "stop", messageId, client: clientMetrics() });
-            setAnnouncement("Stopped. The partial reply is kept.");
+            // Not stopped here: by another tab or client, or by the server when nobody read it for its grace window.
+            const failure = {
+              kind: "incomplete" as const,
+              message: "The reply was stopped on the server before it finished (from another tab or window, or because nobody was reading it).",
+              retryable: true,
+            };
+            dispatch({ type: "fail", messageId, failure, client: clientMetrics() });
+            setAnnouncement(`Reply failed: ${failure.message}`);
             break;
           }
           dispatch({ type: "finish", messageId, ...result, client: clientMetrics() });
@@ -333,7 +338,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       const body = found && bodyFor(found.conversation, messageId);
       const stream = found?.message.stream;
       if (!found || !body || !stream) return;
-      const owned = await locks.tryHold(messageId, () => execute(messageId, body, { resumeFrom: stream }));
+      const owned = await locks.tryHold(messageId, () => execute(messageId, body, { resumeFrom: stream, askAgainIfGone: false }));
       if (owned.held) return;
 
       dispatch({ type: "follow", messageId, followed: true });
@@ -371,7 +376,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
         const now = findMessage(stateRef.current, messageId);
         const nowBody = now && bodyFor(now.conversation, messageId);
         if (now?.message.status !== "streaming" || !nowBody) return;
-        if (now.message.stream) await execute(messageId, nowBody, { resumeFrom: now.message.stream });
+        if (now.message.stream) await execute(messageId, nowBody, { resumeFrom: now.message.stream, askAgainIfGone: false });
         else dispatch({ type: "fail", messageId, failure: { kind: "network", message: "Interrupted before the reply could be resumed.", retryable: true } });
       } finally {
         waiting.abort();
