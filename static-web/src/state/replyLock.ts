@@ -16,7 +16,9 @@ export interface ReplyLocks {
 
 const lockName = (messageId: string) => `chatfunctions.reply.${messageId}`;
 
-export function createReplyLocks(locks: LockManager | undefined = typeof navigator !== "undefined" ? navigator.locks : undefined): ReplyLocks {
+export function createReplyLocks(
+  locks: LockManager | null = typeof navigator !== "undefined" && navigator.locks ? navigator.locks : null,
+): ReplyLocks {
   if (!locks) {
     return {
       hold: (_id, work) => work(),

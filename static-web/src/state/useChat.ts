@@ -337,7 +337,12 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       const found = findMessage(stateRef.current, messageId);
       const body = found && bodyFor(found.conversation, messageId);
       const stream = found?.message.stream;
-      if (!found || !body || !stream) return;
+      if (!found) return;
+      if (!body || !stream) {
+        // Nothing to resume from or to ask with (a damaged record): keep the text and offer Retry.
+        dispatch({ type: "fail", messageId, failure: { kind: "network", message: "Interrupted: this reply cannot be resumed.", retryable: true } });
+        return;
+      }
       const owned = await locks.tryHold(messageId, () => execute(messageId, body, { resumeFrom: stream, askAgainIfGone: false }));
       if (owned.held) return;
 
