@@ -71,11 +71,18 @@ test("a reload mid-reply resumes the same reply: every character shown stays, no
   await sendMessage(page, message);
   await waitForText(page, 300);
 
-  // At least this much was on screen when the reload came (more may have arrived in between).
-  const shown = await page.evaluate(() => document.querySelector("article.message.assistant:last-of-type .reply").textContent);
+  // What was on screen as the page went away, recorded by the page itself (in this tab's sessionStorage,
+  // which the reload keeps), to compare with the first thing shown after it.
+  await page.evaluate(() =>
+    addEventListener("pagehide", () =>
+      sessionStorage.setItem("shownAtUnload", document.querySelector("article.message.assistant:last-of-type .reply").textContent),
+    ),
+  );
   await page.reload();
   await page.waitForSelector("article.message.assistant");
   const first = await page.evaluate(() => document.querySelector("article.message.assistant:last-of-type .reply")?.textContent ?? "");
+  const shown = await page.evaluate(() => sessionStorage.getItem("shownAtUnload"));
+  assert.ok(shown.length > 300);
   assert.ok(first.length >= shown.length, `after the reload ${first.length} characters, before it ${shown.length}: text disappeared`);
 
   assert.equal(await waitForReplyEnd(page), "done");

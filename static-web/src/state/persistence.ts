@@ -10,6 +10,20 @@ import type { Conversation, Message, SessionStats } from "./types";
  */
 
 export const LEGACY_KEY = "chatfunctions.conversations.v1";
+/**
+ * The text of replies streaming when the page was hidden or left, written synchronously: an IndexedDB
+ * write started in `pagehide` is not committed before the page goes (measured in Chromium: a reload
+ * lost the last second of text), localStorage is.
+ */
+export const UNSAVED_KEY = "chatfunctions.streaming-tail.v1";
+
+/** One streaming reply as it was on screen: its text and the stream position that text ends at. */
+export interface UnsavedReply {
+  conversationId: string;
+  messageId: string;
+  content: string;
+  stream: { streamId: string; lastEventId: string };
+}
 const DB_NAME = "chatfunctions";
 const CONVERSATIONS = "conversations";
 const SETTINGS = "settings";
@@ -84,16 +98,21 @@ export async function openConversationStore(legacy: Storage | undefined = safeLo
     }
   };
 
+  const withUnsaved = (c: Conversation): Conversation => {
+    const tails = readUnsaved(legacy).filter((t) => t.conversationId === c.id);
+    return tails.length ? applyUnsaved(c, tails) : c;
+  };
+
   return {
     save,
     async get(id) {
       const record = (await db.get(CONVERSATIONS, id)) as unknown;
-      return isConversation(record) ? reviveConversation(record) : undefined;
+      return isConversation(record) ? reviveConversation(withUnsaved(record)) : undefined;
     },
     async load() {
       const migrated = await migrateLegacy(legacy, save);
       const records = (await db.getAll(CONVERSATIONS)) as unknown[];
-      const byId = new Map(records.filter(isConversation).map((c) => [c.id, reviveConversation(c)]));
+      const byId = new Map(records.filter(isConversation).map((c) => [c.id, reviveConversation(withUnsaved(c))]));
       // When IndexedDB is full, the legacy data stays in localStorage and is used from there.
       for (const c of migrated?.conversations ?? []) if (!byId.has(c.id)) byId.set(c.id, c);
       const conversations = [...byId.values()].sort((a, b) => (b.updatedAt ?? 0) - (a.updatedAt ?? 0));
@@ -136,6 +155,49 @@ export function readLegacy(storage: Storage | undefined): Stored | undefined {
 function isQuotaError(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
   return name === "QuotaExceededError" || name === "NS_ERROR_DOM_QUOTA_REACHED";
+}
+
+const seq = (lastEventId: string) => Number(lastEventId.slice(lastEventId.lastIndexOf(":") + 1)) || 0;
+
+/** Puts back text shown after the last save: only into the same stream, and only when it goes further. */
+export function applyUnsaved(c: Conversation, tails: UnsavedReply[]): Conversation {
+  let changed = false;
+  const messages = c.messages.map((m) => {
+    const tail = tails.find((t) => t.messageId === m.id);
+    if (!tail || m.status !== "streaming") return m;
+    if (m.stream && (m.stream.streamId !== tail.stream.streamId || seq(m.stream.lastEventId) >= seq(tail.stream.lastEventId))) return m;
+    changed = true;
+    return { ...m, content: tail.content, stream: { ...tail.stream } };
+  });
+  return changed ? { ...c, messages } : c;
+}
+
+/** Records the replies streaming now, as shown (synchronously; replaces what was recorded before). */
+export function writeUnsaved(storage: Storage | undefined = safeLocalStorage(), tails: UnsavedReply[]): void {
+  try {
+    if (tails.length === 0) storage?.removeItem(UNSAVED_KEY);
+    else storage?.setItem(UNSAVED_KEY, JSON.stringify(tails));
+  } catch {
+    // Full or disabled: the last IndexedDB save is what a reload will show.
+  }
+}
+
+function readUnsaved(storage: Storage | undefined): UnsavedReply[] {
+  try {
+    const parsed = JSON.parse(storage?.getItem(UNSAVED_KEY) ?? "[]") as unknown;
+    return Array.isArray(parsed)
+      ? parsed.filter(
+          (t): t is UnsavedReply =>
+            typeof t?.conversationId === "string" &&
+            typeof t.messageId === "string" &&
+            typeof t.content === "string" &&
+            typeof t.stream?.streamId === "string" &&
+            typeof t.stream.lastEventId === "string",
+        )
+      : [];
+  } catch {
+    return [];
+  }
 }
 
 function readStats(value: unknown): SessionStats | undefined {

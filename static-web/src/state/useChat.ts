@@ -5,7 +5,7 @@ import { createChatApi, type ChatApi } from "../api/chatClient";
 import { buildHistory } from "../api/history";
 import { createFrameBatcher } from "./frameBatcher";
 import { measureFlush } from "./perf";
-import { openConversationStore, StorageFullError, type ConversationStore } from "./persistence";
+import { openConversationStore, StorageFullError, writeUnsaved, type ConversationStore, type UnsavedReply } from "./persistence";
 import { chatReducer, initialState, statsDelta, streamingMessageIn } from "./reducer";
 import { createReplyLocks } from "./replyLock";
 import { MAX_RECONNECTS, runReply, type RunOutcome } from "./replyRunner";
@@ -118,9 +118,15 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   const lastSaveRef = useRef(0);
   const savingRef = useRef(false);
   const [saveTick, setSaveTick] = useState(0);
-  const save = useCallback(async () => {
+  /** A save asked for while one was running: run it as soon as that one ends (leaving the page cannot wait a second). */
+  const saveAgainRef = useRef(false);
+  const save = useCallback(async (): Promise<void> => {
     const store = storeRef.current;
-    if (!store || savingRef.current) return;
+    if (!store) return;
+    if (savingRef.current) {
+      saveAgainRef.current = true;
+      return;
+    }
     const { conversations, activeId, stats } = stateRef.current;
     const saved = savedRef.current;
     // A reply another tab owns is saved by that tab; this one only shows it.
@@ -144,6 +150,10 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       setStorage(error instanceof StorageFullError ? "full" : "unavailable");
     } finally {
       savingRef.current = false;
+    }
+    if (saveAgainRef.current) {
+      saveAgainRef.current = false;
+      return save();
     }
     // Changes made while this save ran are saved next.
     if (stateRef.current.conversations !== conversations || stateRef.current.stats !== stats) setSaveTick((n) => n + 1);
@@ -172,6 +182,14 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   useEffect(() => {
     const saveNow = () => {
       for (const run of runsRef.current.values()) run.flush();
+      // Synchronously first: the IndexedDB save below may not commit before the page goes.
+      const { streaming, conversations } = stateRef.current;
+      const tails: UnsavedReply[] = [];
+      for (const [messageId, conversationId] of Object.entries(streaming)) {
+        const m = conversations.find((c) => c.id === conversationId)?.messages.find((x) => x.id === messageId);
+        if (m?.stream && !m.followed) tails.push({ conversationId, messageId, content: m.content, stream: m.stream });
+      }
+      writeUnsaved(undefined, tails);
       void save();
     };
     const onVisibility = () => document.visibilityState === "hidden" && saveNow();
