@@ -117,6 +117,7 @@ test("a second tab shows the reply as it streams without owning it; closing the 
   await followed.waitFor();
   const before = await replyLength(second);
   await waitForText(second, before + 50); // it follows the stream, not a snapshot
+  assert.deepEqual(await seriousA11yViolations(second), []);
   assert.equal(await second.getByRole("button", { name: "Stop generating" }).count(), 1, "Stop works from either tab");
 
   // The owner goes away mid-reply: the second tab takes over and finishes the same reply.
