@@ -32,8 +32,9 @@ export interface StreamMeta {
 }
 
 export interface StreamCallbacks {
-  onMeta?: (meta: StreamMeta) => void;
-  onChunk: (text: string) => void;
+  /** `eventId`: the frame's SSE id (`<streamId>:<seq>`), "" when the server sent none. */
+  onMeta?: (meta: StreamMeta, eventId: string) => void;
+  onChunk: (text: string, eventId: string) => void;
 }
 
 export interface StreamResult {
@@ -122,10 +123,10 @@ export async function readChatStream(
       switch (frame.kind) {
         case "meta":
           if (frame.streamId) cursor.streamId = frame.streamId;
-          callbacks.onMeta?.(frame);
+          callbacks.onMeta?.(frame, event.lastEventId);
           break;
         case "chunk":
-          callbacks.onChunk(frame.text);
+          callbacks.onChunk(frame.text, event.lastEventId);
           break;
         case "error":
           serverError =

@@ -9,9 +9,10 @@ interface Props {
   onRestart: (messageId: string) => void;
   onEdit: (messageId: string) => void;
   onSignIn?: () => void;
+  onDismissAttempt: (messageId: string, index: number) => void;
 }
 
-export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn }: Props) {
+export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn, onDismissAttempt }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const messages = conversation?.messages ?? [];
   const { pinned, onScroll, jumpToLatest } = useAutoScroll(scroller, messages, conversation?.id);
@@ -27,7 +28,7 @@ export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn }:
         ) : (
           <div className="message-column">
             {messages.map((m, i) => (
-              <MessageView key={m.id} message={m} isLast={i === messages.length - 1} busy={busy} onRestart={onRestart} onEdit={onEdit} onSignIn={onSignIn} />
+              <MessageView key={m.id} message={m} isLast={i === messages.length - 1} busy={busy} onRestart={onRestart} onEdit={onEdit} onSignIn={onSignIn} onDismissAttempt={onDismissAttempt} />
             ))}
           </div>
         )}
