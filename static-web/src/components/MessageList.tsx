@@ -19,7 +19,9 @@ export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn, o
 
   return (
     <div className="messages-wrap">
-      <div className="messages" ref={scroller} onScroll={onScroll} tabIndex={-1} data-testid="messages">
+      {/* Focusable so keyboard users can scroll a long reply (no message may hold a focusable control yet); a region,
+          not a live log, so a screen reader is not read every token. */}
+      <div className="messages" ref={scroller} onScroll={onScroll} tabIndex={0} role="region" aria-label="Messages" data-testid="messages">
         {messages.length === 0 ? (
           <div className="empty">
             <h2>How can I help?</h2>
