@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { defaultPaths, renderSwaConfig } from "../scripts/runtime-config.mjs";
 
 export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const repoRoot = resolve(webDir, "..");
@@ -126,9 +127,9 @@ export async function launchBrowser() {
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 
-/** The CSP that the deployed site sends (from public/staticwebapp.config.json), for same-origin runs. */
+/** The CSP that a same-origin deployment sends (the template's clean rendering, as the build writes it into dist/). */
 export function deployedCsp() {
-  const config = JSON.parse(readFileSync(join(webDir, "public", "staticwebapp.config.json"), "utf8"));
+  const config = renderSwaConfig(JSON.parse(readFileSync(defaultPaths.template, "utf8")), null);
   return config.globalHeaders["Content-Security-Policy"];
 }
 
