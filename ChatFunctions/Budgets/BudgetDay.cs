@@ -6,7 +6,7 @@ using ChatFunctions.Access;
 namespace ChatFunctions.Budgets;
 
 /// <summary>The day a spend belongs to and the key it is stored under, shared by both stores.</summary>
-internal static class BudgetDay
+public static class BudgetDay
 {
     /// <summary>The UTC day, <c>yyyy-MM-dd</c>: the table's partition.</summary>
     public static string Of(DateTimeOffset now) => now.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

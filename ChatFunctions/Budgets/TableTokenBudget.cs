@@ -31,7 +31,7 @@ public sealed class TableTokenBudget : ITokenBudget
     public const string SpentProperty = "Spent";
 
     /// <summary>Longest a write may go on meeting conflicts before its reservations are refused as unavailable.</summary>
-    internal static readonly TimeSpan ConflictDeadline = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan ConflictDeadline = TimeSpan.FromSeconds(30);
 
     /// <summary>Attempts at a settlement that meets store failures (with 0.5, 1, 2, 4 s between); conflicts do not count.</summary>
     internal const int SettleAttempts = 5;
