@@ -117,25 +117,25 @@ public class TokenBudgetTests
         Assert.Equal(BudgetDay.RowKey("2026-11-25", CallerKey.ForUser("T", "O")), BudgetDay.RowKey("2026-11-25", CallerKey.ForUser("t", "o")));
     }
 
-    public static TheoryData<string, UsageDetails?, StreamFinishReason, int, long> Usages => new()
+    public static TheoryData<string, UsageDetails?, StreamFinishReason, int, long?> Usages => new()
     {
         { "total as reported", new UsageDetails { InputTokenCount = 10, OutputTokenCount = 5, TotalTokenCount = 17 }, StreamFinishReason.Stop, 5, 17 },
         { "input + output without a total", new UsageDetails { InputTokenCount = 10, OutputTokenCount = 5 }, StreamFinishReason.Stop, 5, 15 },
-        // System prompt 8 + message 7 + history 5 = 20 characters = 5 tokens, plus one a chunk.
-        { "estimate: client left before the usage chunk", null, StreamFinishReason.Cancelled, 9, 14 },
-        { "estimate: empty usage", new UsageDetails(), StreamFinishReason.Length, 2, 7 },
+        // Null: the prompt as counted for the reservation, plus one a chunk.
+        { "estimate: client left before the usage chunk", null, StreamFinishReason.Cancelled, 9, null },
+        { "estimate: empty usage", new UsageDetails(), StreamFinishReason.Length, 2, null },
         { "failed before the first chunk", null, StreamFinishReason.Error, 0, 0 },
-        { "failed mid-stream", null, StreamFinishReason.Error, 3, 8 },
+        { "failed mid-stream", null, StreamFinishReason.Error, 3, null },
     };
 
     [Theory]
     [MemberData(nameof(Usages))]
-    public void Tokens_to_record_come_from_the_model_report_else_an_estimate(string why, UsageDetails? usage, StreamFinishReason finish, int chunks, long expected)
+    public void Tokens_to_settle_come_from_the_model_report_else_the_counted_prompt_and_the_chunks(string why, UsageDetails? usage, StreamFinishReason finish, int chunks, long? expected)
     {
         var request = new ChatRequest("message", [new ChatTurn(ChatTurnRole.User, "hello")]);
         var summary = new StreamSummary(finish, usage, null, 0, TimeSpan.FromSeconds(1), chunks);
 
-        Assert.True(expected == TokenUsage.ToRecord(request, "system!!", summary), why);
+        Assert.True((expected ?? InputTokens.Count(request, "system!!") + chunks) == TokenUsage.ToRecord(request, "system!!", summary), why);
     }
 
     [Fact]

@@ -96,7 +96,18 @@ public sealed class ChatStreamFunction(
         }
 
         var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        var reply = replies.Start(requestId, read.Request!, caller, admission.Spend);
+        LiveReply reply;
+        try
+        {
+            reply = replies.Start(requestId, read.Request!, caller, admission.Spend);
+        }
+        catch
+        {
+            // Nothing will produce the reply: give its slot back (its reservation stays charged, spend unknown).
+            await admission.Spend!.SettleAsync(null);
+            throw;
+        }
+
         await delivery.DeliverAsync(context, new LiveLogSource(reply.Log, 0), aborted);
     }
 

@@ -44,7 +44,7 @@ public static class ServiceCollectionExtensions
         // The first reply's path to the model, prepared while the host starts (after a scale from zero).
         services.TryAddSingleton<ModelWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmUp>());
-        services.AddHostedService<StorageSettingsCheck>();
+        services.AddHostedService(sp => new StorageSettingsCheck(configuration, sp.GetRequiredService<TokenCredential>()));
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);
