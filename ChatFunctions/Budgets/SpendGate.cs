@@ -3,6 +3,7 @@ using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -112,6 +113,11 @@ public sealed class ReplySpend
     }
 
     public BudgetReservation Reservation { get; }
+
+    /// <summary>Settles to what <paramref name="summary"/> says the reply spent (<see cref="TokenUsage.ToRecord"/>); with
+    /// budgets off only the slot is given back, and nothing is counted.</summary>
+    public ValueTask SettleAsync(ChatRequest request, string systemPrompt, StreamSummary summary) =>
+        SettleAsync(Reservation.Outcome is BudgetOutcome.Reserved or BudgetOutcome.StoreUnavailable ? TokenUsage.ToRecord(request, systemPrompt, summary) : null);
 
     /// <summary>Replaces the reservation with <paramref name="spent"/> tokens (null: keep the worst case charged, for
     /// a reply whose spend is unknown) and frees the slot. Never throws for a storage failure.</summary>

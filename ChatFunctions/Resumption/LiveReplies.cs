@@ -92,7 +92,7 @@ public sealed class LiveReplies : IDisposable
             // request already sees it (on any instance); a slow store delays done by at most this.
             if (spend is not null)
             {
-                await spend.SettleAsync(TokenUsage.ToRecord(request, _systemPrompt, summary)).AsTask()
+                await spend.SettleAsync(request, _systemPrompt, summary).AsTask()
                     .WaitAsync(BudgetRecordWait, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
