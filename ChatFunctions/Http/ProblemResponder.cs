@@ -68,8 +68,14 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
         StatusCodes.Status429TooManyRequests => "Too many chat requests.",
         StatusCodes.Status500InternalServerError => "The server failed to handle the request.",
-        StatusCodes.Status503ServiceUnavailable when rejection.Field == "storage" => "The stream store is unavailable.",
-        StatusCodes.Status503ServiceUnavailable => "No chat model is available.",
+        StatusCodes.Status503ServiceUnavailable => rejection.Field switch
+        {
+            "model" => "No chat model is available.",
+            "storage" => "The stream store is unavailable.",
+            "budget" => "The token budget cannot be checked.",
+            Access.EntraIdAuthenticator.Field => "Sign-in cannot be checked.",
+            _ => "The service is unavailable.",
+        },
         _ => "The chat request was refused.",
     };
 
