@@ -25,6 +25,13 @@ public sealed class ChatServiceOptions
     [Range(0.0, 2.0)]
     public float Temperature { get; set; } = 0.7f;
 
+    /// <summary>The reasoning effort sent to Azure OpenAI as <c>reasoning_effort</c>; empty sends none, so the model's
+    /// own default applies. The values the API accepts; which of them a model supports is in docs/deploy.md. Never sent
+    /// to OpenAI-compatible servers, which mostly reject fields they do not know.</summary>
+    [ConfigurationKeyName("CHAT_REASONING_EFFORT")]
+    [AllowedValues(null, "", "none", "minimal", "low", "medium", "high", "xhigh")]
+    public string? ReasoningEffort { get; set; }
+
     [ConfigurationKeyName("CHAT_MAX_MESSAGE_CHARS")]
     [Range(1, 1_000_000)]
     public int MaxMessageChars { get; set; } = 8_000;

@@ -106,7 +106,7 @@ public sealed class ChatStreamer(
             Exception failureCause;
             try
             {
-                return await RelayOnceAsync(stream.Log, messages, chatOptions, frames, progress, idle, cancellationToken);
+                return await RelayOnceAsync(stream.Log, messages, chatOptions, frames, progress, started, idle, cancellationToken);
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -149,11 +149,14 @@ public sealed class ChatStreamer(
     /// </summary>
     private async Task<StreamFinishReason> RelayOnceAsync(
         StreamLog log, List<ChatMessage> messages, ChatOptions chatOptions, SseFrameWriter frames, StreamProgress progress,
-        CancellationTokenSource idle, CancellationToken cancellationToken)
+        long started, CancellationTokenSource idle, CancellationToken cancellationToken)
     {
         var idleTimeout = TimeSpan.FromSeconds(_options.UpstreamIdleTimeoutSeconds);
         ChatFinishReason? finish = null;
         idle.CancelAfter(idleTimeout);
+        // The model client says when the model accepted the request (it is called back between two of our reads, so
+        // writing here is this loop's own write); an async method's ambient value stays within it.
+        ModelCallProgress.Current = new ModelCallProgress(() => ModelAccepted(log, frames, progress, started));
         var updates = provider.Client.GetStreamingResponseAsync(messages, chatOptions, idle.Token).GetAsyncEnumerator(idle.Token);
         await using (updates)
         {
@@ -227,6 +230,26 @@ public sealed class ChatStreamer(
         };
     }
 
+    /// <summary>
+    /// The model accepted the request and has sent no text: a reasoning model is thinking now. Says so once per reply,
+    /// so the client can tell the think from a slow network; a retry's acceptance moves the mark, not the frame.
+    /// </summary>
+    private void ModelAccepted(StreamLog log, SseFrameWriter frames, StreamProgress progress, long started)
+    {
+        if (progress.Chunks > 0)
+        {
+            return;
+        }
+
+        progress.AcceptedTimestamp = time.GetTimestamp();
+        if (!progress.ThinkingWritten)
+        {
+            progress.ThinkingWritten = true;
+            frames.WriteThinking(time.GetElapsedTime(started, progress.AcceptedTimestamp.Value));
+            log.Publish();
+        }
+    }
+
     private List<ChatMessage> BuildMessages(ChatRequest request)
     {
         var messages = new List<ChatMessage>(request.History.Count + 2)
@@ -252,13 +275,21 @@ public sealed class ChatStreamer(
         var streaming = progress.FirstTokenTimestamp is { } f ? time.GetElapsedTime(f, now) : TimeSpan.Zero;
         // With one chunk there is no interval to measure a rate over.
         var tokensPerSecond = progress.Chunks > 1 && streaming > TimeSpan.Zero ? (progress.Chunks - 1) / streaming.TotalSeconds : 0;
-        return new StreamSummary(finishReason, progress.Usage, ttft, tokensPerSecond, duration, progress.Chunks);
+        TimeSpan? ttfb = progress.AcceptedTimestamp is { } accepted ? time.GetElapsedTime(started, accepted) : null;
+        TimeSpan? thinking = progress.AcceptedTimestamp is { } a && progress.FirstTokenTimestamp is { } t ? time.GetElapsedTime(a, t) : null;
+        return new StreamSummary(finishReason, progress.Usage, ttft, tokensPerSecond, duration, progress.Chunks)
+        {
+            TimeToFirstByte = ttfb,
+            Thinking = thinking,
+        };
     }
 
     private sealed class StreamProgress
     {
         public int Chunks;
         public long? FirstTokenTimestamp;
+        public long? AcceptedTimestamp;
+        public bool ThinkingWritten;
         public UsageDetails? Usage;
         public StreamError? Error;
     }
