@@ -72,6 +72,13 @@ public sealed class ChatServiceOptions
     [Range(1, 600)]
     public int UpstreamIdleTimeoutSeconds { get; set; } = 90;
 
+    /// <summary>Seconds a model that accepted the request may think before its first token, in place of the idle
+    /// timeout: a reasoning model is silent for as long as it reasons (a minute and more at high effort), and the
+    /// heartbeat keeps the client's connection open meanwhile.</summary>
+    [ConfigurationKeyName("CHAT_THINKING_TIMEOUT_SECONDS")]
+    [Range(1, 600)]
+    public int ThinkingTimeoutSeconds { get; set; } = 180;
+
     /// <summary>Chat requests one client (IP address) may start per minute on one instance; 0 turns the limit off.
     /// It bounds what one page or script can spend on tokens.</summary>
     [ConfigurationKeyName("CHAT_RATE_LIMIT_PER_MINUTE")]

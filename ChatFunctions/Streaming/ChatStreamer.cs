@@ -104,6 +104,8 @@ public sealed class ChatStreamer(
         {
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Exception failureCause;
+            var silence = 0;
+            progress.AcceptedTimestamp = null;
             try
             {
                 return await RelayOnceAsync(stream.Log, messages, chatOptions, frames, progress, started, idle, cancellationToken);
@@ -111,7 +113,8 @@ public sealed class ChatStreamer(
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // Not a stop: our idle timeout.
-                Log.UpstreamIdleTimeout(logger, stream.RequestId, _options.UpstreamIdleTimeoutSeconds);
+                silence = progress.Chunks == 0 && progress.AcceptedTimestamp is not null ? _options.ThinkingTimeoutSeconds : _options.UpstreamIdleTimeoutSeconds;
+                Log.UpstreamIdleTimeout(logger, stream.RequestId, silence);
                 failureCause = ex;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -124,7 +127,7 @@ public sealed class ChatStreamer(
 
             var failure = failureCause is OperationCanceledException
                 ? new ChatUpstreamException(new StreamError(StreamError.Codes.UpstreamTimeout,
-                    $"The model sent nothing for {_options.UpstreamIdleTimeoutSeconds} seconds.", Retryable: true), failureCause)
+                    $"The model sent nothing for {silence} seconds.", Retryable: true), failureCause)
                 : UpstreamErrorClassifier.Classify(failureCause);
 
             var delay = failure.Error.RetryAfter ?? Backoff(attempt);
@@ -156,7 +159,7 @@ public sealed class ChatStreamer(
         idle.CancelAfter(idleTimeout);
         // The model client says when the model accepted the request (it is called back between two of our reads, so
         // writing here is this loop's own write); an async method's ambient value stays within it.
-        ModelCallProgress.Current = new ModelCallProgress(() => ModelAccepted(log, frames, progress, started));
+        ModelCallProgress.Current = new ModelCallProgress(() => ModelAccepted(log, frames, progress, started, idle));
         var updates = provider.Client.GetStreamingResponseAsync(messages, chatOptions, idle.Token).GetAsyncEnumerator(idle.Token);
         await using (updates)
         {
@@ -234,13 +237,15 @@ public sealed class ChatStreamer(
     /// The model accepted the request and has sent no text: a reasoning model is thinking now. Says so once per reply,
     /// so the client can tell the think from a slow network; a retry's acceptance moves the mark, not the frame.
     /// </summary>
-    private void ModelAccepted(StreamLog log, SseFrameWriter frames, StreamProgress progress, long started)
+    private void ModelAccepted(StreamLog log, SseFrameWriter frames, StreamProgress progress, long started, CancellationTokenSource idle)
     {
         if (progress.Chunks > 0)
         {
             return;
         }
 
+        // Silence until the first update is the think, bounded by its own timeout; the next update re-arms the idle one.
+        idle.CancelAfter(TimeSpan.FromSeconds(_options.ThinkingTimeoutSeconds));
         progress.AcceptedTimestamp = time.GetTimestamp();
         if (!progress.ThinkingWritten)
         {
