@@ -33,6 +33,8 @@ export interface StreamMeta {
 
 export interface StreamCallbacks {
   onMeta?: (meta: StreamMeta) => void;
+  /** The model accepted the request and is thinking (no text yet). */
+  onThinking?: () => void;
   onChunk: (text: string) => void;
 }
 
@@ -123,6 +125,9 @@ export async function readChatStream(
         case "meta":
           if (frame.streamId) cursor.streamId = frame.streamId;
           callbacks.onMeta?.(frame);
+          break;
+        case "thinking":
+          callbacks.onThinking?.();
           break;
         case "chunk":
           callbacks.onChunk(frame.text);

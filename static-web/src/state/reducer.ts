@@ -14,6 +14,7 @@ export type ChatAction =
   | { type: "send"; conversationId: string; userId: string; assistantId: string; text: string; now: number }
   | { type: "restartReply"; conversationId: string; messageId: string; now: number }
   | { type: "meta"; messageId: string; model: string }
+  | { type: "thinking"; messageId: string; at: number }
   | { type: "appendText"; messageId: string; text: string }
   | { type: "reconnecting"; messageId: string; attempt: number; retryAt: number; reason: Failure }
   | { type: "resuming"; messageId: string; retryAt: number; reason: Failure }
@@ -150,6 +151,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "meta":
       return updateStreamingMessage(state, action.messageId, (m) => ({ ...m, model: action.model || m.model }));
 
+    case "thinking":
+      // A resumed stream replays its thinking frame: the think began at the first one.
+      return updateStreamingMessage(state, action.messageId, (m) => ({ ...m, thinkingSince: m.thinkingSince ?? action.at }));
+
     case "appendText":
       if (action.text === "") return state;
       return updateStreamingMessage(state, action.messageId, (m) =>
@@ -163,6 +168,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ...m,
         reconnects: action.attempt,
         restartPending: true,
+        // A new request: the model has not accepted it yet.
+        thinkingSince: undefined,
         resuming: false,
         retryAt: action.retryAt,
         reconnectReason: action.reason,
@@ -199,9 +206,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         finishReason: action.finishReason,
         metrics: {
           ...action.client,
+          serverTtfbMs: action.metrics?.timeToFirstByteMs,
+          serverThinkingMs: action.metrics?.thinkingMs,
           serverTtftMs: action.metrics?.timeToFirstTokenMs,
           serverTokensPerSecond: action.metrics?.tokensPerSecond,
           outputTokens: action.usage?.outputTokens,
+          reasoningTokens: action.usage?.reasoningTokens,
         },
       }));
 
@@ -253,7 +263,7 @@ function updateStreamingMessage(state: ChatState, messageId: string, update: (m:
 function endStream(state: ChatState, messageId: string, update: (m: Message) => Message): ChatState {
   // A reply that ends before a restart produced new text keeps the old partial text.
   // Each caller's update sets retryAt itself (only a failure may keep a countdown).
-  const next = updateStreamingMessage(state, messageId, (m) => ({ ...update(m), restartPending: false, resuming: false }));
+  const next = updateStreamingMessage(state, messageId, (m) => ({ ...update(m), restartPending: false, resuming: false, thinkingSince: undefined }));
   if (next === state) return state;
   const streaming = { ...next.streaming };
   delete streaming[messageId];

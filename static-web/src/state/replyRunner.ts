@@ -19,6 +19,8 @@ export function reconnectDelay(failure: Failure, attemptsSoFar: number, random =
 
 export interface RunEvents {
   onMeta(meta: StreamMeta): void;
+  /** The model accepted the request and thinks before its first text. */
+  onThinking?(): void;
   onChunk(text: string): void;
   /** The reply is re-asked from the start (new stream); its old text stays until new text arrives. */
   onRestarting(attempt: number, retryAt: number, reason: Failure): void;
@@ -78,6 +80,7 @@ export async function runReply(
           signal,
           {
             onMeta: events.onMeta,
+            onThinking: () => events.onThinking?.(),
             onChunk: (text) => {
               progressed = true;
               events.onChunk(text);

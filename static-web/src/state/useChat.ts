@@ -162,6 +162,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       setAnnouncement("Assistant is replying.");
       const outcome = await runReply(api, { message, history }, controller.signal, {
         onMeta: (meta) => dispatch({ type: "meta", messageId, model: meta.model }),
+        onThinking: () => dispatch({ type: "thinking", messageId, at: Date.now() }),
         onChunk: (text) => {
           const now = performance.now();
           firstChunkAt ??= now;
