@@ -207,6 +207,18 @@ param chatRateLimitPerMinute int = 30
 @description('Optional. Sampling temperature (CHAT_TEMPERATURE); 1 because reasoning models such as the default accept no other value.')
 param chatTemperature string = '1'
 
+@description('Optional. Reasoning effort sent with every request (CHAT_REASONING_EFFORT): low, the least that every GPT-5 model accepts, keeps the think before the first token short (docs/deploy.md). Empty sends none.')
+@allowed([
+  ''
+  'none'
+  'minimal'
+  'low'
+  'medium'
+  'high'
+  'xhigh'
+])
+param chatReasoningEffort string = 'low'
+
 @description('Optional. Tokens one caller (signed-in user, else client address) may spend per UTC day (CHAT_TOKEN_BUDGET_PER_DAY); 0 turns budgets off.')
 @minValue(0)
 param chatTokenBudgetPerDay int = 100000
@@ -480,6 +492,7 @@ module api 'app/api.bicep' = {
     chatMaxOutputTokens: chatMaxOutputTokens
     chatRateLimitPerMinute: chatRateLimitPerMinute
     chatTemperature: chatTemperature
+    chatReasoningEffort: chatReasoningEffort
     chatTokenBudgetPerDay: chatTokenBudgetPerDay
     chatResumeGraceSeconds: chatResumeGraceSeconds
     chatResumeRetentionMinutes: chatResumeRetentionMinutes

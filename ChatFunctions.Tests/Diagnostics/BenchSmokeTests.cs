@@ -27,6 +27,28 @@ public sealed class BenchSmokeTests
     }
 
     [Fact]
+    public async Task The_think_bench_sends_each_effort_and_measures_ttft_against_the_models_think()
+    {
+        var think = new Dictionary<string, TimeSpan> { ["none"] = TimeSpan.Zero, ["low"] = TimeSpan.FromMilliseconds(300) };
+
+        var rows = await ThinkBench.RunAsync(new ThinkBenchOptions { ThinkByEffort = think, Replies = 2, AppDll = null });
+
+        Assert.Equal(["none", "low"], rows.Select(r => r.Effort));
+        // The fake's think is a timer, which never fires early: the model's part of the wait and the user's cover it.
+        var allowance = TimeSpan.FromMilliseconds(20).TotalMilliseconds;
+        Assert.All(rows, row => Assert.All(row.Samples, s =>
+        {
+            Assert.True(s.ModelFirstTokenMs >= row.Think.TotalMilliseconds - allowance, $"{row.Effort}: the model took {s.ModelFirstTokenMs} ms of a {row.Think.TotalMilliseconds} ms think");
+            Assert.True(s.ClientTtftMs >= s.ModelFirstTokenMs, $"{row.Effort}: the client's TTFT {s.ClientTtftMs} ms includes the model's {s.ModelFirstTokenMs} ms");
+            Assert.True(s.BeforeModelMs >= 0 && s.AfterModelMs >= 0);
+            Assert.NotNull(s.ThinkingFrameMs);
+            Assert.True(s.ServerThinkingMs >= row.Think.TotalMilliseconds - allowance);
+            Assert.Equal(ThinkBench.ReasoningTokens, s.ReasoningTokens);
+        }));
+        Assert.Contains("| low | 300 |", ThinkBench.Table(rows), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_tiny_sweep_relays_every_token_in_order_with_sane_numbers()
     {
         var sweep = await Sweep.RunAsync(new SweepOptions

@@ -175,6 +175,27 @@ public sealed class TelemetryTests
     }
 
     [Fact]
+    public async Task A_thinking_reply_splits_its_wait_and_counts_reasoning_tokens_beside_output_tokens()
+    {
+        const int thinkSeconds = 1;
+        var metrics = new List<MetricSnapshot>();
+        await using var server = await AppServer.StartAsync(new Dictionary<string, string> { ["DEMO_TOKEN_DELAY_MS"] = "1" }, configureServices: services => services.AddOpenTelemetry()
+            .WithMetrics(m => m.AddChatFunctionsMeters().AddInMemoryExporter(metrics)));
+
+        var frames = await SseClient.ReadAllAsync(server.Client, SseClient.Post($"think [demo:think={thinkSeconds}] [demo:tokens=5]"));
+        SseClient.AssertWellFormed(frames);
+        Assert.True(server.Services.GetRequiredService<MeterProvider>().ForceFlush(5000));
+
+        Assert.Equal(1, HistogramCount(metrics, "chatfunctions.stream.time_to_first_byte", ("chatfunctions.stream.outcome", "completed")));
+        Assert.Equal(1, HistogramCount(metrics, "chatfunctions.stream.thinking_time", ("chatfunctions.stream.outcome", "completed")));
+        // The demo's think is a timer of exactly that length, which never fires early.
+        Assert.True(HistogramSum(metrics, "chatfunctions.stream.thinking_time") >= thinkSeconds, "the think is measured in full");
+        var reasoning = ChatFunctions.Models.DemoChatClient.ReasoningTokensPerSecond * thinkSeconds;
+        Assert.Equal(reasoning, HistogramSum(metrics, "chatfunctions.stream.token_usage", ("gen_ai.token.type", "reasoning")));
+        Assert.Equal(5 + reasoning, HistogramSum(metrics, "chatfunctions.stream.token_usage", ("gen_ai.token.type", "output")));
+    }
+
+    [Fact]
     public void Nothing_is_exported_unless_asked()
     {
         var services = new ServiceCollection();
@@ -236,6 +257,6 @@ public sealed class TelemetryTests
     private static long HistogramCount(List<MetricSnapshot> metrics, string name, params (string Key, object Value)[] tags) =>
         Points(metrics, name).Where(p => Matches(p, tags)).Sum(p => p.GetHistogramCount());
 
-    private static double HistogramSum(List<MetricSnapshot> metrics, string name) =>
-        Points(metrics, name).Sum(p => p.GetHistogramSum());
+    private static double HistogramSum(List<MetricSnapshot> metrics, string name, params (string Key, object Value)[] tags) =>
+        Points(metrics, name).Where(p => Matches(p, tags)).Sum(p => p.GetHistogramSum());
 }

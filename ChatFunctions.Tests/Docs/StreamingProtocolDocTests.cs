@@ -18,6 +18,9 @@ public partial class StreamingProtocolDocTests
     [GeneratedRegex("\"metrics\":\\{[^}]*\\}")]
     private static partial Regex Metrics();
 
+    [GeneratedRegex("\"thinking\":\\{[^}]*\\}")]
+    private static partial Regex Thinking();
+
     [GeneratedRegex("\"streamId\":\"([A-Za-z0-9_-]{22})\"")]
     private static partial Regex StreamIdField();
 
@@ -35,6 +38,7 @@ public partial class StreamingProtocolDocTests
             transcript = transcript.Replace(streamId, "<streamId>", StringComparison.Ordinal);
         }
 
+        transcript = Thinking().Replace(transcript, "\"thinking\":{…}");
         return Metrics().Replace(RequestId().Replace(transcript, "\"requestId\":\"…\""), "\"metrics\":{…}");
     }
 
@@ -42,7 +46,7 @@ public partial class StreamingProtocolDocTests
     public async Task TheDocumentedTranscript_IsWhatTheAppSends()
     {
         await using var fake = await FakeAzureOpenAIServer.StartAsync();
-        fake.DefaultScript = FakeScript.Reply("Hello", "! ", "안녕하세요", " 👋\n\n", "```js\nconsole.log(\"hi\");\n```") with { PromptTokens = 18 };
+        fake.DefaultScript = FakeScript.Reply("Hello", "! ", "안녕하세요", " 👋\n\n", "```js\nconsole.log(\"hi\");\n```") with { PromptTokens = 18, ReasoningTokens = 64 };
         await using var app = await AppServer.StartAsync(new Dictionary<string, string>
         {
             ["CHAT_PROVIDER"] = "AzureOpenAI",
@@ -62,7 +66,7 @@ public partial class StreamingProtocolDocTests
         Assert.True(Normalize(documented) == Normalize(actual), "docs/streaming-protocol.md is out of date; the app now sends:\n" + actual);
     }
 
-    /// <summary>The resume transcript: a POST read to its third frame and dropped, then the resume that continues it.</summary>
+    /// <summary>The resume transcript: a POST read to its fourth frame and dropped, then the resume that continues it.</summary>
     [Fact]
     public async Task TheDocumentedResumeTranscript_IsWhatTheAppSends()
     {
@@ -80,7 +84,7 @@ public partial class StreamingProtocolDocTests
             ["AZURE_OPENAI_API_KEY"] = "test-key",
         });
 
-        // The first connection: read meta and two chunks, then drop it while the model is still writing.
+        // The first connection: read meta, thinking and two chunks, then drop it while the model is still writing.
         var first = new StringBuilder();
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/api/chat/stream")
         {
@@ -89,7 +93,7 @@ public partial class StreamingProtocolDocTests
         using (var response = await app.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
         using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
         {
-            for (var blankLines = 0; blankLines < 3;)
+            for (var blankLines = 0; blankLines < 4;)
             {
                 var line = await reader.ReadLineAsync() ?? throw new InvalidOperationException("the stream ended early");
                 first.Append(line).Append('\n');

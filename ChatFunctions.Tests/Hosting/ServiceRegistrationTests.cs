@@ -86,6 +86,8 @@ public class ServiceRegistrationTests
     [Theory]
     [InlineData("CHAT_MAX_OUTPUT_TOKENS", "0", "CHAT_MAX_OUTPUT_TOKENS")]
     [InlineData("CHAT_TEMPERATURE", "3", "CHAT_TEMPERATURE")]
+    [InlineData("CHAT_REASONING_EFFORT", "extreme", "CHAT_REASONING_EFFORT")]
+    [InlineData("CHAT_REASONING_EFFORT", "Low", "CHAT_REASONING_EFFORT")]
     [InlineData("CHAT_HEARTBEAT_SECONDS", "0", "CHAT_HEARTBEAT_SECONDS")]
     [InlineData("CHAT_SYSTEM_PROMPT", "", "CHAT_SYSTEM_PROMPT")]
     [InlineData("AZURE_OPENAI_ENDPOINT", "https://example.openai.azure.com/", "AZURE_OPENAI_CHAT_DEPLOYMENT")]

@@ -211,6 +211,7 @@ public sealed class DeploymentSafetyTests
             ("CHAT_CLIENT_STALL_TIMEOUT_SECONDS", "chatClientStallTimeoutSeconds", "chatClientStallTimeoutSeconds", "30"),
             ("CHAT_TOKEN_BUDGET_PER_DAY", "chatTokenBudgetPerDay", "chatTokenBudgetPerDay", "100000"),
             ("CHAT_TEMPERATURE", "chatTemperature", "chatTemperature", "1"),
+            ("CHAT_REASONING_EFFORT", "chatReasoningEffort", "chatReasoningEffort", "low"),
             ("OTEL_TRACES_SAMPLER", "tracesSampler", "tracesSampler", "microsoft.rate_limited"),
             ("OTEL_TRACES_SAMPLER_ARG", "tracesSamplerArg", "tracesSamplerArg", "5"),
         ];

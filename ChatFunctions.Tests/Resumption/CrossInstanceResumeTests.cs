@@ -141,7 +141,7 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
 
         var whole = string.Concat(first.Concat(rest).Select(f => f.Text));
         SseClient.AssertWellFormed(WireHost.ParseFrames(whole));
-        Assert.Equal(602, first.Count + rest.Count); // meta, 600 chunks, done
+        Assert.Equal(603, first.Count + rest.Count); // meta, thinking, 600 chunks, done
         var afterFifth = string.Concat(first.Take(5).Select(f => f.Text));
         Assert.Equal(whole[afterFifth.Length..], resumed);
         var request = Assert.Single(apps.Fake.Requests);

@@ -447,6 +447,78 @@ public class ChatStreamerTests
         Assert.Equal("upstream_timeout", frames[2]["error"]!["code"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task AcceptedModel_GetsOneThinkingFrame_BeforeItsText_AndTheSummarySplitsTheWait()
+    {
+        // Accepted twice (a retry's acceptance after a failure before text): one thinking frame all the same.
+        Stream(_ => Think(TimeSpan.Zero, [], new IOException("reset")), _ => Think(TimeSpan.FromMilliseconds(200), [Text("ok"), Finish()]));
+
+        var (summary, frames) = await RunAsync();
+
+        Assert.Equal(["meta", "thinking", "chunk", "done"], frames.Select(f => f.First().Key));
+        Assert.True(summary.Thinking >= TimeSpan.FromMilliseconds(200) - TimerAllowance, $"thinking {summary.Thinking} covers the model's 200 ms think");
+        Assert.Equal(summary.TimeToFirstToken!.Value.TotalMilliseconds, (summary.TimeToFirstByte + summary.Thinking)!.Value.TotalMilliseconds, 0.001);
+        Assert.True(frames[^1]["metrics"]!["thinkingMs"]!.GetValue<double>() >= (TimeSpan.FromMilliseconds(200) - TimerAllowance).TotalMilliseconds);
+    }
+
+    [Fact]
+    public async Task ModelThatNeverAccepts_GetsNoThinkingFrame()
+    {
+        Stream(_ => Updates([Text("ok"), Finish()]));
+
+        var (summary, frames) = await RunAsync();
+
+        Assert.Equal(["meta", "chunk", "done"], frames.Select(f => f.First().Key));
+        Assert.Null(summary.TimeToFirstByte);
+        Assert.Null(summary.Thinking);
+    }
+
+    [Fact]
+    public async Task AcceptedModel_MayThinkPastTheIdleTimeout_WithinTheThinkingTimeout()
+    {
+        _options.UpstreamIdleTimeoutSeconds = 1;
+        _options.ThinkingTimeoutSeconds = 30;
+        _options.RetryMaxAttempts = 1;
+        // Half a second past the idle timeout: the idle timer alone would have ended the reply.
+        Stream(_ => Think(TimeSpan.FromSeconds(1.5), [Text("after thought"), Finish()]));
+
+        var (_, frames) = await RunAsync();
+
+        Assert.Equal(["meta", "thinking", "chunk", "done"], frames.Select(f => f.First().Key));
+        Assert.Equal("stop", frames[^1]["finishReason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AcceptedModel_SilentPastTheThinkingTimeout_EndsWithARetryableTimeoutNamingIt()
+    {
+        _options.UpstreamIdleTimeoutSeconds = 30;
+        _options.ThinkingTimeoutSeconds = 1;
+        _options.RetryMaxAttempts = 1;
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => Think(Timeout.InfiniteTimeSpan, [], cancellationToken: ct));
+
+        var (_, frames) = await RunAsync();
+
+        Assert.Equal(["meta", "thinking", "error", "done"], frames.Select(f => f.First().Key));
+        Assert.Equal("upstream_timeout", frames[2]["error"]!["code"]!.GetValue<string>());
+        Assert.Contains("1 seconds", frames[2]["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Timers fire on the clock's tick, never before the time asked for; this is the rounding of that.</summary>
+    private static readonly TimeSpan TimerAllowance = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>A reasoning model: accepted (as the model clients report it), silent for <paramref name="think"/>, then the updates.</summary>
+    private static async IAsyncEnumerable<ChatResponseUpdate> Think(TimeSpan think, IEnumerable<ChatResponseUpdate> updates, Exception? thenThrow = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await Task.Yield();
+        ModelCallProgress.Current?.Accepted();
+        await Task.Delay(think, cancellationToken);
+        await foreach (var update in Updates(updates, thenThrow, cancellationToken))
+        {
+            yield return update;
+        }
+    }
+
     private static async IAsyncEnumerable<ChatResponseUpdate> Stall([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         yield return Text("first");

@@ -90,17 +90,23 @@ public class SseFrameWriterTests
         var text = Write(w =>
         {
             w.WriteMeta("req-1", Id, "demo", "demo");
+            w.WriteThinking(TimeSpan.FromMilliseconds(4.56));
             w.WriteChunk("a");
             w.WriteError(new StreamError("rate_limited", "slow down", true, TimeSpan.FromMilliseconds(1500.2)));
-            w.WriteDone(new StreamSummary(StreamFinishReason.Error, new UsageDetails { InputTokenCount = 3, OutputTokenCount = 1, TotalTokenCount = 4 },
-                TimeSpan.FromMilliseconds(12.34), 0, TimeSpan.FromMilliseconds(99.99), 1));
+            w.WriteDone(new StreamSummary(StreamFinishReason.Error, new UsageDetails { InputTokenCount = 3, OutputTokenCount = 9, TotalTokenCount = 12, ReasoningTokenCount = 8 },
+                TimeSpan.FromMilliseconds(12.34), 0, TimeSpan.FromMilliseconds(99.99), 1)
+            {
+                TimeToFirstByte = TimeSpan.FromMilliseconds(4.56),
+                Thinking = TimeSpan.FromMilliseconds(7.78),
+            });
         });
 
         Assert.Equal(
             $"id: {Id}:1\ndata: {{\"meta\":{{\"requestId\":\"req-1\",\"streamId\":\"{Id}\",\"provider\":\"demo\",\"model\":\"demo\"}}}}\n\n" +
-            $"id: {Id}:2\ndata: {{\"chunk\":\"a\"}}\n\n" +
-            $"id: {Id}:3\ndata: {{\"error\":{{\"code\":\"rate_limited\",\"message\":\"slow down\",\"retryable\":true,\"retryAfterMs\":1501}}}}\n\n" +
-            $"id: {Id}:4\ndata: {{\"done\":true,\"finishReason\":\"error\",\"usage\":{{\"inputTokens\":3,\"outputTokens\":1,\"totalTokens\":4}},\"metrics\":{{\"timeToFirstTokenMs\":12.3,\"tokensPerSecond\":0,\"durationMs\":100}}}}\n\n",
+            $"id: {Id}:2\ndata: {{\"thinking\":{{\"timeToFirstByteMs\":4.6}}}}\n\n" +
+            $"id: {Id}:3\ndata: {{\"chunk\":\"a\"}}\n\n" +
+            $"id: {Id}:4\ndata: {{\"error\":{{\"code\":\"rate_limited\",\"message\":\"slow down\",\"retryable\":true,\"retryAfterMs\":1501}}}}\n\n" +
+            $"id: {Id}:5\ndata: {{\"done\":true,\"finishReason\":\"error\",\"usage\":{{\"inputTokens\":3,\"outputTokens\":9,\"totalTokens\":12,\"reasoningTokens\":8}},\"metrics\":{{\"timeToFirstByteMs\":4.6,\"thinkingMs\":7.8,\"timeToFirstTokenMs\":12.3,\"tokensPerSecond\":0,\"durationMs\":100}}}}\n\n",
             text);
     }
 
@@ -114,6 +120,8 @@ public class SseFrameWriterTests
         Assert.Equal("cancelled", data["finishReason"]!.GetValue<string>());
         Assert.Null(data["usage"]);
         Assert.Null(data["metrics"]!["timeToFirstTokenMs"]);
+        Assert.Null(data["metrics"]!["timeToFirstByteMs"]);
+        Assert.Null(data["metrics"]!["thinkingMs"]);
     }
 
     [Fact]

@@ -151,8 +151,9 @@ public static partial class RawSse
     }
 
     /// <summary>
-    /// A transcript with what differs from run to run made constant: the stream id, the request id and the metrics
-    /// numbers. Nothing else is touched, so any other difference is a real one.
+    /// A transcript with what differs from run to run made constant: the stream id, the request id and the timings
+    /// (the metrics, and the thinking frame's time to first byte). Nothing else is touched, so any other difference is
+    /// a real one.
     /// </summary>
     public static string Normalize(string transcript)
     {
@@ -160,6 +161,7 @@ public static partial class RawSse
         var streamId = IdLine().Match(transcript) is { Success: true } m ? m.Groups[1].Value : null;
         var text = streamId is null ? transcript : transcript.Replace(streamId, "<stream>", StringComparison.Ordinal);
         text = RequestId().Replace(text, "\"requestId\":\"<request>\"");
+        text = Thinking().Replace(text, "\"thinking\":{<timing>}");
         return Metrics().Replace(text, "\"metrics\":{<metrics>}");
     }
 
@@ -171,6 +173,9 @@ public static partial class RawSse
 
     [GeneratedRegex("\"metrics\":\\{[^}]*\\}")]
     private static partial Regex Metrics();
+
+    [GeneratedRegex("\"thinking\":\\{[^}]*\\}")]
+    private static partial Regex Thinking();
 }
 
 /// <summary>Reads whole frames from a response body as they arrive; keeps a partly read frame for the next call.</summary>

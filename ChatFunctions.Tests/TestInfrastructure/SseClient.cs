@@ -16,6 +16,8 @@ public sealed record ReceivedFrame(string? Id, string EventType, JsonObject Data
 
     public bool IsError => Data.ContainsKey("error");
 
+    public bool IsThinking => Data.ContainsKey("thinking");
+
     public bool IsDone => Data.ContainsKey("done");
 
     public string Chunk => Data["chunk"]!.GetValue<string>();
@@ -70,6 +72,10 @@ public static class SseClient
         Assert.Single(frames, f => f.IsDone);
         Assert.True(frames[^1].IsDone, "done is the last frame");
         Assert.True(frames.Count(f => f.IsError) <= 1, "at most one error frame");
+        // At most one thinking frame, and never after text: it says the model accepted the request and sent none yet.
+        Assert.True(frames.Count(f => f.IsThinking) <= 1, "at most one thinking frame");
+        var thinking = frames.ToList().FindIndex(f => f.IsThinking);
+        Assert.True(thinking < 0 || !frames.Take(thinking).Any(f => f.IsChunk), "thinking comes before any chunk");
         // Every id is "<streamId>:<seq>": one stream id (the meta frame's), frame numbers 1, 2, 3, …
         var streamId = frames[0].Data["meta"]!["streamId"]!.GetValue<string>();
         Assert.True(ChatFunctions.Resumption.StreamId.IsValid(streamId), $"'{streamId}' is a 22-character base64url stream id");

@@ -21,9 +21,10 @@ public sealed class AzureOpenAIStreamQuirksTests
         var frames = await host.StreamAsync("hello", null, cts.Token);
 
         SseClient.AssertWellFormed(frames);
-        Assert.Equal(1 + 6 + 1, frames.Count);
+        Assert.Equal(1 + 1 + 6 + 1, frames.Count);
         FrameAssert.Meta(frames[0]);
-        FrameAssert.Chunks(frames[1..^1], "Hello", " from", " the", " fake", " model", ".");
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..^1], "Hello", " from", " the", " fake", " model", ".");
         var done = FrameAssert.Done(frames[^1], "stop");
         var usage = done["usage"]!.AsObject();
         Assert.Equal(script.PromptTokens, usage["inputTokens"]!.GetValue<int>());

@@ -78,7 +78,8 @@ public sealed class CancellationTests(ITestOutputHelper output)
                     $"the fake sent {sent.Count} of {ScriptTokens} tokens, {sentAfterDisconnect} after the disconnect");
 
                 FrameAssert.Meta(received[0]);
-                FrameAssert.Chunks(received[1..], "t1 ", "t2 ");
+                FrameAssert.Thinking(received[1]);
+                FrameAssert.Chunks(received[2..], "t1 ", "t2 ");
                 Assert.Equal(run, host.Fake.Requests.Count);
                 Assert.Same(host.Fake.Requests.Last(), request);
                 Assert.True(latency <= MaxAbortLatency,
@@ -133,7 +134,8 @@ public sealed class CancellationTests(ITestOutputHelper output)
             output.WriteLine($"run {run}: upstream abort {latency.TotalMilliseconds:F1} ms after the client disconnect; the fake sent {sent} of {ScriptTokens} tokens");
 
             FrameAssert.Meta(received[0]);
-            FrameAssert.Chunks(received[1..], "t1 ", "t2 ");
+            FrameAssert.Thinking(received[1]);
+            FrameAssert.Chunks(received[2..], "t1 ", "t2 ");
             Assert.Equal(run, host.Fake.Requests.Count);
             Assert.True(latency <= MaxAbortLatency,
                 $"run {run}: the upstream request was aborted {latency.TotalMilliseconds:F1} ms after the client disconnected (limit {MaxAbortLatency.TotalMilliseconds} ms)");

@@ -30,7 +30,8 @@ public sealed class LogPrivacyTests
         var frames = await host.StreamAsync($"please answer {MessageMarker}", history, cts.Token);
 
         SseClient.AssertWellFormed(frames);
-        FrameAssert.Chunks(frames[1..^1], ReplyTokens);
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..^1], ReplyTokens);
         FrameAssert.Done(frames[^1], "stop");
         // The stream reached the fake with the markers, so there was something to leak.
         var sent = JsonSerializer.Serialize(Assert.Single(host.Fake.Requests).Body);

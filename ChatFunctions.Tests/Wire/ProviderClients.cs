@@ -30,16 +30,16 @@ public sealed class ProviderClients : IDisposable
     public FakeAzureOpenAIServer Fake { get; }
 
     /// <summary>What the app uses: <see cref="OpenAIProtocolChatClient"/>.</summary>
-    public IChatClient Protocol(UpstreamProvider provider, TokenCredential? credential = null) => provider switch
+    public IChatClient Protocol(UpstreamProvider provider, TokenCredential? credential = null, string? reasoningEffort = null) => provider switch
     {
-        UpstreamProvider.AzureOpenAI => ChatModelProviderFactory.CreateAzureOpenAI(AzureOptions(credential), _http, () => credential!),
+        UpstreamProvider.AzureOpenAI => ChatModelProviderFactory.CreateAzureOpenAI(AzureOptions(credential), _http, () => credential!, reasoningEffort),
         _ => ChatModelProviderFactory.CreateOpenAICompatible(CompatibleOptions(), _http),
     };
 
     /// <summary>The SDK's adapter (Microsoft.Extensions.AI.OpenAI) behind the same error boundary: the reference.</summary>
-    public IChatClient SdkAdapter(UpstreamProvider provider, TokenCredential? credential = null) => provider switch
+    public IChatClient SdkAdapter(UpstreamProvider provider, TokenCredential? credential = null, string? reasoningEffort = null) => provider switch
     {
-        UpstreamProvider.AzureOpenAI => ChatModelProviderFactory.CreateAzureOpenAISdkAdapter(AzureOptions(credential), _http, () => credential!),
+        UpstreamProvider.AzureOpenAI => ChatModelProviderFactory.CreateAzureOpenAISdkAdapter(AzureOptions(credential), _http, () => credential!, reasoningEffort),
         _ => ChatModelProviderFactory.CreateOpenAICompatibleSdkAdapter(CompatibleOptions(), _http),
     };
 

@@ -20,7 +20,8 @@ public sealed class UpstreamFaultTests
 
         SseClient.AssertWellFormed(frames);
         FrameAssert.Meta(frames[0]);
-        FrameAssert.Chunks(frames[1..^1], "Hello", " from", " the", " fake", " model", ".");
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..^1], "Hello", " from", " the", " fake", " model", ".");
         FrameAssert.Done(frames[^1], "stop");
         var requests = host.Fake.Requests.ToList();
         Assert.Equal(2, requests.Count);
@@ -83,12 +84,13 @@ public sealed class UpstreamFaultTests
         }
 
         SseClient.AssertWellFormed(frames);
-        Assert.Equal(6, frames.Count);
+        Assert.Equal(7, frames.Count);
         FrameAssert.Meta(frames[0]);
-        FrameAssert.Chunks(frames[1..4], "one", " two", " three");
-        var error = FrameAssert.Error(frames[4], "upstream_unavailable", retryable: true);
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..5], "one", " two", " three");
+        var error = FrameAssert.Error(frames[5], "upstream_unavailable", retryable: true);
         Assert.False(error.ContainsKey("retryAfterMs"));
-        var done = FrameAssert.Done(frames[5], "error");
+        var done = FrameAssert.Done(frames[6], "error");
         Assert.False(done.ContainsKey("usage"), "the reset stream never sent usage");
         Assert.Single(host.Fake.Requests);
     }
@@ -108,11 +110,12 @@ public sealed class UpstreamFaultTests
 
         stopwatch.Stop();
         SseClient.AssertWellFormed(frames);
-        Assert.Equal(5, frames.Count);
+        Assert.Equal(6, frames.Count);
         FrameAssert.Meta(frames[0]);
-        FrameAssert.Chunks(frames[1..3], "one", " two");
-        FrameAssert.Error(frames[3], "upstream_timeout", retryable: true);
-        FrameAssert.Done(frames[4], "error");
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..4], "one", " two");
+        FrameAssert.Error(frames[4], "upstream_timeout", retryable: true);
+        FrameAssert.Done(frames[5], "error");
         Assert.Equal(2, host.Fake.Requests.Count);
         var request = host.Fake.Requests.Last();
         await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
@@ -160,11 +163,12 @@ public sealed class UpstreamFaultTests
         var frames = await host.StreamAsync("hello", null, cts.Token);
 
         SseClient.AssertWellFormed(frames);
-        Assert.Equal(5, frames.Count);
+        Assert.Equal(6, frames.Count);
         FrameAssert.Meta(frames[0]);
-        FrameAssert.Chunks(frames[1..4], "Here", " is", " the");
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..5], "Here", " is", " the");
         Assert.DoesNotContain(frames, f => f.IsError);
-        FrameAssert.Done(frames[4], "content_filter");
+        FrameAssert.Done(frames[5], "content_filter");
         Assert.Single(host.Fake.Requests);
     }
 
@@ -185,6 +189,9 @@ public sealed class UpstreamFaultTests
         var firstKeepAlive = Array.IndexOf(lines, ": keep-alive");
         Assert.True(firstChunkLine > 0, "the stream has chunks:\n" + raw);
         Assert.True(firstKeepAlive >= 0 && firstKeepAlive < firstChunkLine, "a keep-alive comment line comes before the first chunk:\n" + raw);
+        // The think is shown as such: the thinking frame comes before the keep-alives that hold the connection through it.
+        var thinkingLine = Array.FindIndex(lines, l => l.StartsWith("data: {\"thinking\"", StringComparison.Ordinal));
+        Assert.True(thinkingLine > 0 && thinkingLine < firstKeepAlive, "the thinking frame comes before the first keep-alive:\n" + raw);
         var keepAlivesBeforeChunk = lines.Take(firstChunkLine).Count(l => l == ": keep-alive");
         Assert.InRange(keepAlivesBeforeChunk, 1, 3);
         // Each comment is its own block: never inside a frame.
@@ -193,7 +200,8 @@ public sealed class UpstreamFaultTests
         var frames = WireHost.ParseFrames(raw);
         SseClient.AssertWellFormed(frames);
         FrameAssert.Meta(frames[0]);
-        FrameAssert.Chunks(frames[1..^1], "late", " reply");
+        FrameAssert.Thinking(frames[1]);
+        FrameAssert.Chunks(frames[2..^1], "late", " reply");
         FrameAssert.Done(frames[^1], "stop");
     }
 }

@@ -123,6 +123,13 @@ public static class FrameAssert
         Assert.False(string.IsNullOrEmpty(meta["requestId"]!.GetValue<string>()));
     }
 
+    /// <summary>The model accepted the request and has sent no text yet.</summary>
+    public static void Thinking(ReceivedFrame frame)
+    {
+        Assert.True(frame.IsThinking, $"expected thinking, got {frame.Data.ToJsonString()}");
+        Assert.True(frame.Data["thinking"]!["timeToFirstByteMs"]!.GetValue<double>() >= 0);
+    }
+
     public static void Chunks(IEnumerable<ReceivedFrame> frames, params string[] expected)
     {
         var list = frames.ToList();

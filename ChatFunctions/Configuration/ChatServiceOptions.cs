@@ -25,6 +25,13 @@ public sealed class ChatServiceOptions
     [Range(0.0, 2.0)]
     public float Temperature { get; set; } = 0.7f;
 
+    /// <summary>The reasoning effort sent to Azure OpenAI as <c>reasoning_effort</c>; empty sends none, so the model's
+    /// own default applies. The values the API accepts; which of them a model supports is in docs/deploy.md. Never sent
+    /// to OpenAI-compatible servers, which mostly reject fields they do not know.</summary>
+    [ConfigurationKeyName("CHAT_REASONING_EFFORT")]
+    [AllowedValues(null, "", "none", "minimal", "low", "medium", "high", "xhigh")]
+    public string? ReasoningEffort { get; set; }
+
     [ConfigurationKeyName("CHAT_MAX_MESSAGE_CHARS")]
     [Range(1, 1_000_000)]
     public int MaxMessageChars { get; set; } = 8_000;
@@ -64,6 +71,13 @@ public sealed class ChatServiceOptions
     [ConfigurationKeyName("CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS")]
     [Range(1, 600)]
     public int UpstreamIdleTimeoutSeconds { get; set; } = 90;
+
+    /// <summary>Seconds a model that accepted the request may think before its first token, in place of the idle
+    /// timeout: a reasoning model is silent for as long as it reasons (a minute and more at high effort), and the
+    /// heartbeat keeps the client's connection open meanwhile.</summary>
+    [ConfigurationKeyName("CHAT_THINKING_TIMEOUT_SECONDS")]
+    [Range(1, 600)]
+    public int ThinkingTimeoutSeconds { get; set; } = 180;
 
     /// <summary>Chat requests one client (IP address) may start per minute on one instance; 0 turns the limit off.
     /// It bounds what one page or script can spend on tokens.</summary>

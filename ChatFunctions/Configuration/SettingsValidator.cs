@@ -43,6 +43,7 @@ public sealed class SettingsValidator<TOptions> : IValidateOptions<TOptions>
         RangeAttribute range => $"must be between {range.Minimum} and {range.Maximum}",
         RequiredAttribute => "is required",
         MaxLengthAttribute max => $"must be at most {max.Length} characters",
+        AllowedValuesAttribute allowed => $"must be one of {string.Join(", ", allowed.Values.OfType<string>().Where(v => v.Length > 0))} or empty",
         _ => "is invalid",
     };
 }

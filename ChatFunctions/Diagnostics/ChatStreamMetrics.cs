@@ -42,6 +42,9 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
     public const string MeterName = "ChatFunctions";
 
     private readonly Histogram<double> _timeToFirstChunk;
+    private readonly Histogram<double> _timeToFirstByte;
+    private readonly Histogram<double> _thinkingTime;
+    private readonly Histogram<long> _tokenUsage;
     private readonly Histogram<double> _timePerOutputChunk;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _tokensPerSecond;
@@ -60,6 +63,12 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
         double[] seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 230];
         _timeToFirstChunk = meter.CreateHistogram("chatfunctions.stream.time_to_first_chunk", "s",
             "Time from the request to the first streamed chunk.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });
+        _timeToFirstByte = meter.CreateHistogram("chatfunctions.stream.time_to_first_byte", "s",
+            "Time from the request to the model's acceptance of it (its response headers).", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });
+        _thinkingTime = meter.CreateHistogram("chatfunctions.stream.thinking_time", "s",
+            "Time from the model's acceptance of the request to its first token: a reasoning model's think.", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = seconds });
+        _tokenUsage = meter.CreateHistogram<long>("chatfunctions.stream.token_usage", "{token}",
+            "Tokens the model reported per reply, by gen_ai.token.type: output (reasoning included) and reasoning.");
         _timePerOutputChunk = meter.CreateHistogram<double>("chatfunctions.stream.time_per_output_chunk", "s",
             "Mean time between streamed chunks after the first.");
         _duration = meter.CreateHistogram("chatfunctions.stream.duration", "s",
@@ -132,6 +141,19 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
                 metrics._timeToFirstChunk.Record(ttft.TotalSeconds, tags);
             }
 
+            if (summary.TimeToFirstByte is { } ttfb)
+            {
+                metrics._timeToFirstByte.Record(ttfb.TotalSeconds, tags);
+            }
+
+            if (summary.Thinking is { } thinking)
+            {
+                metrics._thinkingTime.Record(thinking.TotalSeconds, tags);
+            }
+
+            RecordTokens(summary.Usage?.OutputTokenCount, "output", tags);
+            RecordTokens(summary.Usage?.ReasoningTokenCount, "reasoning", tags);
+
             if (summary.TokensPerSecond > 0)
             {
                 metrics._tokensPerSecond.Record(summary.TokensPerSecond, tags);
@@ -142,6 +164,15 @@ public sealed class ChatStreamMetrics : IChatStreamObserver
         }
 
         public void Dispose() => End();
+
+        private void RecordTokens(long? count, string type, TagList tags)
+        {
+            if (count is { } value)
+            {
+                tags.Add("gen_ai.token.type", type);
+                metrics._tokenUsage.Record(value, tags);
+            }
+        }
 
         private void End()
         {

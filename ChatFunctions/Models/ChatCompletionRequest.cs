@@ -8,10 +8,12 @@ namespace ChatFunctions.Models;
 /// The chat completions request body the SDK adapter (Microsoft.Extensions.AI.OpenAI) would send for the same
 /// messages and options: model, messages, max_completion_tokens, temperature and the other scalar options, stream with
 /// usage. Text messages only: the app sends nothing else, and anything else fails loudly rather than being dropped.
+/// <para>The reasoning effort is the provider's, not the request's: <see cref="ChatModelProviderFactory"/> gives it to
+/// Azure OpenAI's client only, so OpenAI-compatible servers that reject unknown fields never see it.</para>
 /// </summary>
 public static class ChatCompletionRequest
 {
-    public static BinaryContent Create(IEnumerable<ChatMessage> messages, ChatOptions? options, string model)
+    public static BinaryContent Create(IEnumerable<ChatMessage> messages, ChatOptions? options, string model, string? reasoningEffort = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentException.ThrowIfNullOrEmpty(model);
@@ -74,6 +76,11 @@ public static class ChatCompletionRequest
                 }
 
                 json.WriteEndArray();
+            }
+
+            if (!string.IsNullOrEmpty(reasoningEffort))
+            {
+                json.WriteString("reasoning_effort"u8, reasoningEffort);
             }
 
             json.WriteBoolean("stream"u8, true);

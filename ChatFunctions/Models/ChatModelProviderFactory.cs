@@ -26,7 +26,7 @@ public static class ChatModelProviderFactory
         return kind switch
         {
             ChatProviderKind.AzureOpenAI => new ChatModelProvider(ChatModelProvider.AzureOpenAIName, azure.ChatDeployment!,
-                WithPipeline(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>), services)),
+                WithPipeline(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>, chat.ReasoningEffort), services)),
             ChatProviderKind.OpenAICompatible => new ChatModelProvider(ChatModelProvider.OpenAICompatibleName, compatible.Model!,
                 WithPipeline(CreateOpenAICompatible(compatible, services.GetRequiredService<UpstreamHttpClient>().Client), services)),
             ChatProviderKind.Demo => new ChatModelProvider(ChatModelProvider.DemoName, DemoChatClient.ModelName,
@@ -52,12 +52,27 @@ public static class ChatModelProviderFactory
     }
 
     /// <summary>Azure OpenAI through <see cref="OpenAIProtocolChatClient"/>: the SDK's pipeline, our parse of the stream.</summary>
-    internal static IChatClient CreateAzureOpenAI(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential) =>
-        Protocol(CreateAzureOpenAISdkClient(options, httpClient, credential), options.ChatDeployment!);
+    /// <param name="reasoningEffort">CHAT_REASONING_EFFORT: sent to Azure OpenAI only (the provider-level rule), when set.</param>
+    internal static IChatClient CreateAzureOpenAI(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential, string? reasoningEffort = null) =>
+        Protocol(CreateAzureOpenAISdkClient(options, httpClient, credential), options.ChatDeployment!, reasoningEffort);
 
     /// <summary>The SDK's own IChatClient adapter (Microsoft.Extensions.AI.OpenAI) for Azure OpenAI: the reference the protocol client is tested and measured against.</summary>
-    internal static IChatClient CreateAzureOpenAISdkAdapter(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential) =>
-        new SdkBoundaryChatClient(CreateAzureOpenAISdkClient(options, httpClient, credential).AsIChatClient());
+    internal static IChatClient CreateAzureOpenAISdkAdapter(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential, string? reasoningEffort = null)
+    {
+        var adapter = CreateAzureOpenAISdkClient(options, httpClient, credential).AsIChatClient();
+        if (!string.IsNullOrEmpty(reasoningEffort))
+        {
+            // The SDK's own option, not ChatOptions.Reasoning: Microsoft.Extensions.AI's effort levels have no "minimal".
+            // It is marked for evaluation (OPENAI001); only this reference path uses it, the app writes the field itself.
+#pragma warning disable OPENAI001
+            adapter = adapter.AsBuilder()
+                .ConfigureOptions(o => o.RawRepresentationFactory = _ => new ChatCompletionOptions { ReasoningEffortLevel = new ChatReasoningEffortLevel(reasoningEffort) })
+                .Build();
+#pragma warning restore OPENAI001
+        }
+
+        return new SdkBoundaryChatClient(adapter);
+    }
 
     private static ChatClient CreateAzureOpenAISdkClient(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential)
     {
@@ -112,11 +127,11 @@ public static class ChatModelProviderFactory
     /// The protocol client reports the SDK adapter's own metadata (provider name, endpoint, model), so the telemetry
     /// middleware's spans and metrics keep the attributes they had.
     /// </summary>
-    private static OpenAIProtocolChatClient Protocol(ChatClient sdkClient, string model)
+    private static OpenAIProtocolChatClient Protocol(ChatClient sdkClient, string model, string? reasoningEffort = null)
     {
         using var adapter = sdkClient.AsIChatClient();
         var metadata = adapter.GetService<ChatClientMetadata>() ?? new ChatClientMetadata("openai", defaultModelId: model);
-        return new OpenAIProtocolChatClient(sdkClient, model, metadata);
+        return new OpenAIProtocolChatClient(sdkClient, model, metadata, reasoningEffort);
     }
 
     private static IChatClient WithPipeline(IChatClient inner, IServiceProvider services)

@@ -12,11 +12,18 @@ namespace ChatFunctions.Models;
 /// <summary>
 /// The built-in demo model: a deterministic, markdown-rich reply that quotes the user's message, streamed at a
 /// hosted model's pace. Markers in the message show how the page handles each ending:
-/// [demo:error], [demo:ratelimit], [demo:filter], [demo:length], [demo:tokens=N].
+/// [demo:error], [demo:ratelimit], [demo:filter], [demo:length], [demo:tokens=N], and [demo:think=S], which thinks S
+/// seconds before the first token as a reasoning model does (reported as accepted, then reasoning tokens in usage).
 /// </summary>
 public sealed partial class DemoChatClient(IOptions<DemoOptions> options, TimeProvider time) : IChatClient
 {
     public const string ModelName = "demo";
+
+    /// <summary>Reasoning tokens the demo reports per second of thinking: a made-up but steady rate.</summary>
+    public const int ReasoningTokensPerSecond = 50;
+
+    /// <summary>The longest think a message may ask for: below the 230 s a request may last without an answer.</summary>
+    public const int MaxThinkSeconds = 200;
 
     private readonly TimeSpan _tokenDelay = TimeSpan.FromMilliseconds(options.Value.TokenDelayMs);
 
@@ -43,6 +50,13 @@ public sealed partial class DemoChatClient(IOptions<DemoOptions> options, TimePr
         var tokens = script.Tokens;
         var limit = options?.MaxOutputTokens is { } max && max < tokens.Count ? max : int.MaxValue;
         var responseId = "demo-" + Guid.NewGuid().ToString("N")[..12];
+
+        if (script.Think > TimeSpan.Zero)
+        {
+            // The demo has no service to accept the request: it accepts at once and thinks.
+            ModelCallProgress.Current?.Accepted();
+            await Task.Delay(script.Think, time, cancellationToken);
+        }
 
         var emitted = 0;
         for (var i = 0; i < tokens.Count; i++)
@@ -78,13 +92,16 @@ public sealed partial class DemoChatClient(IOptions<DemoOptions> options, TimePr
         }
 
         var input = list.Sum(m => (m.Text?.Length ?? 0) + 3) / 4;
+        // As reasoning models report them: reasoning tokens are output tokens too.
+        long? reasoning = script.Think > TimeSpan.Zero ? (long)(script.Think.TotalSeconds * ReasoningTokensPerSecond) : null;
+        var output = emitted + (reasoning ?? 0);
         yield return new ChatResponseUpdate
         {
             Role = ChatRole.Assistant,
             ResponseId = responseId,
             ModelId = ModelName,
             FinishReason = script.FinishReason,
-            Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = emitted, TotalTokenCount = input + emitted })],
+            Contents = [new UsageContent(new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output, ReasoningTokenCount = reasoning })],
         };
     }
 
@@ -103,10 +120,25 @@ public sealed partial class DemoChatClient(IOptions<DemoOptions> options, TimePr
         [GeneratedRegex(@"\[demo:tokens=(\d{1,6})\]", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
         private static partial Regex TokensMarker();
 
+        [GeneratedRegex(@"\[demo:think=(\d{1,3})\]", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+        private static partial Regex ThinkMarker();
+
+        /// <summary>How long the model thinks before its first token ([demo:think=S], at most <see cref="MaxThinkSeconds"/>).</summary>
+        public TimeSpan Think { get; init; }
+
+        public static DemoScript For(string message)
+        {
+            var thinkMatch = ThinkMarker().Match(message);
+            var think = thinkMatch.Success
+                ? TimeSpan.FromSeconds(Math.Min(MaxThinkSeconds, int.Parse(thinkMatch.Groups[1].ValueSpan, CultureInfo.InvariantCulture)))
+                : TimeSpan.Zero;
+            return Endings(message) with { Think = think };
+        }
+
         [GeneratedRegex(@"\S+\s*|\s+", RegexOptions.CultureInvariant)]
         private static partial Regex Token();
 
-        public static DemoScript For(string message)
+        private static DemoScript Endings(string message)
         {
             var lengthMatch = TokensMarker().Match(message);
             var tokens = lengthMatch.Success

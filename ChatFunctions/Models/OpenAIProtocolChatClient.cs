@@ -28,11 +28,13 @@ public sealed class OpenAIProtocolChatClient : IChatClient
     private readonly ChatClient _sdkClient;
     private readonly string _model;
     private readonly ChatClientMetadata _metadata;
+    private readonly string? _reasoningEffort;
 
     /// <param name="sdkClient">The SDK's chat client (AzureOpenAIClient's or OpenAIClient's): its pipeline sends the request.</param>
     /// <param name="model">The deployment (Azure) or model name sent as "model".</param>
     /// <param name="metadata">What the telemetry middleware reports as provider, server and model: the SDK adapter's own, so spans and metrics keep their attributes.</param>
-    public OpenAIProtocolChatClient(ChatClient sdkClient, string model, ChatClientMetadata metadata)
+    /// <param name="reasoningEffort">Sent as <c>reasoning_effort</c> with every request; null or empty sends nothing.</param>
+    public OpenAIProtocolChatClient(ChatClient sdkClient, string model, ChatClientMetadata metadata, string? reasoningEffort = null)
     {
         ArgumentNullException.ThrowIfNull(sdkClient);
         ArgumentException.ThrowIfNullOrEmpty(model);
@@ -40,6 +42,7 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         _sdkClient = sdkClient;
         _model = model;
         _metadata = metadata;
+        _reasoningEffort = reasoningEffort;
     }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -55,6 +58,8 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         using (response)
         {
             EnsureEventStream(response);
+            // A reasoning model sends nothing more until it has thought; the relay shows that wait as thinking.
+            ModelCallProgress.Current?.Accepted();
 
             // Reads pass no token: a cancellable one costs a registration on every read (a chunk is often one read).
             // Instead, cancellation disposes the response, which with draining off (UpstreamTransport) aborts the
@@ -107,7 +112,7 @@ public sealed class OpenAIProtocolChatClient : IChatClient
     /// (and UpstreamTransport lets go of the response's reference to it).</summary>
     private async Task<PipelineResponse> SendAsync(IEnumerable<AIChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        using var content = ChatCompletionRequest.Create(messages, options, _model);
+        using var content = ChatCompletionRequest.Create(messages, options, _model, _reasoningEffort);
         try
         {
             var result = await _sdkClient.CompleteChatAsync(content, new RequestOptions { BufferResponse = false, CancellationToken = cancellationToken });

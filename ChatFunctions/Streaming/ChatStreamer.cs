@@ -104,14 +104,17 @@ public sealed class ChatStreamer(
         {
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             Exception failureCause;
+            var silence = 0;
+            progress.AcceptedTimestamp = null;
             try
             {
-                return await RelayOnceAsync(stream.Log, messages, chatOptions, frames, progress, idle, cancellationToken);
+                return await RelayOnceAsync(stream.Log, messages, chatOptions, frames, progress, started, idle, cancellationToken);
             }
             catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // Not a stop: our idle timeout.
-                Log.UpstreamIdleTimeout(logger, stream.RequestId, _options.UpstreamIdleTimeoutSeconds);
+                silence = progress.Chunks == 0 && progress.AcceptedTimestamp is not null ? _options.ThinkingTimeoutSeconds : _options.UpstreamIdleTimeoutSeconds;
+                Log.UpstreamIdleTimeout(logger, stream.RequestId, silence);
                 failureCause = ex;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -124,7 +127,7 @@ public sealed class ChatStreamer(
 
             var failure = failureCause is OperationCanceledException
                 ? new ChatUpstreamException(new StreamError(StreamError.Codes.UpstreamTimeout,
-                    $"The model sent nothing for {_options.UpstreamIdleTimeoutSeconds} seconds.", Retryable: true), failureCause)
+                    $"The model sent nothing for {silence} seconds.", Retryable: true), failureCause)
                 : UpstreamErrorClassifier.Classify(failureCause);
 
             var delay = failure.Error.RetryAfter ?? Backoff(attempt);
@@ -149,11 +152,14 @@ public sealed class ChatStreamer(
     /// </summary>
     private async Task<StreamFinishReason> RelayOnceAsync(
         StreamLog log, List<ChatMessage> messages, ChatOptions chatOptions, SseFrameWriter frames, StreamProgress progress,
-        CancellationTokenSource idle, CancellationToken cancellationToken)
+        long started, CancellationTokenSource idle, CancellationToken cancellationToken)
     {
         var idleTimeout = TimeSpan.FromSeconds(_options.UpstreamIdleTimeoutSeconds);
         ChatFinishReason? finish = null;
         idle.CancelAfter(idleTimeout);
+        // The model client says when the model accepted the request (it is called back between two of our reads, so
+        // writing here is this loop's own write); an async method's ambient value stays within it.
+        ModelCallProgress.Current = new ModelCallProgress(() => ModelAccepted(log, frames, progress, started, idle));
         var updates = provider.Client.GetStreamingResponseAsync(messages, chatOptions, idle.Token).GetAsyncEnumerator(idle.Token);
         await using (updates)
         {
@@ -227,6 +233,28 @@ public sealed class ChatStreamer(
         };
     }
 
+    /// <summary>
+    /// The model accepted the request and has sent no text: a reasoning model is thinking now. Says so once per reply,
+    /// so the client can tell the think from a slow network; a retry's acceptance moves the mark, not the frame.
+    /// </summary>
+    private void ModelAccepted(StreamLog log, SseFrameWriter frames, StreamProgress progress, long started, CancellationTokenSource idle)
+    {
+        if (progress.Chunks > 0)
+        {
+            return;
+        }
+
+        // Silence until the first update is the think, bounded by its own timeout; the next update re-arms the idle one.
+        idle.CancelAfter(TimeSpan.FromSeconds(_options.ThinkingTimeoutSeconds));
+        progress.AcceptedTimestamp = time.GetTimestamp();
+        if (!progress.ThinkingWritten)
+        {
+            progress.ThinkingWritten = true;
+            frames.WriteThinking(time.GetElapsedTime(started, progress.AcceptedTimestamp.Value));
+            log.Publish();
+        }
+    }
+
     private List<ChatMessage> BuildMessages(ChatRequest request)
     {
         var messages = new List<ChatMessage>(request.History.Count + 2)
@@ -252,13 +280,21 @@ public sealed class ChatStreamer(
         var streaming = progress.FirstTokenTimestamp is { } f ? time.GetElapsedTime(f, now) : TimeSpan.Zero;
         // With one chunk there is no interval to measure a rate over.
         var tokensPerSecond = progress.Chunks > 1 && streaming > TimeSpan.Zero ? (progress.Chunks - 1) / streaming.TotalSeconds : 0;
-        return new StreamSummary(finishReason, progress.Usage, ttft, tokensPerSecond, duration, progress.Chunks);
+        TimeSpan? ttfb = progress.AcceptedTimestamp is { } accepted ? time.GetElapsedTime(started, accepted) : null;
+        TimeSpan? thinking = progress.AcceptedTimestamp is { } a && progress.FirstTokenTimestamp is { } t ? time.GetElapsedTime(a, t) : null;
+        return new StreamSummary(finishReason, progress.Usage, ttft, tokensPerSecond, duration, progress.Chunks)
+        {
+            TimeToFirstByte = ttfb,
+            Thinking = thinking,
+        };
     }
 
     private sealed class StreamProgress
     {
         public int Chunks;
         public long? FirstTokenTimestamp;
+        public long? AcceptedTimestamp;
+        public bool ThinkingWritten;
         public UsageDetails? Usage;
         public StreamError? Error;
     }

@@ -59,6 +59,15 @@ public sealed class SseFrameWriter : IDisposable
             json.WriteEndObject();
         }, (requestId, streamId, provider, model));
 
+    /// <summary>The model accepted the request and sent no text yet: it is thinking (a reasoning model's wait).</summary>
+    public void WriteThinking(TimeSpan timeToFirstByte) =>
+        WriteFrame(static (json, ttfb) =>
+        {
+            json.WriteStartObject("thinking");
+            json.WriteNumber("timeToFirstByteMs", Math.Round(ttfb.TotalMilliseconds, 1));
+            json.WriteEndObject();
+        }, timeToFirstByte);
+
     public void WriteChunk(string text) => WriteFrame(static (json, text) => json.WriteString("chunk", text), text);
 
     public void WriteError(StreamError error) =>
@@ -87,23 +96,31 @@ public sealed class SseFrameWriter : IDisposable
                 WriteOptionalNumber(json, "inputTokens", usage.InputTokenCount);
                 WriteOptionalNumber(json, "outputTokens", usage.OutputTokenCount);
                 WriteOptionalNumber(json, "totalTokens", usage.TotalTokenCount);
+                WriteOptionalNumber(json, "reasoningTokens", usage.ReasoningTokenCount);
                 json.WriteEndObject();
             }
 
             json.WriteStartObject("metrics");
-            if (summary.TimeToFirstToken is { } ttft)
-            {
-                json.WriteNumber("timeToFirstTokenMs", Math.Round(ttft.TotalMilliseconds, 1));
-            }
-            else
-            {
-                json.WriteNull("timeToFirstTokenMs");
-            }
+            WriteMilliseconds(json, "timeToFirstByteMs", summary.TimeToFirstByte);
+            WriteMilliseconds(json, "thinkingMs", summary.Thinking);
+            WriteMilliseconds(json, "timeToFirstTokenMs", summary.TimeToFirstToken);
 
             json.WriteNumber("tokensPerSecond", Math.Round(summary.TokensPerSecond, 1));
             json.WriteNumber("durationMs", Math.Round(summary.Duration.TotalMilliseconds, 1));
             json.WriteEndObject();
         }, summary);
+
+    private static void WriteMilliseconds(Utf8JsonWriter json, string name, TimeSpan? value)
+    {
+        if (value is { } v)
+        {
+            json.WriteNumber(name, Math.Round(v.TotalMilliseconds, 1));
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
+    }
 
     private static void WriteOptionalNumber(Utf8JsonWriter json, string name, long? value)
     {

@@ -48,4 +48,12 @@ public sealed record StreamSummary(
     TimeSpan? TimeToFirstToken,
     double TokensPerSecond,
     TimeSpan Duration,
-    int Chunks);
+    int Chunks)
+{
+    /// <summary>From the request to the model's acceptance of it (its response headers); null when it never answered
+    /// or the model has no such moment (the demo without a think).</summary>
+    public TimeSpan? TimeToFirstByte { get; init; }
+
+    /// <summary>From the model's acceptance to the first token: the time a reasoning model spent thinking.</summary>
+    public TimeSpan? Thinking { get; init; }
+}

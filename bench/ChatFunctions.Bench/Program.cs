@@ -13,6 +13,8 @@ using ChatFunctions.Bench;
 //        (spend control: one caller's concurrent requests over two instances sharing Azurite; total <= budget, table = done frames)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--finished N] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --think [--replies 5] [--in-process | --app-dll ...]
+//        (time to first token at each reasoning effort against the fake model's think for it)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --telemetry-memory [--streams 200] [--tokens 100] [--rounds 3] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --url https://<app>.azurewebsites.net --prompt "..." [--streams 10]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- storage [--replies 20] [--tokens 1000] [--rate 50] [--flush-ms 250]
@@ -41,6 +43,20 @@ if (options.TryGetValue("url", out var url))
     Console.WriteLine();
     Console.WriteLine(Report.RemoteTable(remote));
     return remote.Completed == streams ? 0 : 1;
+}
+
+if (options.ContainsKey("think"))
+{
+    // Time to first token at each reasoning effort against the fake model's think for that effort (docs/benchmarks.md).
+    var thinkRows = await ThinkBench.RunAsync(new ThinkBenchOptions
+    {
+        Replies = int.Parse(options.GetValueOrDefault("replies", "5"), CultureInfo.InvariantCulture),
+        AppDll = options.ContainsKey("in-process") ? null : Path.GetFullPath(options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()
+            ?? throw new InvalidOperationException("ChatFunctions.dll (Release) not found: build the solution first.")),
+        Progress = line => Console.Error.WriteLine(line),
+    }, stop.Token);
+    Console.WriteLine(ThinkBench.Table(thinkRows));
+    return 0;
 }
 
 var outDir = options.GetValueOrDefault("out");

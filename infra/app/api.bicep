@@ -108,6 +108,18 @@ param chatMaxOpenRepliesPerCaller int = 6
 @description('Optional. Sampling temperature sent with every request (CHAT_TEMPERATURE); reasoning models accept only 1.')
 param chatTemperature string = '1'
 
+@description('Optional. Reasoning effort sent to Azure OpenAI with every request (CHAT_REASONING_EFFORT); empty sends none, so the model decides.')
+@allowed([
+  ''
+  'none'
+  'minimal'
+  'low'
+  'medium'
+  'high'
+  'xhigh'
+])
+param chatReasoningEffort string = 'low'
+
 @description('Optional. Worker trace sampler for the Azure Monitor exporter (OTEL_TRACES_SAMPLER): microsoft.rate_limited or microsoft.fixed_percentage.')
 @allowed([
   'microsoft.rate_limited'
@@ -155,6 +167,7 @@ var appSettings = {
   CHAT_MAX_OUTPUT_TOKENS: string(chatMaxOutputTokens)
   CHAT_RATE_LIMIT_PER_MINUTE: string(chatRateLimitPerMinute)
   CHAT_TEMPERATURE: chatTemperature
+  CHAT_REASONING_EFFORT: chatReasoningEffort
   CHAT_RESUME_GRACE_SECONDS: string(chatResumeGraceSeconds)
   CHAT_RESUME_RETENTION_MINUTES: string(chatResumeRetentionMinutes)
   CHAT_CLIENT_STALL_TIMEOUT_SECONDS: string(chatClientStallTimeoutSeconds)

@@ -178,9 +178,11 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
                 ["prompt_filter_results"] = new JsonArray(new JsonObject { ["prompt_index"] = 0, ["content_filter_results"] = FilterResults() }),
             });
 
-            if (script.DelayBeforeFirstToken > TimeSpan.Zero)
+            // A reasoning model thinks here: the request is accepted and nothing more comes until the first token.
+            var think = script.ThinkTimeFor(recorded.Body["reasoning_effort"]?.GetValue<string>());
+            if (think > TimeSpan.Zero)
             {
-                await Task.Delay(script.DelayBeforeFirstToken, context.RequestAborted);
+                await Task.Delay(think, context.RequestAborted);
             }
 
             for (var i = 0; i < script.Tokens.Count; i++)
@@ -264,12 +266,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
                     ["id"] = id,
                     ["model"] = model,
                     ["object"] = "chat.completion.chunk",
-                    ["usage"] = new JsonObject
-                    {
-                        ["prompt_tokens"] = script.PromptTokens,
-                        ["completion_tokens"] = script.Tokens.Count,
-                        ["total_tokens"] = script.PromptTokens + script.Tokens.Count,
-                    },
+                    ["usage"] = Usage(script),
                 });
             }
 
@@ -328,6 +325,24 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         return chunk;
     }
 
+    /// <summary>Usage as a reasoning model reports it: reasoning tokens are part of the completion tokens.</summary>
+    private static JsonObject Usage(FakeScript script)
+    {
+        var completion = script.Tokens.Count + script.ReasoningTokens;
+        var usage = new JsonObject
+        {
+            ["prompt_tokens"] = script.PromptTokens,
+            ["completion_tokens"] = completion,
+            ["total_tokens"] = script.PromptTokens + completion,
+        };
+        if (script.ReasoningTokens > 0)
+        {
+            usage["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = script.ReasoningTokens, ["accepted_prediction_tokens"] = 0 };
+        }
+
+        return usage;
+    }
+
     private static JsonObject FilterResults() => new()
     {
         ["hate"] = new JsonObject { ["filtered"] = false, ["severity"] = "safe" },
@@ -365,7 +380,15 @@ public sealed record FakeScript
 
     public TimeSpan TokenInterval { get; init; }
 
+    /// <summary>After the prompt-filter chunk, wait this long before the first token: a reasoning model's think.</summary>
     public TimeSpan DelayBeforeFirstToken { get; init; }
+
+    /// <summary>The think per requested <c>reasoning_effort</c>, as a reasoning model's grows with it; an effort not
+    /// listed (or none sent) thinks <see cref="DelayBeforeFirstToken"/>.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> ThinkTimeByEffort { get; init; } = new Dictionary<string, TimeSpan>();
+
+    /// <summary>Reasoning tokens reported in usage (<c>completion_tokens_details.reasoning_tokens</c>, counted in completion_tokens too).</summary>
+    public int ReasoningTokens { get; init; }
 
     /// <summary>Wait this long after reading the request before sending anything, the status line included.</summary>
     public TimeSpan DelayBeforeHeaders { get; init; }
@@ -407,6 +430,9 @@ public sealed record FakeScript
     public string Model { get; init; } = "gpt-4o-mini-2024-07-18";
 
     public static FakeScript Reply(params string[] tokens) => new() { Tokens = tokens };
+
+    public TimeSpan ThinkTimeFor(string? reasoningEffort) =>
+        reasoningEffort is not null && ThinkTimeByEffort.TryGetValue(reasoningEffort, out var think) ? think : DelayBeforeFirstToken;
 
     public static FakeScript Failure(int status, params (string Name, string Value)[] headers) =>
         new() { Status = status, Headers = headers.ToDictionary(h => h.Name, h => h.Value) };

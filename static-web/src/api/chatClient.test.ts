@@ -39,6 +39,27 @@ async function collect(pieces: string[], options?: { dropAfter?: boolean }) {
 }
 
 describe("streamChat", () => {
+  it("reports the thinking frame before the first chunk, and the done frame's split of the wait", async () => {
+    const { fetchImpl } = sseFetch([
+      meta,
+      frame(2, { thinking: { timeToFirstByteMs: 120.5 } }),
+      ": keep-alive\n\n",
+      frame(3, { chunk: "Hi" }),
+      done(4, {
+        usage: { outputTokens: 70, reasoningTokens: 64 },
+        metrics: { timeToFirstByteMs: 120.5, thinkingMs: 4000, timeToFirstTokenMs: 4120.5, tokensPerSecond: 0, durationMs: 4200 },
+      }),
+    ]);
+    const seen: string[] = [];
+    const result = await streamChat("/api/chat/stream", { message: "hi", history: [] }, new AbortController().signal, {
+      onThinking: () => seen.push("thinking"),
+      onChunk: (t) => seen.push(`chunk:${t}`),
+    }, fetchImpl);
+    expect(seen).toEqual(["thinking", "chunk:Hi"]);
+    expect(result.usage?.reasoningTokens).toBe(64);
+    expect(result.metrics).toMatchObject({ timeToFirstByteMs: 120.5, thinkingMs: 4000, timeToFirstTokenMs: 4120.5 });
+  });
+
   it("POSTs JSON with the history and streams chunks until done", async () => {
     const { promise, chunks, metas, calls } = await collect([
       meta,

@@ -34,6 +34,8 @@ export interface StreamMeta {
 export interface StreamCallbacks {
   /** `eventId`: the frame's SSE id (`<streamId>:<seq>`), "" when the server sent none. */
   onMeta?: (meta: StreamMeta, eventId: string) => void;
+  /** The model accepted the request and is thinking (no text yet). */
+  onThinking?: () => void;
   onChunk: (text: string, eventId: string) => void;
 }
 
@@ -124,6 +126,9 @@ export async function readChatStream(
         case "meta":
           if (frame.streamId) cursor.streamId = frame.streamId;
           callbacks.onMeta?.(frame, event.lastEventId);
+          break;
+        case "thinking":
+          callbacks.onThinking?.();
           break;
         case "chunk":
           callbacks.onChunk(frame.text, event.lastEventId);

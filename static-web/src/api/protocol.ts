@@ -27,6 +27,10 @@ export type ServerErrorCode =
   | "incomplete";
 
 export interface ServerMetrics {
+  /** Until the model accepted the request. */
+  timeToFirstByteMs?: number;
+  /** From that acceptance to the first token: the model thinking. */
+  thinkingMs?: number;
   timeToFirstTokenMs?: number;
   tokensPerSecond?: number;
   durationMs?: number;
@@ -36,6 +40,8 @@ export interface Usage {
   inputTokens?: number;
   outputTokens?: number;
   totalTokens?: number;
+  /** Part of outputTokens: what the model spent thinking. */
+  reasoningTokens?: number;
 }
 
 export interface ServerError {
@@ -48,6 +54,8 @@ export interface ServerError {
 export type Frame =
   | { kind: "meta"; requestId: string; streamId: string; provider: string; model: string }
   | { kind: "chunk"; text: string }
+  /** The model accepted the request and has sent no text yet: it is thinking. */
+  | { kind: "thinking" }
   | { kind: "error"; error: ServerError }
   | { kind: "done"; finishReason: FinishReason; usage?: Usage; metrics?: ServerMetrics }
   | { kind: "unknown"; raw: string };
@@ -65,6 +73,8 @@ export function decodeFrame(data: string): Frame {
   if (!isObject(json)) return { kind: "unknown", raw: data };
 
   if (typeof json.chunk === "string") return { kind: "chunk", text: json.chunk };
+
+  if (isObject(json.thinking)) return { kind: "thinking" };
 
   if (isObject(json.meta)) {
     const m = json.meta;
@@ -93,10 +103,17 @@ export function decodeFrame(data: string): Frame {
 
   if (json.done === true) {
     const usage = isObject(json.usage)
-      ? { inputTokens: num(json.usage.inputTokens), outputTokens: num(json.usage.outputTokens), totalTokens: num(json.usage.totalTokens) }
+      ? {
+          inputTokens: num(json.usage.inputTokens),
+          outputTokens: num(json.usage.outputTokens),
+          totalTokens: num(json.usage.totalTokens),
+          reasoningTokens: num(json.usage.reasoningTokens),
+        }
       : undefined;
     const metrics = isObject(json.metrics)
       ? {
+          timeToFirstByteMs: num(json.metrics.timeToFirstByteMs),
+          thinkingMs: num(json.metrics.thinkingMs),
           timeToFirstTokenMs: num(json.metrics.timeToFirstTokenMs),
           tokensPerSecond: num(json.metrics.tokensPerSecond),
           durationMs: num(json.metrics.durationMs),

@@ -4,6 +4,7 @@ import { Markdown } from "./Markdown";
 import { ReplyMetrics } from "./ReplyMetrics";
 import { ReplyNotice } from "./ReplyNotice";
 import { useCopy } from "./useCopy";
+import { useNow } from "./useNow";
 
 interface Props {
   message: Message;
@@ -79,6 +80,8 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, 
   const [copied, copy] = useCopy();
   const streaming = message.status === "streaming";
   const waiting = streaming && message.content === "";
+  // The model accepted the request and is thinking; a reconnect in progress is shown by the notice instead.
+  const thinking = waiting && message.thinkingSince !== undefined && !message.resuming && !message.restartPending;
   const incomplete =
     message.status === "failed" ||
     message.failure?.kind === "incomplete" ||
@@ -101,8 +104,10 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, 
       )}
       {/* aria-busy holds screen-reader announcements until the reply is complete; then it is read once. */}
       <div className="reply" aria-live="polite" aria-busy={streaming}>
-        {waiting ? (
-          <div className="typing" role="img" aria-label="Assistant is thinking">
+        {thinking ? (
+          <ThinkingIndicator since={message.thinkingSince!} />
+        ) : waiting ? (
+          <div className="typing" role="img" aria-label="Waiting for the reply">
             <span />
             <span />
             <span />
@@ -140,5 +145,16 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, 
         </div>
       )}
     </article>
+  );
+}
+
+/** "Thinking… 4 s": the model accepted the request and reasons before its first token (not the network). */
+function ThinkingIndicator({ since }: { since: number }) {
+  const now = useNow(true, 250);
+  const seconds = Math.max(0, Math.floor((now - since) / 1000));
+  return (
+    <p className="thinking" data-thinking-seconds={seconds}>
+      Thinking… {seconds} s
+    </p>
   );
 }

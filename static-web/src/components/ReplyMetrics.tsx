@@ -29,18 +29,23 @@ export function ReplyMetrics({ metrics }: { metrics: Metrics | undefined }) {
   const tps = displayedRate(metrics);
   const parts: string[] = [];
   if (ttft !== undefined) parts.push(`first token ${seconds(ttft)}`);
+  if (metrics.serverThinkingMs !== undefined && metrics.serverThinkingMs >= 1000) parts.push(`thought ${seconds(metrics.serverThinkingMs)}`);
   if (tps !== undefined) parts.push(`${tps.toFixed(1)} tok/s`);
-  if (metrics.outputTokens !== undefined) parts.push(`${metrics.outputTokens} tokens`);
+  if (metrics.outputTokens !== undefined) {
+    parts.push(metrics.reasoningTokens ? `${metrics.outputTokens} tokens (${metrics.reasoningTokens} reasoning)` : `${metrics.outputTokens} tokens`);
+  }
   if (parts.length === 0) return null;
   const detail = [
     ttft !== undefined && `first token in this browser ${seconds(ttft)}`,
     metrics.serverTtftMs !== undefined && `on the server ${seconds(metrics.serverTtftMs)}`,
+    metrics.serverTtfbMs !== undefined && `model answered after ${seconds(metrics.serverTtfbMs)}`,
+    metrics.serverThinkingMs !== undefined && `then thought ${seconds(metrics.serverThinkingMs)}`,
     metrics.serverTokensPerSecond !== undefined && tps !== undefined && `server ${metrics.serverTokensPerSecond.toFixed(1)} tok/s`,
   ]
     .filter(Boolean)
     .join(", ");
   return (
-    <p className="metrics" title={detail || undefined} data-ttft-ms={ttft} data-server-ttft-ms={metrics.serverTtftMs} data-tps={tps}>
+    <p className="metrics" title={detail || undefined} data-ttft-ms={ttft} data-server-ttft-ms={metrics.serverTtftMs} data-server-ttfb-ms={metrics.serverTtfbMs} data-server-thinking-ms={metrics.serverThinkingMs} data-reasoning-tokens={metrics.reasoningTokens} data-tps={tps}>
       {parts.join(" · ")}
       {detail && <span className="visually-hidden"> ({detail})</span>}
     </p>

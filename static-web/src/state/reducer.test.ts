@@ -57,6 +57,30 @@ describe("chat reducer", () => {
     expect(state.streaming).toEqual({});
   });
 
+  it("marks when the model started thinking, keeps the first mark on a replay, and forgets it on a restart and at the end", () => {
+    const thinking = run([send(), { type: "thinking", messageId: "a1", at: 1000 }, { type: "thinking", messageId: "a1", at: 5000 }]);
+    expect(reply(thinking).thinkingSince).toBe(1000);
+
+    const restarted = run([{ type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 2, reason: networkFailure, network: true }], thinking);
+    expect(reply(restarted).thinkingSince).toBeUndefined();
+
+    const finished = run(
+      [
+        { type: "appendText", messageId: "a1", text: "Hi" },
+        {
+          type: "finish",
+          messageId: "a1",
+          finishReason: "stop",
+          usage: { outputTokens: 70, reasoningTokens: 64 },
+          metrics: { timeToFirstByteMs: 120, thinkingMs: 4000, timeToFirstTokenMs: 4120 },
+        },
+      ],
+      thinking,
+    );
+    expect(reply(finished).thinkingSince).toBeUndefined();
+    expect(reply(finished).metrics).toMatchObject({ serverTtfbMs: 120, serverThinkingMs: 4000, serverTtftMs: 4120, outputTokens: 70, reasoningTokens: 64 });
+  });
+
   it("ignores events for a message that is not streaming (stale events after Stop)", () => {
     const stopped = run([send(), { type: "appendText", messageId: "a1", text: "part" }, { type: "stop", messageId: "a1" }]);
     const after = run([{ type: "appendText", messageId: "a1", text: "late" }], stopped);

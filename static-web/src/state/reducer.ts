@@ -14,6 +14,7 @@ export type ChatAction =
   | { type: "send"; conversationId: string; userId: string; assistantId: string; text: string; now: number }
   | { type: "restartReply"; conversationId: string; messageId: string; now: number }
   | { type: "meta"; messageId: string; model: string; streamId?: string; lastEventId?: string }
+  | { type: "thinking"; messageId: string; at: number }
   /** `lastEventId`: the id of the frame that carried the end of `text`, so what is kept can be resumed exactly. */
   | { type: "appendText"; messageId: string; text: string; lastEventId?: string }
   /** The turn is asked again automatically; the text so far becomes a previous attempt. `network`: a drop, not a server error. */
@@ -222,6 +223,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         stream: action.streamId ? { streamId: action.streamId, lastEventId: action.lastEventId ?? "" } : m.stream,
       }));
 
+    case "thinking":
+      // A resumed stream replays its thinking frame: the think began at the first one.
+      return updateStreamingMessage(state, action.messageId, (m) => ({ ...m, thinkingSince: m.thinkingSince ?? action.at }));
+
     case "appendText":
       if (action.text === "") return state;
       return updateStreamingMessage(state, action.messageId, (m) => ({
@@ -240,6 +245,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         stream: undefined,
         reconnects: action.attempt,
         restartPending: true,
+        // A new request: the model has not accepted it yet.
+        thinkingSince: undefined,
         resuming: false,
         offline: false,
         retryAt: action.retryAt,
@@ -322,9 +329,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         finishReason: action.finishReason,
         metrics: {
           ...action.client,
+          serverTtfbMs: action.metrics?.timeToFirstByteMs,
+          serverThinkingMs: action.metrics?.thinkingMs,
           serverTtftMs: action.metrics?.timeToFirstTokenMs,
           serverTokensPerSecond: action.metrics?.tokensPerSecond,
           outputTokens: action.usage?.outputTokens,
+          reasoningTokens: action.usage?.reasoningTokens,
         },
       }));
 
@@ -383,6 +393,7 @@ function endStream(state: ChatState, messageId: string, update: (m: Message) => 
     resumeAttempt: undefined,
     offline: undefined,
     followed: undefined,
+    thinkingSince: undefined,
   }));
   if (next === state) return state;
   const streaming = { ...next.streaming };

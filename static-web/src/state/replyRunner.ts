@@ -37,6 +37,8 @@ export function resumeDelay(failure: Failure, attemptsSoFar: number, random = Ma
 export interface RunEvents {
   /** `eventId`: the SSE id of the meta frame (`<streamId>:1`). */
   onMeta(meta: StreamMeta, eventId: string): void;
+  /** The model accepted the request and thinks before its first text. */
+  onThinking?(): void;
   /** `eventId`: the SSE id of the frame that carried `text`. */
   onChunk(text: string, eventId: string): void;
   /** The reply is re-asked from the start (new stream). `network`: because of a drop, not a server error. */
@@ -145,6 +147,7 @@ export async function runReply(
           signal,
           {
             onMeta: events.onMeta,
+            onThinking: () => events.onThinking?.(),
             onChunk: (text, eventId) => {
               progressed = true;
               events.onChunk(text, eventId);

@@ -10,6 +10,9 @@ export type ReplyStatus =
 export interface ReplyMetrics {
   /** Server-measured (done.metrics): shown in the detail only; they leave out the network and any reconnect. */
   serverTtftMs?: number;
+  /** Server-measured split of that wait: until the model accepted the request, then the model thinking. */
+  serverTtfbMs?: number;
+  serverThinkingMs?: number;
   serverTokensPerSecond?: number;
   /** What the user experienced: Send (or Regenerate/Retry) → first text on screen, in this browser. */
   clientTtftMs?: number;
@@ -21,6 +24,8 @@ export interface ReplyMetrics {
   clientStreamMs?: number;
   chunks?: number;
   outputTokens?: number;
+  /** Of outputTokens, those the model spent thinking. */
+  reasoningTokens?: number;
 }
 
 /** Where the text on screen came from: the stream and the id of the last frame whose text is in `content`. */
@@ -70,6 +75,8 @@ export interface Message {
   reconnectReason?: Failure;
   metrics?: ReplyMetrics;
   model?: string;
+  /** While streaming: when the model was seen to start thinking (epoch ms), for "Thinking… 4 s". */
+  thinkingSince?: number;
 }
 
 export interface Conversation {

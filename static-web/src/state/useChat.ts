@@ -259,6 +259,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
         controller.signal,
         {
           onMeta: (meta, eventId) => dispatch({ type: "meta", messageId, model: meta.model, streamId: meta.streamId, lastEventId: eventId }),
+          onThinking: () => dispatch({ type: "thinking", messageId, at: Date.now() }),
           onChunk: (text, eventId) => {
             const now = performance.now();
             firstTextAt ??= now;
