@@ -139,6 +139,52 @@ public class LiveRepliesTests
         reader.Dispose();
     }
 
+    [Fact]
+    public async Task WhileAReaderKeepsUpHere_AReaderThatAnnouncesItselfElsewhere_GetsAnAppendEveryInterval_UntilItsMarkIsAGraceWindowOld()
+    {
+        using var memory = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(memory);
+        using var streamer = new Trickle();
+        using var replies = Create(store, streamer);
+        var reply = replies.Start("r", Request, Anonymous);
+        using var reader = reply.Log.Attach(0);
+        await WaitUntilAsync(() => memory.Count == 1);
+
+        async Task<int> StoredChunksAfterBeatsAsync(int beats)
+        {
+            var storedBefore = memory.TotalBytes;
+            var lagging = 0;
+            for (var i = 0; i < beats; i++)
+            {
+                await BeatAsync(streamer, reply, reader, modelStreams: true);
+                // Each beat's chunk is stored by the end of that beat when appends come every interval.
+                lagging += memory.TotalBytes < reply.Log.Published ? 1 : 0;
+            }
+
+            Assert.True(memory.TotalBytes > storedBefore);
+            return lagging;
+        }
+
+        // The attached cadence: an append every ContactBeats intervals, so some beats end with chunks not yet stored.
+        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / LiveReplies.ContactBeats - 1);
+
+        // A reader on another instance announces itself; the next append meets its mark, and from then on every beat.
+        await store.MarkReaderAsync(reply.StreamId, CancellationToken.None);
+        await StoredChunksAfterBeatsAsync(LiveReplies.ContactBeats + 1);
+        for (var i = 0; i < 8; i++)
+        {
+            // Every beat's chunk is stored in that beat: nothing waits for a later one (the clock stands still meanwhile).
+            await BeatAsync(streamer, reply, reader, modelStreams: true);
+            await WaitUntilAsync(() => memory.TotalBytes == reply.Log.Published);
+        }
+
+        // A mark older than the grace window no longer counts: back to the attached cadence.
+        _time.Advance(_options.Grace);
+        await StoredChunksAfterBeatsAsync(LiveReplies.ContactBeats + 1);
+        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / LiveReplies.ContactBeats - 1);
+        reply.Stop(StreamStopReason.Cancelled);
+    }
+
     /// <summary>One flush interval: a chunk from the model (or none), the reader keeping up, the clock moved on.</summary>
     private async Task BeatAsync(Trickle streamer, LiveReply reply, StreamLog.Reader reader, bool modelStreams)
     {
