@@ -207,14 +207,19 @@ public class LiveRepliesTests
         var reply = replies.Start("r", Request, Anonymous);
         reply.Log.Attach(0).Dispose();
 
+        int StateReads() => store.Invocations.Count(i => i.Method.Name == nameof(IStreamLogStore.GetStateAsync));
         for (var second = 0; second < 90; second++)
         {
             seen = _time.GetUtcNow(); // the follower marks itself every few seconds
+            var reads = StateReads();
             for (var tick = 0; tick < 4; tick++)
             {
                 _time.Advance(TimeSpan.FromMilliseconds(250));
                 await Task.Yield();
             }
+
+            // The persister saw this mark (it reads the state when the model sent nothing new) before the clock goes on.
+            await WaitUntilAsync(() => StateReads() > reads);
         }
 
         await Task.Delay(50);
