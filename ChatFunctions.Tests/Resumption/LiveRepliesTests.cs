@@ -185,6 +185,52 @@ public class LiveRepliesTests
         reply.Stop(StreamStopReason.Cancelled);
     }
 
+    [Fact]
+    public async Task AStopSentHere_ForAStreamProducedElsewhere_Is204AtOnceWhenItEndedOrItsProducerIsGone_And504WhenNobodyConfirmsItInTime()
+    {
+        using var memory = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(memory);
+        using var replies = Create(store);
+        var chat = new ChatServiceOptions();
+        var resumer = new StreamResumer(replies, store, Options.Create(_options), Options.Create(chat), _time, _observer.Object, NullLogger<StreamResumer>.Instance);
+
+        async Task<string> LogAsync(bool done)
+        {
+            var id = StreamId.New();
+            await store.CreateAsync(id, null, CancellationToken.None);
+            var frames = $"id: {id}:1\ndata: {{\"meta\":{{}}}}\n\n" + (done ? $"id: {id}:2\ndata: {{\"done\":true,\"finishReason\":\"stop\"}}\n\n" : "");
+            await store.AppendAsync(id, 0, Encoding.UTF8.GetBytes(frames), null, CancellationToken.None);
+            return id;
+        }
+
+        // Ended: nothing runs, nothing to ask.
+        var ended = await LogAsync(done: true);
+        Assert.Null(await resumer.StopAsync(ended, Anonymous, CancellationToken.None));
+        Assert.False((await store.GetStateAsync(ended, CancellationToken.None))!.CancelRequested);
+
+        // Its producer is gone: the log has not grown for longer than a live producer ever pauses.
+        var gone = await LogAsync(done: false);
+        _time.Advance(TimeSpan.FromSeconds(chat.UpstreamIdleTimeoutSeconds + 15) + TimeSpan.FromMilliseconds(1));
+        Assert.Null(await resumer.StopAsync(gone, Anonymous, CancellationToken.None));
+
+        // Live-looking, but no producer stores an ending: 504 once the confirmation wait has passed, not before.
+        var orphan = await LogAsync(done: false);
+        var asked = _time.GetUtcNow();
+        var stopping = resumer.StopAsync(orphan, Anonymous, CancellationToken.None);
+        while (!stopping.IsCompleted)
+        {
+            Assert.True(_time.GetUtcNow() - asked <= resumer.StopConfirmWait + _options.FlushInterval, "the stop waited past its confirmation wait");
+            _time.Advance(_options.FlushInterval / 2);
+            await Task.Delay(5);
+        }
+
+        var rejection = await stopping;
+        Assert.Equal(504, rejection?.Status);
+        Assert.Equal("streamId", rejection!.Field);
+        Assert.True(_time.GetUtcNow() - asked >= resumer.StopConfirmWait);
+        Assert.True((await store.GetStateAsync(orphan, CancellationToken.None))!.CancelRequested);
+    }
+
     /// <summary>One flush interval: a chunk from the model (or none), the reader keeping up, the clock moved on.</summary>
     private async Task BeatAsync(Trickle streamer, LiveReply reply, StreamLog.Reader reader, bool modelStreams)
     {
