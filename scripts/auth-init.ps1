@@ -1,5 +1,8 @@
 # Creates (or finds again) the sign-in app registrations; the same steps as auth-init.sh (read it for the why).
+# A native command (az, azd) that exits non-zero stops the script (PowerShell 7.4+); the two look-ups whose failure
+# means "not there yet" turn that off for themselves and check $LASTEXITCODE.
 $ErrorActionPreference = 'Stop'
+$PSNativeCommandUseErrorActionPreference = $true
 $graph = if ($env:AZURE_GRAPH_URL) { $env:AZURE_GRAPH_URL } else { 'https://graph.microsoft.com' }
 $envName = $env:AZURE_ENV_NAME
 if (-not $envName) { throw 'AZURE_ENV_NAME is not set (run through azd).' }
@@ -9,7 +12,9 @@ $tenant = if ($env:AZURE_AUTH_TENANT_ID) { $env:AZURE_AUTH_TENANT_ID } else { az
 
 function Get-OrCreateApp([string] $existing, [string] $displayName) {
   if ($existing) {
+    $PSNativeCommandUseErrorActionPreference = $false
     az ad app show --id $existing --query appId -o tsv 2>$null | Out-Null
+    $PSNativeCommandUseErrorActionPreference = $true
     if ($LASTEXITCODE -eq 0) { return $existing }
   }
   return (az ad app create --display-name $displayName --sign-in-audience AzureADMyOrg --query appId -o tsv)
@@ -25,7 +30,9 @@ function Set-AppProperties([string] $appId, [hashtable] $body) {
 }
 
 function Confirm-ServicePrincipal([string] $appId) {
+  $PSNativeCommandUseErrorActionPreference = $false
   az ad sp show --id $appId --query id -o tsv 2>$null | Out-Null
+  $PSNativeCommandUseErrorActionPreference = $true
   if ($LASTEXITCODE -ne 0) { az ad sp create --id $appId --query id -o tsv | Out-Null }
 }
 

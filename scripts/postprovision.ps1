@@ -1,5 +1,7 @@
 # azd postprovision hook on Windows: the same as postprovision.sh (read it for the why).
+# A native command (az) that exits non-zero stops the script, as cmdlet errors do (PowerShell 7.4+).
 $ErrorActionPreference = 'Stop'
+$PSNativeCommandUseErrorActionPreference = $true
 if ($env:AZURE_AUTH_ENABLED -ne 'true') { exit 0 }
 $graph = if ($env:AZURE_GRAPH_URL) { $env:AZURE_GRAPH_URL } else { 'https://graph.microsoft.com' }
 if (-not $env:AZURE_AUTH_SPA_CLIENT_ID) { throw 'AZURE_AUTH_SPA_CLIENT_ID is not set: the preprovision hook creates it.' }

@@ -8,6 +8,25 @@
 set -eu
 here=$(dirname "$0")
 
+# A region's programmatic name: "Sweden Central" and "swedencentral" are the same region.
+region_name() {
+  printf '%s' "$1" | tr -d ' ' | tr '[:upper:]' '[:lower:]'
+}
+
+# Where this environment deploys Azure OpenAI. azd hands hooks the values of the environment's .env; a value it
+# prompted for (the openAiLocation parameter when AZURE_OPENAI_LOCATION was never set) it keeps in the environment's
+# config instead, as infra.parameters.openAiLocation. Neither: the deployment's own region.
+openai_location() {
+  if [ -n "${AZURE_OPENAI_LOCATION:-}" ]; then
+    printf '%s' "$AZURE_OPENAI_LOCATION"
+  elif prompted=$(azd env config get infra.parameters.openAiLocation 2>/dev/null) && [ -n "$prompted" ]; then
+    # Printed as JSON: a quoted string.
+    printf '%s' "$prompted" | tr -d '"'
+  else
+    printf '%s' "${AZURE_LOCATION:-}"
+  fi
+}
+
 openai_restore() {
   name=${AZURE_OPENAI_ACCOUNT_NAME:-}
   if [ -z "$name" ]; then
@@ -30,8 +49,8 @@ openai_restore() {
   fi
   location=$(printf '%s' "$match" | cut -f2)
   id=$(printf '%s' "$match" | cut -f3)
-  target=${AZURE_OPENAI_LOCATION:-${AZURE_LOCATION:-}}
-  if [ "$(printf '%s' "$location" | tr 'A-Z ' 'a-z')" = "$(printf '%s' "$target" | tr 'A-Z ' 'a-z')" ]; then
+  target=$(openai_location)
+  if [ "$(region_name "$location")" = "$(region_name "$target")" ]; then
     echo "preprovision: restoring the soft-deleted Azure OpenAI account '$name' in $location (AZURE_OPENAI_RESTORE=true)."
     azd env set AZURE_OPENAI_RESTORE true
     return 0

@@ -24,6 +24,10 @@ step "Page: install and build (the backend serves static-web/dist)"
 step "Azurite for the storage tests (npm, into .tools/)"
 ./scripts/azurite.sh --install
 
+step "Tools the deploy tests call: PowerShell 7 (dotnet tool, for the .ps1 hooks), the SWA CLI (npm, into .tools/)"
+dotnet tool restore
+./scripts/swa-cli.sh --install
+
 step ".NET: build"
 # Our projects treat warnings as errors (Directory.Build.props); the Worker SDK's generated extension project must not.
 dotnet build ChatFunctions.sln -c "$configuration" --nologo -v quiet -clp:ErrorsOnly

@@ -201,18 +201,22 @@ public sealed class SignInTests(SignedInApp fixture) : IClassFixture<SignedInApp
 
         await AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.NotNull(response.Headers.RetryAfter);
+        // The title says what is down: the identity provider, not the model.
+        Assert.Equal("Sign-in cannot be checked.", JsonNode.Parse(await response.Content.ReadAsStringAsync())!["title"]!.GetValue<string>());
     }
 
     [Fact]
     public async Task Budgets_are_kept_per_signed_in_user_not_per_address()
     {
         var settings = Authority.Settings();
-        settings["CHAT_TOKEN_BUDGET_PER_DAY"] = "40";
+        // Each request reserves about 40 input tokens + 100 output before the model is called.
+        settings["CHAT_TOKEN_BUDGET_PER_DAY"] = "190";
+        settings["CHAT_MAX_OUTPUT_TOKENS"] = "100";
         await using var app = await AppServer.StartAsync(settings);
         var alice = TestAuthority.Mint(Authority.UserToken(objectId: "aaaaaaaa-0000-0000-0000-000000000001"));
         var bob = TestAuthority.Mint(Authority.UserToken(objectId: "bbbbbbbb-0000-0000-0000-000000000002"));
 
-        // The demo model reports usage: 50 output tokens spend more than Alice's 40.
+        // The demo model reports usage: about 70 spent, after which Alice's next worst case no longer fits.
         SseClient.AssertWellFormed(await SseClient.ReadAllAsync(app.Client, WithBearer(SseClient.Post("hi [demo:tokens=50]"), alice)));
         using var spent = await app.Client.SendAsync(WithBearer(SseClient.Post("again"), alice));
         var frames = await SseClient.ReadAllAsync(app.Client, WithBearer(SseClient.Post("hi [demo:tokens=3]"), bob));

@@ -2,7 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using Azure;
 using Azure.Core;
+using Azure.Identity;
 using Azure.Data.Tables;
 using ChatFunctions.Access;
 using ChatFunctions.Budgets;
@@ -30,44 +32,58 @@ public class TokenBudgetTests
     private static IOptions<TokenBudgetOptions> Limit(long tokens) => Options.Create(new TokenBudgetOptions { TokensPerDay = tokens });
 
     [Fact]
-    public async Task Spending_up_to_the_limit_refuses_the_next_request_until_the_next_UTC_midnight()
+    public async Task Reservations_never_take_the_day_past_the_limit_and_settle_to_the_real_spend_until_the_next_UTC_midnight()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 21, 30, 0, TimeSpan.Zero));
         var budget = new InMemoryTokenBudget(Limit(100), time);
 
-        Assert.True((await budget.CheckAsync(Alice, default)).Allowed);
-        await budget.RecordAsync(Alice, 60, default);
-        Assert.True((await budget.CheckAsync(Alice, default)).Allowed);
-        await budget.RecordAsync(Alice, 40, default);
-        var spent = await budget.CheckAsync(Alice, default);
+        var first = await budget.ReserveAsync(Alice, 60, default);
+        var second = await budget.ReserveAsync(Alice, 41, default);
+        Assert.Equal(BudgetOutcome.Reserved, first.Outcome);
+        Assert.Equal(BudgetOutcome.Spent, second.Outcome);
+        Assert.Equal(60, second.Spent);
+        Assert.Equal(new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero), second.ResetAt);
 
-        Assert.False(spent.Allowed);
-        Assert.Equal(100, spent.Spent);
-        Assert.Equal(new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero), spent.ResetAt);
-        Assert.True((await budget.CheckAsync(Bob, default)).Allowed);
+        await budget.SettleAsync(first, 20, default);
+        Assert.Equal(20, budget.SpentToday(Alice));
+        Assert.Equal(BudgetOutcome.Reserved, (await budget.ReserveAsync(Alice, 80, default)).Outcome);
+        Assert.Equal(BudgetOutcome.Spent, (await budget.ReserveAsync(Alice, 1, default)).Outcome);
+        Assert.Equal(BudgetOutcome.Reserved, (await budget.ReserveAsync(Bob, 100, default)).Outcome);
 
         time.Advance(TimeSpan.FromMinutes(150) - TimeSpan.FromSeconds(1));
-        Assert.False((await budget.CheckAsync(Alice, default)).Allowed);
+        Assert.Equal(BudgetOutcome.Spent, (await budget.ReserveAsync(Alice, 1, default)).Outcome);
         time.Advance(TimeSpan.FromSeconds(1));
-        var tomorrow = await budget.CheckAsync(Alice, default);
-        Assert.True(tomorrow.Allowed);
-        Assert.Equal(0, tomorrow.Spent);
+        var tomorrow = await budget.ReserveAsync(Alice, 100, default);
+        Assert.Equal(BudgetOutcome.Reserved, tomorrow.Outcome);
         Assert.Equal(new DateTimeOffset(2026, 11, 27, 0, 0, 0, TimeSpan.Zero), tomorrow.ResetAt);
+    }
+
+    [Fact]
+    public async Task Concurrent_reservations_in_memory_admit_exactly_what_fits()
+    {
+        var budget = new InMemoryTokenBudget(Limit(1_000), TimeProvider.System);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => Task.Run(() => budget.ReserveAsync(Alice, 30, default).AsTask())));
+
+        Assert.Equal(1_000 / 30, results.Count(r => r.Outcome == BudgetOutcome.Reserved));
+        Assert.Equal(1_000 / 30 * 30, budget.SpentToday(Alice));
     }
 
     [Fact]
     public void A_spent_budget_is_a_429_problem_with_Retry_After_to_midnight_and_resetAt()
     {
         var now = new DateTimeOffset(2026, 11, 25, 23, 59, 0, TimeSpan.Zero);
-        var decision = new BudgetDecision(false, 120, 100, new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero));
+        var refused = new BudgetReservation(BudgetOutcome.Spent, Alice, "2026-11-25", 0, 80, 100, new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero));
 
-        var rejection = decision.ToRejection(now);
+        var rejection = refused.ToSpentRejection(1_050, now);
 
         Assert.Equal(StatusCodes.Status429TooManyRequests, rejection.Status);
         Assert.Equal("budget", rejection.Field);
         Assert.Equal(TimeSpan.FromMinutes(1), rejection.RetryAfter);
         Assert.Equal("2026-11-26T00:00:00Z", rejection.Extensions!["resetAt"]);
-        Assert.Contains("100 tokens", rejection.Detail, StringComparison.Ordinal);
+        Assert.Contains("(100 tokens)", rejection.Detail, StringComparison.Ordinal);
+        Assert.Contains("80 are spent or reserved", rejection.Detail, StringComparison.Ordinal);
+        Assert.Contains("may need 1,050", rejection.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -87,30 +103,39 @@ public class TokenBudgetTests
     public async Task Budgets_off_allow_everything()
     {
         var budget = new UnlimitedTokenBudget();
-        await budget.RecordAsync(Alice, long.MaxValue, default);
+        var reservation = await budget.ReserveAsync(Alice, long.MaxValue, default);
+        await budget.SettleAsync(reservation, long.MaxValue, default);
 
-        Assert.True((await budget.CheckAsync(Alice, default)).Allowed);
+        Assert.Equal(BudgetOutcome.Unlimited, (await budget.ReserveAsync(Alice, long.MaxValue, default)).Outcome);
     }
 
-    public static TheoryData<string, UsageDetails?, StreamFinishReason, int, long> Usages => new()
+    [Fact]
+    public void Caller_keys_ignore_letter_case_as_the_identities_do()
+    {
+        Assert.Equal(CallerKey.ForUser("72F988BF-86F1-41AF-91AB-2D7CD011DB47", "ABC-def"), CallerKey.ForUser("72f988bf-86f1-41af-91ab-2d7cd011db47", "abc-DEF"));
+        Assert.Equal(CallerKey.ForAddress("2001:DB8::"), CallerKey.ForAddress("2001:db8::"));
+        Assert.Equal(BudgetDay.RowKey("2026-11-25", CallerKey.ForUser("T", "O")), BudgetDay.RowKey("2026-11-25", CallerKey.ForUser("t", "o")));
+    }
+
+    public static TheoryData<string, UsageDetails?, StreamFinishReason, int, long?> Usages => new()
     {
         { "total as reported", new UsageDetails { InputTokenCount = 10, OutputTokenCount = 5, TotalTokenCount = 17 }, StreamFinishReason.Stop, 5, 17 },
         { "input + output without a total", new UsageDetails { InputTokenCount = 10, OutputTokenCount = 5 }, StreamFinishReason.Stop, 5, 15 },
-        // System prompt 8 + message 7 + history 5 = 20 characters = 5 tokens, plus one a chunk.
-        { "estimate: client left before the usage chunk", null, StreamFinishReason.Cancelled, 9, 14 },
-        { "estimate: empty usage", new UsageDetails(), StreamFinishReason.Length, 2, 7 },
+        // Null: the prompt as counted for the reservation, plus one a chunk.
+        { "estimate: client left before the usage chunk", null, StreamFinishReason.Cancelled, 9, null },
+        { "estimate: empty usage", new UsageDetails(), StreamFinishReason.Length, 2, null },
         { "failed before the first chunk", null, StreamFinishReason.Error, 0, 0 },
-        { "failed mid-stream", null, StreamFinishReason.Error, 3, 8 },
+        { "failed mid-stream", null, StreamFinishReason.Error, 3, null },
     };
 
     [Theory]
     [MemberData(nameof(Usages))]
-    public void Tokens_to_record_come_from_the_model_report_else_an_estimate(string why, UsageDetails? usage, StreamFinishReason finish, int chunks, long expected)
+    public void Tokens_to_settle_come_from_the_model_report_else_the_counted_prompt_and_the_chunks(string why, UsageDetails? usage, StreamFinishReason finish, int chunks, long? expected)
     {
         var request = new ChatRequest("message", [new ChatTurn(ChatTurnRole.User, "hello")]);
         var summary = new StreamSummary(finish, usage, null, 0, TimeSpan.FromSeconds(1), chunks);
 
-        Assert.True(expected == TokenUsage.ToRecord(request, "system!!", summary), why);
+        Assert.True((expected ?? InputTokens.Count(request, "system!!") + chunks) == TokenUsage.ToRecord(request, "system!!", summary), why);
     }
 
     [Fact]
@@ -131,8 +156,33 @@ public class TokenBudgetTests
         }
     }
 
-    [Fact]
-    public async Task A_storage_outage_fails_open_logged_and_counted()
+    public static TheoryData<string, Exception, BudgetStoreFailureKind> Failures => new()
+    {
+        { "wrong key", new RequestFailedException(403, "Server failed to authenticate the request.", "AuthenticationFailed", null), BudgetStoreFailureKind.Permanent },
+        { "no role assignment", new RequestFailedException(403, "denied", "AuthorizationPermissionMismatch", null), BudgetStoreFailureKind.Permanent },
+        { "unauthenticated", new RequestFailedException(401, "no", null, null), BudgetStoreFailureKind.Permanent },
+        { "missing table", new RequestFailedException(404, "no table", "TableNotFound", null), BudgetStoreFailureKind.Permanent },
+        { "no credential", new CredentialUnavailableException("no managed identity"), BudgetStoreFailureKind.Permanent },
+        { "credential refused", new AuthenticationFailedException("refused"), BudgetStoreFailureKind.Permanent },
+        { "malformed key", new FormatException("not base64"), BudgetStoreFailureKind.Permanent },
+        { "server error", new RequestFailedException(500, "oops", "InternalError", null), BudgetStoreFailureKind.Transient },
+        { "busy", new RequestFailedException(503, "busy", "ServerBusy", null), BudgetStoreFailureKind.Transient },
+        { "timeout", new RequestFailedException(408, "slow", "OperationTimedOut", null), BudgetStoreFailureKind.Transient },
+        { "connection refused", new RequestFailedException("connection refused", new HttpRequestException()), BudgetStoreFailureKind.Transient },
+        { "client timeout", new TaskCanceledException(), BudgetStoreFailureKind.Transient },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public void Store_failures_are_sorted_by_status_and_error_code(string why, Exception exception, BudgetStoreFailureKind expected)
+    {
+        Assert.True(expected == BudgetStoreFailures.Classify(exception), why);
+    }
+
+    [Theory]
+    [InlineData(TransientBudgetStorePolicy.Refuse, 503)]
+    [InlineData(TransientBudgetStorePolicy.Allow, 0)]
+    public async Task An_unreachable_store_is_transient_and_follows_the_policy_with_a_metric(TransientBudgetStorePolicy policy, int expectedStatus)
     {
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -146,7 +196,7 @@ public class TokenBudgetTests
             TableTokenBudget.ClientOptions());
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = meters.GetRequiredService<IMeterFactory>();
-        var operations = new List<string>();
+        var errors = new List<string>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -157,26 +207,91 @@ public class TokenBudgetTests
         };
         listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
         {
-            lock (operations)
+            lock (errors)
             {
-                operations.Add((string)tags.ToArray().Single(t => t.Key == "chatfunctions.budget.operation").Value!);
+                var all = tags.ToArray();
+                errors.Add($"{all.Single(t => t.Key == "chatfunctions.budget.operation").Value}/{all.Single(t => t.Key == "error.type").Value}");
             }
         });
         listener.Start();
-        var budget = new TableTokenBudget(service, Limit(10), TimeProvider.System, new TokenBudgetMetrics(factory), NullLogger<TableTokenBudget>.Instance);
+        var options = Options.Create(new TokenBudgetOptions { TokensPerDay = 10_000, TransientStoreErrors = policy });
+        var budget = new TableTokenBudget(service, options, TimeProvider.System, new TokenBudgetMetrics(factory), NullLogger<TableTokenBudget>.Instance);
+        var gate = new SpendGate(budget, new OpenReplies(options), options, Options.Create(new ChatServiceOptions()), TimeProvider.System, NullLogger<SpendGate>.Instance);
 
-        var decision = await budget.CheckAsync(Alice, default);
-        await budget.RecordAsync(Alice, 50, default);
+        var admission = await gate.AdmitAsync(Alice, new ChatRequest("hi", []), default);
 
-        Assert.True(decision.Allowed);
-        Assert.Equal(["check", "record"], operations);
+        Assert.Equal(expectedStatus, admission.Rejection?.Status ?? 0);
+        Assert.Equal(["reserve/transient"], errors);
+        if (admission.Rejection is { } rejection)
+        {
+            Assert.Equal("budget", rejection.Field);
+            Assert.Equal(SpendGate.RetryAfter, rejection.RetryAfter);
+        }
+        else
+        {
+            Assert.Equal(BudgetOutcome.StoreUnavailable, admission.Spend!.Reservation.Outcome);
+            Assert.Equal(0, admission.Spend.Reservation.Tokens);
+        }
+    }
+
+    [Fact]
+    public async Task The_worst_case_reserved_is_the_input_counted_by_the_tokenizer_plus_the_output_limit()
+    {
+        var budget = new InMemoryTokenBudget(Limit(1_000_000), TimeProvider.System);
+        var options = Options.Create(new TokenBudgetOptions { TokensPerDay = 1_000_000 });
+        var chat = new ChatServiceOptions { SystemPrompt = "You are terse.", MaxOutputTokens = 500 };
+        var gate = new SpendGate(budget, new OpenReplies(options), options, Options.Create(chat), TimeProvider.System, NullLogger<SpendGate>.Instance);
+        // o200k_base: "You are terse." is 4 tokens, "hello world" 2, "hi" 1; 3 messages of framing.
+        var request = new ChatRequest("hello world", [new ChatTurn(ChatTurnRole.User, "hi")]);
+
+        var admission = await gate.AdmitAsync(Alice, request, default);
+
+        Assert.Equal(InputTokens.PerRequest + (3 * InputTokens.PerMessage) + 4 + 2 + 1 + 500, admission.Spend!.Reservation.Tokens);
+    }
+
+    [Fact]
+    public async Task A_caller_past_their_open_replies_gets_a_429_naming_why_until_one_settles()
+    {
+        var options = Options.Create(new TokenBudgetOptions { MaxOpenRepliesPerCaller = 2 });
+        var open = new OpenReplies(options);
+        var gate = new SpendGate(new UnlimitedTokenBudget(), open, options, Options.Create(new ChatServiceOptions()), TimeProvider.System, NullLogger<SpendGate>.Instance);
+        var request = new ChatRequest("hi", []);
+
+        var first = await gate.AdmitAsync(Alice, request, default);
+        var second = await gate.AdmitAsync(Alice, request, default);
+        var third = await gate.AdmitAsync(Alice, request, default);
+        var bobs = await gate.AdmitAsync(Bob, request, default);
+
+        Assert.Null(second.Rejection);
+        Assert.Null(bobs.Rejection);
+        Assert.Equal(StatusCodes.Status429TooManyRequests, third.Rejection!.Status);
+        Assert.Equal("openReplies", third.Rejection.Field);
+        Assert.Contains("2 replies open", third.Rejection.Detail, StringComparison.Ordinal);
+        await first.Spend!.SettleAsync(10);
+        await first.Spend.SettleAsync(10); // once only
+        Assert.Equal(1, open.CountOf(Alice));
+        Assert.Null((await gate.AdmitAsync(Alice, request, default)).Rejection);
+    }
+
+    [Fact]
+    public async Task A_refused_reservation_gives_its_open_reply_slot_back()
+    {
+        var options = Options.Create(new TokenBudgetOptions { TokensPerDay = 10, MaxOpenRepliesPerCaller = 1 });
+        var open = new OpenReplies(options);
+        var gate = new SpendGate(new InMemoryTokenBudget(options, TimeProvider.System), open, options, Options.Create(new ChatServiceOptions()), TimeProvider.System, NullLogger<SpendGate>.Instance);
+
+        var refused = await gate.AdmitAsync(Alice, new ChatRequest("hi", []), default);
+
+        Assert.Equal("budget", refused.Rejection!.Field);
+        Assert.Equal(0, open.CountOf(Alice));
     }
 
     [Fact]
     [Trait("Category", "Http")]
     public async Task Over_HTTP_a_spent_budget_answers_429_with_errors_budget_Retry_After_and_resetAt()
     {
-        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["CHAT_TOKEN_BUDGET_PER_DAY"] = "30" });
+        // The worst case of each request is about 40 input tokens (the system prompt, the message, framing) + 50 output.
+        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["CHAT_TOKEN_BUDGET_PER_DAY"] = "120", ["CHAT_MAX_OUTPUT_TOKENS"] = "50" });
 
         SseClient.AssertWellFormed(await SseClient.ReadAllAsync(app.Client, SseClient.Post("hi [demo:tokens=40]")));
         using var response = await app.Client.SendAsync(SseClient.Post("more"));
@@ -190,6 +305,6 @@ public class TokenBudgetTests
         var retryAfter = response.Headers.RetryAfter!.Delta!.Value;
         Assert.InRange(retryAfter, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
         Assert.InRange((resetAt - DateTimeOffset.UtcNow - retryAfter).Duration(), TimeSpan.Zero, TimeSpan.FromMinutes(1));
-        Assert.Contains("spent", problem["errors"]!["budget"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("cannot cover this request", problem["errors"]!["budget"]![0]!.GetValue<string>(), StringComparison.Ordinal);
     }
 }

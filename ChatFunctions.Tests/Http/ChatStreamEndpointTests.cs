@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using ChatFunctions.Http;
 using ChatFunctions.Tests.TestInfrastructure;
 
 namespace ChatFunctions.Tests.Http;
@@ -206,6 +207,19 @@ public sealed class RateLimitTests
         using var refused = await app.Client.PostAsync("/api/chat/stream", JsonContent.Create(new { message = "hi" }));
         await ChatStreamEndpointTests.AssertProblemAsync(refused, 429, "client");
         Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        await AssertRetryAfterInBodyAsync(refused);
+    }
+
+    /// <summary>
+    /// A page on another origin cannot read Retry-After (not CORS-safelisted, and platform CORS exposes no headers):
+    /// the problem body carries the same number of seconds.
+    /// </summary>
+    internal static async Task AssertRetryAfterInBodyAsync(HttpResponseMessage response)
+    {
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
+        var seconds = problem![ProblemResponder.RetryAfterSecondsMember]!.GetValue<long>();
+        Assert.Equal((long)response.Headers.RetryAfter!.Delta!.Value.TotalSeconds, seconds);
+        Assert.True(seconds >= 1, $"retryAfterSeconds {seconds}");
     }
 }
 
@@ -226,6 +240,7 @@ public sealed class NoModelTests
         using var response = await app.Client.PostAsync("/api/chat/stream", JsonContent.Create(new { message = "hi" }));
         await ChatStreamEndpointTests.AssertProblemAsync(response, 503, "model");
         Assert.NotNull(response.Headers.RetryAfter);
+        await RateLimitTests.AssertRetryAfterInBodyAsync(response);
 
         var health = await app.Client.GetFromJsonAsync<JsonObject>("/api/health");
         Assert.Equal("unconfigured", health!["status"]!.GetValue<string>());

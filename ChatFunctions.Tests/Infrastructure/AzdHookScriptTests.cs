@@ -1,9 +1,10 @@
 namespace ChatFunctions.Tests.Infrastructure;
 
 /// <summary>
-/// The azd hook scripts (scripts/preprovision.sh, auth-init.sh, postprovision.sh) run by `sh` against a fake `az` and
-/// `azd` put first on PATH: the fakes record every call and answer from files the test writes, the way the real CLIs
-/// would answer for a subscription in that state.
+/// The azd hook scripts (scripts/preprovision.sh, auth-init.sh, postprovision.sh, and their .ps1 twins run by the
+/// PowerShell 7 that `dotnet tool restore` brings from the repository's tool manifest) against a fake `az` and `azd`
+/// put first on PATH: the fakes record every call and answer from files the test writes, the way the real CLIs would
+/// answer for a subscription in that state.
 /// </summary>
 [Trait("Category", "Infrastructure")]
 public sealed class AzdHookScriptTests : IDisposable
@@ -19,18 +20,34 @@ public sealed class AzdHookScriptTests : IDisposable
         Directory.CreateDirectory(Path.Combine(_dir, "bin"));
         WriteExecutable("azd", """
             #!/bin/sh
+            # azd env config get KEY → the environment's config value as JSON, or exit 1 when the key is not set.
+            if [ "$1 $2 $3" = "env config get" ]; then
+              [ -f "$FAKE_STATE/azd-config-$4" ] || { echo "key '$4' not found" >&2; exit 1; }
+              cat "$FAKE_STATE/azd-config-$4"; exit 0
+            fi
             # azd env set NAME VALUE → one NAME=VALUE line.
             [ "$1 $2" = "env set" ] || { echo "fake azd: unexpected $*" >&2; exit 2; }
+            [ -f "$FAKE_STATE/azd-set-fails" ] && { echo "ERROR: environment file is read-only" >&2; exit 1; }
             printf '%s=%s\n' "$3" "$4" >> "$FAKE_STATE/azd-env"
             """);
         WriteExecutable("az", $$"""
             #!/bin/sh
             printf '%s\n' "$*" >> "$FAKE_STATE/az-calls"
+            # A call that starts with the words in az-fails-on fails, as az does for a missing permission.
+            if [ -f "$FAKE_STATE/az-fails-on" ] && case "$*" in "$(cat "$FAKE_STATE/az-fails-on")"*) true ;; *) false ;; esac; then
+              echo "ERROR: Insufficient privileges to complete the operation." >&2; exit 1
+            fi
             value_of() { FLAG=$1; shift; prev=""; for a in "$@"; do [ "$prev" = "$FLAG" ] && { printf '%s' "$a"; return; }; prev=$a; done; }
             case "$1 $2 $3" in
               "cognitiveservices account list-deleted")
                 [ -f "$FAKE_STATE/list-deleted-fails" ] && { echo "Please run 'az login'" >&2; exit 1; }
-                cat "$FAKE_STATE/deleted" 2>/dev/null; exit 0 ;;
+                [ -f "$FAKE_STATE/deleted" ] || { case "$*" in *"-o json"*) echo "[]" ;; esac; exit 0; }
+                # -o tsv for preprovision.sh, -o json (name, location, id) for preprovision.ps1.
+                case "$*" in
+                  *"-o json"*) awk -F '\t' 'BEGIN { printf "[" } { printf "%s{\"name\":\"%s\",\"location\":\"%s\",\"id\":\"%s\"}", (NR > 1 ? "," : ""), $1, $2, $3 } END { print "]" }' "$FAKE_STATE/deleted" 2>/dev/null ;;
+                  *) cat "$FAKE_STATE/deleted" 2>/dev/null ;;
+                esac
+                exit 0 ;;
             esac
             case "$1 $2 $3" in
               "account show --query") echo "{{Tenant}}"; exit 0 ;;
@@ -172,7 +189,136 @@ public sealed class AzdHookScriptTests : IDisposable
             Assert.Single(File.ReadAllLines(State("patches"))));
     }
 
+    [Theory]
+    [InlineData("sh", "Sweden Central", "swedencentral")]
+    [InlineData("sh", "swedencentral", "Sweden Central")]
+    [InlineData("pwsh", "Sweden Central", "swedencentral")]
+    [InlineData("pwsh", "swedencentral", "Sweden Central")]
+    public async Task Preprovision_SameRegionUnderItsDisplayName_IsTheSameRegion_SetsRestore(string shell, string deletedIn, string deployTo)
+    {
+        Deleted(("cog-abc123", deletedIn));
+
+        var result = await RunHookAsync(shell, "preprovision", new() { ["AZURE_OPENAI_ACCOUNT_NAME"] = "cog-abc123", ["AZURE_OPENAI_LOCATION"] = deployTo });
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Equal(["AZURE_OPENAI_RESTORE=true"], AzdEnv());
+    }
+
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("pwsh")]
+    public async Task Preprovision_OpenAILocationThatAzdPromptedFor_IsReadFromTheEnvironmentsConfig(string shell)
+    {
+        // azd keeps a prompted parameter in .azure/<env>/config.json, not in .env: the hook's environment lacks it.
+        File.WriteAllText(State("azd-config-infra.parameters.openAiLocation"), "\"swedencentral\"\n");
+        Deleted(("cog-abc123", "swedencentral"));
+
+        var result = await RunHookAsync(shell, "preprovision", new() { ["AZURE_OPENAI_ACCOUNT_NAME"] = "cog-abc123", ["AZURE_LOCATION"] = "eastus2" });
+
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Equal(["AZURE_OPENAI_RESTORE=true"], AzdEnv());
+    }
+
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("pwsh")]
+    public async Task Preprovision_WhenAzdCannotSaveTheResult_Fails(string shell)
+    {
+        File.WriteAllText(State("azd-set-fails"), "");
+
+        var result = await RunHookAsync(shell, "preprovision", new() { ["AZURE_LOCATION"] = "eastus2" });
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("read-only", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("pwsh")]
+    public async Task Preprovision_WithSignIn_WhenAzCannotCreateTheRegistration_FailsAndSavesNoIds(string shell)
+    {
+        File.WriteAllText(State("az-fails-on"), "ad app create");
+
+        var result = await RunHookAsync(shell, "preprovision", new() { ["AZURE_AUTH_ENABLED"] = "true" });
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("Insufficient privileges", result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain(AzdEnv(), line => line.StartsWith("AZURE_AUTH_", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("sh")]
+    [InlineData("pwsh")]
+    public async Task Postprovision_WithSignIn_WhenAzCannotSetTheRedirectUri_Fails(string shell)
+    {
+        File.WriteAllText(State("apps"), SpaAppId + "\n");
+        File.WriteAllText(State("az-fails-on"), "rest --method PATCH");
+
+        var result = await RunHookAsync(shell, "postprovision", new()
+        {
+            ["AZURE_AUTH_ENABLED"] = "true", ["AZURE_AUTH_SPA_CLIENT_ID"] = SpaAppId, ["WEB_URI"] = "https://web.example.net",
+        });
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("Insufficient privileges", result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("redirect URIs of", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PowerShellHooks_TurnFailedNativeCommandsIntoErrors()
+    {
+        foreach (var script in Directory.GetFiles(RepoFiles.PathOf("scripts"), "*.ps1"))
+        {
+            var text = File.ReadAllText(script);
+            Assert.Contains("$ErrorActionPreference = 'Stop'", text, StringComparison.Ordinal);
+            Assert.Contains("$PSNativeCommandUseErrorActionPreference = $true", text, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Runs scripts/NAME.sh with sh or scripts/NAME.ps1 with PowerShell 7, as azure.yaml's posix and windows hooks do.</summary>
+    private Task<ProcessResult> RunHookAsync(string shell, string name, Dictionary<string, string> environment) =>
+        shell == "sh" ? RunAsync($"{name}.sh", environment) : RunPwshAsync($"{name}.ps1", environment);
+
+    private async Task<ProcessResult> RunPwshAsync(string script, Dictionary<string, string> environment)
+    {
+        await PowerShell.Value;
+        var env = BaseEnvironment(environment);
+        // dotnet finds the tool manifest from the working directory and the tool in the user's NuGet folder.
+        env["HOME"] = Environment.GetEnvironmentVariable("HOME") ?? "/root";
+        env["DOTNET_NOLOGO"] = "1";
+        env["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        if (Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages)
+        {
+            env["NUGET_PACKAGES"] = packages;
+        }
+
+        return await ProcessRunner.RunAsync(
+            "/usr/bin/env",
+            ["-i", .. env.Select(e => $"{e.Key}={e.Value}"), "dotnet", "pwsh", "-NoProfile", "-NonInteractive", "-File", RepoFiles.PathOf("scripts", script)],
+            RepoFiles.Root,
+            TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>PowerShell 7 from the repository's tool manifest (dotnet-tools.json), restored once per test run.</summary>
+    private static readonly Lazy<Task> PowerShell = new(async () =>
+    {
+        var restore = await ProcessRunner.RunAsync("dotnet", ["tool", "restore"], RepoFiles.Root, TimeSpan.FromMinutes(3));
+        if (restore.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"dotnet tool restore failed: {restore.Describe()}");
+        }
+    });
+
     private async Task<ProcessResult> RunAsync(string script, Dictionary<string, string> environment)
+    {
+        var env = BaseEnvironment(environment);
+
+        // Only what the test sets: no value of the machine running the tests leaks into the hook.
+        var result = await ProcessRunner.RunAsync("/usr/bin/env", ["-i", .. env.Select(e => $"{e.Key}={e.Value}"), "sh", RepoFiles.PathOf("scripts", script)], RepoFiles.Root, TimeSpan.FromSeconds(30));
+        return result;
+    }
+
+    private Dictionary<string, string> BaseEnvironment(Dictionary<string, string> environment)
     {
         var env = new Dictionary<string, string>
         {
@@ -186,9 +332,7 @@ public sealed class AzdHookScriptTests : IDisposable
             env[key] = value;
         }
 
-        // Only what the test sets: no value of the machine running the tests leaks into the hook.
-        var result = await ProcessRunner.RunAsync("/usr/bin/env", ["-i", .. env.Select(e => $"{e.Key}={e.Value}"), "sh", RepoFiles.PathOf("scripts", script)], RepoFiles.Root, TimeSpan.FromSeconds(30));
-        return result;
+        return env;
     }
 
     private void Deleted(params (string Name, string Location)[] accounts) =>

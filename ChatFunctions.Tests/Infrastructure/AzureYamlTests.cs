@@ -48,14 +48,15 @@ public sealed class AzureYamlTests
     }
 
     [Fact]
-    public void WebHooks_WriteTheRuntimeConfigIntoTheBuildOutput_AfterTheBuild_AndTakeItOutAfterTheDeploy_OnEveryShell()
+    public void WebHooks_WriteTheRuntimeConfigIntoTheBuildOutput_JustBeforeTheUpload_AndTakeItOutAfterTheDeploy_OnEveryShell()
     {
         var hooks = (YamlMappingNode)Service("web")["hooks"];
 
-        // Written after `npm run build` (Vite empties dist/ when it starts); taken out again only after the deploy,
-        // because azd's Static Web Apps target uploads dist/ itself rather than the package copy.
-        Assert.Equal(["postbuild", "postdeploy"], hooks.Children.Keys.Select(k => k.ToString()));
-        foreach (var (hook, command) in new[] { ("postbuild", "node ./scripts/write-runtime-config.mjs"), ("postdeploy", "node ./scripts/write-runtime-config.mjs --clean") })
+        // azd builds a js service inside its package step and fires no build event, so postbuild would never run;
+        // predeploy comes after every build azd runs (Vite empties dist/) and before `swa deploy` uploads dist/.
+        // static-web/scripts/azd-lifecycle.test.mjs replays the whole order against the real SWA CLI.
+        Assert.Equal(["predeploy", "postdeploy"], hooks.Children.Keys.Select(k => k.ToString()));
+        foreach (var (hook, command) in new[] { ("predeploy", "node ./scripts/write-runtime-config.mjs"), ("postdeploy", "node ./scripts/write-runtime-config.mjs --clean") })
         {
             foreach (var os in new[] { "posix", "windows" })
             {
@@ -106,7 +107,7 @@ public sealed class AzureYamlTests
     }
 
     [Fact]
-    public void Up_ProvisionsBeforeItPackages_SoThePageIsBuiltWithTheNewApiAddress()
+    public void Up_ProvisionsBeforeItPackagesAndDeploys()
     {
         var steps = ((YamlSequenceNode)((YamlMappingNode)((YamlMappingNode)Root["workflows"])["up"])["steps"])
             .Children.Cast<YamlMappingNode>().Select(s => Scalar(s, "azd")).ToList();

@@ -23,13 +23,15 @@ public class LiveRepliesTests
 
     public LiveRepliesTests()
     {
-        _budget.Setup(b => b.RecordAsync(It.IsAny<CallerKey>(), It.IsAny<long>(), It.IsAny<CancellationToken>())).Returns(ValueTask.CompletedTask);
+        _budget.Setup(b => b.SettleAsync(It.IsAny<BudgetReservation>(), It.IsAny<long>(), It.IsAny<CancellationToken>())).Returns(ValueTask.CompletedTask);
     }
+
+    private ReplySpend Spend(long reserved) => new(_budget.Object, new OpenReplies(Options.Create(new TokenBudgetOptions())),
+        new BudgetReservation(BudgetOutcome.Reserved, Anonymous.Key, "2026-12-07", reserved, reserved, 10_000, DateTimeOffset.MaxValue));
 
     private LiveReplies Create(IStreamLogStore store, IChatStreamer? streamer = null) => new(
         streamer ?? new UntilStopped(),
         store,
-        _budget.Object,
         Options.Create(_options),
         Options.Create(new ChatServiceOptions()),
         _time,
@@ -407,20 +409,35 @@ public class LiveRepliesTests
     }
 
     [Fact]
-    public async Task WhatAReplyCost_IsRecordedBeforeItsDoneFrameIsPublished()
+    public async Task WhatAReplyCost_IsSettledBeforeItsDoneFrameIsPublished()
     {
-        var recorded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _budget.Setup(b => b.RecordAsync(It.IsAny<CallerKey>(), It.IsAny<long>(), It.IsAny<CancellationToken>()))
-            .Returns(async () => { recorded.SetResult(); await release.Task; });
+        _budget.Setup(b => b.SettleAsync(It.IsAny<BudgetReservation>(), It.IsAny<long>(), It.IsAny<CancellationToken>()))
+            .Returns(async () => { settled.SetResult(); await release.Task; });
         using var replies = Create(new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1)), new Frames(3));
-        var reply = replies.Start("r", Request, Anonymous);
+        var spend = Spend(500);
+        var reply = replies.Start("r", Request, Anonymous, spend);
 
-        await recorded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await settled.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(reply.Log.IsCompleted);
         release.SetResult();
         await WaitUntilAsync(() => reply.Log.IsCompleted);
-        _budget.Verify(b => b.RecordAsync(Anonymous.Key, It.IsAny<long>(), It.IsAny<CancellationToken>()), Times.Once);
+        _budget.Verify(b => b.SettleAsync(spend.Reservation, It.IsInRange(1L, 499L, Moq.Range.Inclusive), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Fact]
+    public async Task AReplyThatRunsOutItsGraceWindow_SettlesItsReservation()
+    {
+        using var replies = Create(new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1)));
+        var spend = Spend(500);
+        var reply = replies.Start("r", Request, Anonymous, spend);
+        reply.Log.Attach(0).Dispose(); // the client came and left
+
+        await WaitUntilAsync(() => { _time.Advance(TimeSpan.FromSeconds(1)); return reply.Log.IsCompleted; });
+
+        Assert.Equal(StreamStopReason.Abandoned, reply.StopReason);
+        _budget.Verify(b => b.SettleAsync(spend.Reservation, It.IsAny<long>(), It.IsAny<CancellationToken>()), Times.Once);
     }
 
     [Fact]

@@ -69,6 +69,8 @@ public sealed class AppProcess : IAsyncDisposable
         start.Environment["DEMO_TOKEN_DELAY_MS"] = "1";
         start.Environment["CHAT_HOST_MODE"] = "standalone";
         start.Environment["CHAT_WEB_ROOT"] = "";
+        // Tests open many replies from one loopback address at once; the tests of the limit set their own.
+        start.Environment["CHAT_MAX_OPEN_REPLIES_PER_CALLER"] = "0";
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;

@@ -42,6 +42,8 @@ public sealed class AppServer : IAsyncDisposable
             ["CHAT_PROVIDER"] = "Demo",
             ["DEMO_TOKEN_DELAY_MS"] = "2",
             ["CHAT_WEB_ROOT"] = "",
+            // Tests open many replies from one loopback address at once; the tests of the limit set their own.
+            ["CHAT_MAX_OPEN_REPLIES_PER_CALLER"] = "0",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {

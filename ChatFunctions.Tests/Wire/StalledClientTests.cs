@@ -123,8 +123,10 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         var stream = host.App.Services.GetRequiredService<LiveReplies>().Find(opened[0].StreamId);
         Assert.NotNull(stream);
         var request = await WaitForRequestAsync(host.Fake);
-        var upstreamPort = host.Fake.Endpoint.Port;
-        Assert.True(OpenConnectionsTo(upstreamPort) > 0, "the app's connection to the model is not seen: the close below would prove nothing");
+        // The reply's own connection to the model, named by both ports: the app may hold other, idle connections to
+        // the same server in its pool (the start-up warm-up opens one), and those are not the reply's upstream.
+        var upstream = (ModelPort: host.Fake.Endpoint.Port, AppPort: request.ClientPort);
+        Assert.True(IsOpen(upstream), "the app's connection to the model is not seen: the close below would prove nothing");
 
         // The upstream call is aborted when the app's end of its connection to the model closes. That is asserted on
         // the socket, not on the fake's record of the abort: with a 20 MB reply the fake can be mid-flush on a zero
@@ -145,7 +147,7 @@ public sealed class StalledClientTests(ITestOutputHelper output)
                 growth.Add(Stopwatch.GetTimestamp());
             }
 
-            if (OpenConnectionsTo(upstreamPort) == 0)
+            if (!IsOpen(upstream))
             {
                 closedAt = Stopwatch.GetTimestamp();
                 break;
@@ -177,10 +179,10 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         Assert.True(await IsClosedAsync(socket, TimeSpan.FromSeconds(5)), "the stalled client's connection is still open");
     }
 
-    /// <summary>TCP connections to <paramref name="port"/> (on this machine) whose client end is still open: the
-    /// app's connections to the fake model, which nothing else on the machine dials.</summary>
-    private static int OpenConnectionsTo(int port) => IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
-        .Count(c => c.RemoteEndPoint.Port == port && c.State is TcpState.Established or TcpState.CloseWait or TcpState.SynSent);
+    /// <summary>Whether the app's end of one TCP connection to the fake model (on this machine) is still open.</summary>
+    private static bool IsOpen((int ModelPort, int AppPort) connection) => IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
+        .Any(c => c.RemoteEndPoint.Port == connection.ModelPort && c.LocalEndPoint.Port == connection.AppPort &&
+            c.State is TcpState.Established or TcpState.CloseWait or TcpState.SynSent);
 
     private static async Task<List<Socket>> OpenStalledAsync(Uri baseAddress, int count) =>
         [.. (await OpenStalledWithIdsAsync(baseAddress, count)).Select(s => s.Socket)];

@@ -6,7 +6,7 @@ using ChatFunctions.Access;
 namespace ChatFunctions.Budgets;
 
 /// <summary>The day a spend belongs to and the key it is stored under, shared by both stores.</summary>
-internal static class BudgetDay
+public static class BudgetDay
 {
     /// <summary>The UTC day, <c>yyyy-MM-dd</c>: the table's partition.</summary>
     public static string Of(DateTimeOffset now) => now.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -22,5 +22,6 @@ internal static class BudgetDay
     public static string RowKey(string day, CallerKey caller) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"chatfunctions-budget-v1\n{day}\n{caller.Value}")));
 
-    public static BudgetDecision Decide(long spent, long limit, DateTimeOffset now) => new(spent < limit, spent, limit, NextReset(now));
+    /// <summary>Whether <paramref name="tokens"/> more fit: the day's total after a reservation never exceeds the limit.</summary>
+    public static bool Fits(long spent, long tokens, long limit) => spent <= limit - tokens;
 }

@@ -4,17 +4,15 @@ using Microsoft.Extensions.AI;
 
 namespace ChatFunctions.Budgets;
 
-/// <summary>How many tokens a finished stream spent, for <see cref="ITokenBudget.RecordAsync"/>.</summary>
+/// <summary>How many tokens a finished stream spent, for <see cref="ReplySpend.SettleAsync"/>.</summary>
 public static class TokenUsage
 {
-    /// <summary>OpenAI's rule of thumb for English text: about four characters a token.</summary>
-    public const int CharactersPerToken = 4;
-
     /// <summary>
-    /// The model's own count when it reported one (total, else input + output). Without a report (a stream the client
-    /// left or that failed before the usage chunk, a server that sends none) an estimate: the prompt at
-    /// <see cref="CharactersPerToken"/> plus one token per streamed chunk (OpenAI-family servers stream about a token a
-    /// chunk). A failure before any chunk spent nothing we can see (the model refused), so it counts 0.
+    /// The model's own count when it reported one (total, else input + output). Without a report (a stream stopped or
+    /// left before the usage chunk, a server that sends none) an estimate: the prompt as <see cref="InputTokens"/> counts
+    /// it for the reservation (the model bills the whole prompt once it started) plus one token per streamed chunk
+    /// (OpenAI-family servers stream about a token a chunk). A failure before any chunk spent nothing we can see (the
+    /// model refused), so it counts 0.
     /// </summary>
     public static long ToRecord(ChatRequest request, string systemPrompt, StreamSummary summary)
     {
@@ -30,8 +28,7 @@ public static class TokenUsage
             return 0;
         }
 
-        long promptCharacters = (systemPrompt?.Length ?? 0) + request.Message.Length + request.History.Sum(turn => (long)turn.Content.Length);
-        return ((promptCharacters + CharactersPerToken - 1) / CharactersPerToken) + summary.Chunks;
+        return InputTokens.Count(request, systemPrompt ?? "") + summary.Chunks;
     }
 
     private static long? Reported(UsageDetails? usage) =>

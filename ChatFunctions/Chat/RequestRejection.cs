@@ -8,7 +8,7 @@ namespace ChatFunctions.Chat;
 /// </summary>
 public sealed record RequestRejection(int Status, string Field, string Detail)
 {
-    /// <summary>Sent as Retry-After (429, 503).</summary>
+    /// <summary>Sent as Retry-After (429, 503) and, for cross-origin pages, as the problem's <c>retryAfterSeconds</c>.</summary>
     public TimeSpan? RetryAfter { get; init; }
 
     /// <summary>Extra response headers (WWW-Authenticate on 401/403).</summary>

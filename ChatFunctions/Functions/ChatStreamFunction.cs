@@ -18,13 +18,12 @@ public sealed class ChatStreamFunction(
     IRequestAuthenticator authenticator,
     IChatRequestReader reader,
     IChatModelProvider provider,
-    ITokenBudget budget,
+    SpendGate spendGate,
     LiveReplies replies,
     StreamResumer resumer,
     EventStreamDelivery delivery,
     ClientRateLimiter rateLimiter,
-    ProblemResponder problems,
-    TimeProvider time)
+    ProblemResponder problems)
 {
     [Function("ChatStream")]
     public async Task RunAsync(
@@ -87,16 +86,28 @@ public sealed class ChatStreamFunction(
             return;
         }
 
-        // The caller's daily token budget, before the model is called; the producer records what the reply spent.
-        var allowance = await budget.CheckAsync(caller.Key, aborted);
-        if (!allowance.Allowed)
+        // An open-reply slot and the reply's worst case reserved against the caller's budget, before the model is
+        // called; the producer settles both when the reply ends.
+        var admission = await spendGate.AdmitAsync(caller.Key, read.Request!, aborted);
+        if (admission.Rejection is { } refused)
         {
-            await problems.RejectAsync(context, allowance.ToRejection(time.GetUtcNow()));
+            await problems.RejectAsync(context, refused);
             return;
         }
 
         var requestId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        var reply = replies.Start(requestId, read.Request!, caller);
+        LiveReply reply;
+        try
+        {
+            reply = replies.Start(requestId, read.Request!, caller, admission.Spend);
+        }
+        catch
+        {
+            // Nothing will produce the reply: give its slot back (its reservation stays charged, spend unknown).
+            await admission.Spend!.SettleAsync(null);
+            throw;
+        }
+
         await delivery.DeliverAsync(context, new LiveLogSource(reply.Log, 0), aborted);
     }
 

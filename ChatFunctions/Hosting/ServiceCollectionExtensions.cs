@@ -7,6 +7,7 @@ using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
+using ChatFunctions.Storage;
 using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -43,6 +44,7 @@ public static class ServiceCollectionExtensions
         // The first reply's path to the model, prepared while the host starts (after a scale from zero).
         services.TryAddSingleton<ModelWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmUp>());
+        services.AddHostedService(sp => new StorageSettingsCheck(configuration, sp.GetRequiredService<TokenCredential>()));
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);
@@ -61,6 +63,8 @@ public static class ServiceCollectionExtensions
             : new AnonymousAuthenticator());
         services.TryAddSingleton<TokenBudgetMetrics>();
         services.TryAddSingleton(sp => TokenBudgets.Create(sp, configuration));
+        services.TryAddSingleton<OpenReplies>();
+        services.TryAddSingleton<SpendGate>();
         return services;
     }
 

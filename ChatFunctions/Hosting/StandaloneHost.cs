@@ -84,16 +84,20 @@ public static class StandaloneHost
             });
         }
 
-        // The page asks for its runtime configuration at start. A build deployed by azd carries one in dist/ (served
-        // above); here the API is this host itself, so the answer is "same origin, anonymous".
+        // The page asks for its runtime configuration at start. A web root laid out by a deploy carries one (served as
+        // is: this endpoint, once routed, keeps the static files from answering); otherwise the API is this host
+        // itself, so the answer is "same origin, anonymous".
         // Every endpoint here is a plain RequestDelegate: a handler returning IResult would make routing build the
         // minimal-API request delegate factory (and its form-binding converters) for every endpoint at the first
         // request, which is on the cold start's path to the first token.
+        var deployedConfig = webRoot is null ? null : Path.Combine(webRoot, "config.json");
         app.MapGet("/config.json", context =>
         {
             context.Response.Headers.CacheControl = "no-store";
             context.Response.ContentType = "application/json; charset=utf-8";
-            return context.Response.WriteAsync(SameOriginAnonymousConfig, context.RequestAborted);
+            return deployedConfig is not null && File.Exists(deployedConfig)
+                ? context.Response.SendFileAsync(deployedConfig, context.RequestAborted)
+                : context.Response.WriteAsync(SameOriginAnonymousConfig, context.RequestAborted);
         });
 
         foreach (var function in functions)

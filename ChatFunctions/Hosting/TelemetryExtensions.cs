@@ -226,6 +226,42 @@ public static class TelemetryExtensions
             {
                 data.DisplayName = data.DisplayName[..i];
             }
+
+            // A stream id is a bearer capability (anyone holding it may read and stop an anonymous reply): the path that
+            // names one is recorded with the route's placeholder instead.
+            foreach (var key in (ReadOnlySpan<string>)["url.path", "url.full", "http.url", "http.target"])
+            {
+                if (data.GetTagItem(key) is string value && StreamPathRedaction.Redact(value) is var redacted && !ReferenceEquals(redacted, value))
+                {
+                    data.SetTag(key, redacted);
+                }
+            }
+
+            data.DisplayName = StreamPathRedaction.Redact(data.DisplayName);
+        }
+    }
+
+    /// <summary>Replaces the id in <c>/api/chat/streams/{id}</c> with <c>{streamId}</c>.</summary>
+    internal static class StreamPathRedaction
+    {
+        private const string Prefix = "/api/chat/streams/";
+
+        public static string Redact(string value)
+        {
+            var start = value.IndexOf(Prefix, StringComparison.OrdinalIgnoreCase);
+            if (start < 0)
+            {
+                return value;
+            }
+
+            start += Prefix.Length;
+            var end = start;
+            while (end < value.Length && value[end] is not ('/' or '?' or '#'))
+            {
+                end++;
+            }
+
+            return end == start ? value : string.Concat(value.AsSpan(0, start), "{streamId}", value.AsSpan(end));
         }
     }
 }

@@ -11,6 +11,9 @@ namespace ChatFunctions.Http;
 /// </summary>
 public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<ProblemResponder> logger)
 {
+    /// <summary>The problem member with the Retry-After header's value, in whole seconds.</summary>
+    public const string RetryAfterSecondsMember = "retryAfterSeconds";
+
     public Task RejectAsync(HttpContext context, RequestRejection rejection)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -29,7 +32,12 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         SecurityHeaders.NoStore(context.Response);
         if (rejection.RetryAfter is { } retryAfter)
         {
-            context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+            // Retry-After is not a CORS-safelisted response header and the platform's CORS exposes none, so a page on
+            // another origin (the Static Web App calling the Function App) cannot read it: the body carries the wait.
+            problem.Extensions[RetryAfterSecondsMember] = seconds;
         }
 
         foreach (var (name, value) in rejection.Headers ?? new Dictionary<string, string>())
@@ -60,8 +68,14 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
         StatusCodes.Status415UnsupportedMediaType => "The chat request must be JSON.",
         StatusCodes.Status429TooManyRequests => "Too many chat requests.",
         StatusCodes.Status500InternalServerError => "The server failed to handle the request.",
-        StatusCodes.Status503ServiceUnavailable when rejection.Field == "storage" => "The stream store is unavailable.",
-        StatusCodes.Status503ServiceUnavailable => "No chat model is available.",
+        StatusCodes.Status503ServiceUnavailable => rejection.Field switch
+        {
+            "model" => "No chat model is available.",
+            "storage" => "The stream store is unavailable.",
+            "budget" => "The token budget cannot be checked.",
+            Access.EntraIdAuthenticator.Field => "Sign-in cannot be checked.",
+            _ => "The service is unavailable.",
+        },
         _ => "The chat request was refused.",
     };
 

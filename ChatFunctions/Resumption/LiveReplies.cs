@@ -23,7 +23,6 @@ public sealed class LiveReplies : IDisposable
 {
     private readonly ConcurrentDictionary<string, LiveReply> _streams = new(StringComparer.Ordinal);
     private readonly IChatStreamer _streamer;
-    private readonly ITokenBudget _budget;
     private readonly string _systemPrompt;
     private readonly IStreamLogStore _store;
     private readonly ResumeOptions _options;
@@ -35,7 +34,6 @@ public sealed class LiveReplies : IDisposable
     public LiveReplies(
         IChatStreamer streamer,
         IStreamLogStore store,
-        ITokenBudget budget,
         IOptions<ResumeOptions> options,
         IOptions<ChatServiceOptions> chatOptions,
         TimeProvider time,
@@ -46,7 +44,6 @@ public sealed class LiveReplies : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(chatOptions);
         _streamer = streamer;
-        _budget = budget;
         _systemPrompt = chatOptions.Value.SystemPrompt;
         _store = store;
         _options = options.Value;
@@ -59,9 +56,10 @@ public sealed class LiveReplies : IDisposable
     /// <summary>Streams in memory here (producing, or finished and kept for the grace window because the store lacks them).</summary>
     public int Count => _streams.Count;
 
-    /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (budgets) and, when signed in,
-    /// is the only one who may resume or stop it. The request attaches its own reader to the returned reply's log.</summary>
-    public LiveReply Start(string requestId, ChatRequest request, Caller caller)
+    /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (<paramref name="spend"/>, settled
+    /// when the reply ends however it ends) and, when signed in, is the only one who may resume or stop it. The request
+    /// attaches its own reader to the returned reply's log.</summary>
+    public LiveReply Start(string requestId, ChatRequest request, Caller caller, ReplySpend? spend = null)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var stream = new LiveReply(StreamId.New(), requestId, ReplyOwner.KeyOf(caller), releasable: _store.IsShared);
@@ -78,28 +76,34 @@ public sealed class LiveReplies : IDisposable
         // looks here first, and the reply stays past its last append): that store takes the reply once, complete,
         // instead of holding a second, growing copy of every open reply.
         var persisting = _store.IsShared ? PersistAsync(stream) : CreatedAsync(stream);
-        _ = RunAsync(stream, request, caller.Key, persisting);
+        _ = RunAsync(stream, request, spend, persisting);
         return stream;
     }
 
     public LiveReply? Find(string streamId) => _streams.TryGetValue(streamId, out var stream) ? stream : null;
 
-    private async Task RunAsync(LiveReply stream, ChatRequest request, CallerKey payer, Task<bool> persisting)
+    private async Task RunAsync(LiveReply stream, ChatRequest request, ReplySpend? spend, Task<bool> persisting)
     {
         // The caller goes on to attach its reader; the model call runs on its own, apart from any connection.
         await Task.Yield();
         try
         {
             var summary = await _streamer.ProduceAsync(stream, request, stream.Stopping);
-            // What the reply cost counts whether or not anyone is still reading, and before its done frame goes out,
-            // so the caller's next request already sees it (on any instance); a slow store delays done by at most this.
-            await _budget.RecordAsync(payer, TokenUsage.ToRecord(request, _systemPrompt, summary), CancellationToken.None)
-                .AsTask().WaitAsync(BudgetRecordWait, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // The reservation settles to what the reply cost whether or not anyone is still reading (finished, failed,
+            // stopped or out of its grace window alike), and before its done frame goes out, so the caller's next
+            // request already sees it (on any instance); a slow store delays done by at most this.
+            if (spend is not null)
+            {
+                await spend.SettleAsync(request, _systemPrompt, summary).AsTask()
+                    .WaitAsync(BudgetRecordWait, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
         catch (Exception ex)
         {
-            // ProduceAsync ends every stream with a done frame and does not throw; if it ever did, readers still end.
+            // ProduceAsync ends every stream with a done frame and does not throw; if it ever did, readers still end,
+            // and the reservation stays charged (what the reply spent is unknown).
             ResumptionLog.ProducerFailed(_logger, stream.RequestId, ex);
+            await (spend?.SettleAsync(null) ?? ValueTask.CompletedTask);
         }
 
         stream.Log.Complete();

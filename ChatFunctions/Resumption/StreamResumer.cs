@@ -73,27 +73,24 @@ public sealed class StreamResumer(
     {
         ArgumentNullException.ThrowIfNull(caller);
         var callerKey = ReplyOwner.KeyOf(caller);
-        if (live.Find(streamId) is { } stream)
+        if (live.Find(streamId) is { } stream && MayAccess(stream.OwnerKey, callerKey))
         {
-            if (!MayAccess(stream.OwnerKey, callerKey))
-            {
-                return Reject(NotFound());
-            }
-
             return await OpenLiveAsync(stream, sequence, cancellationToken);
         }
 
+        // Not produced here, or not this caller's: one path for both, the same store reads and waits, so that how long
+        // a 404 takes does not tell whether another caller's stream exists.
         StreamLogRead? read;
         try
         {
-            read = await store.ReadAsync(streamId, 0, cancellationToken);
+            read = Accessible(await store.ReadAsync(streamId, 0, cancellationToken), callerKey);
 
             // A stream another instance started moments ago may not be stored yet (its log is created beside the first
             // frames, never before them). 404 tells a client to regenerate, so look again for up to a flush interval.
             for (var attempt = 0; read is null && store.IsShared && attempt < 2; attempt++)
             {
                 await Task.Delay(_options.FlushInterval / 2, time, cancellationToken);
-                read = await store.ReadAsync(streamId, 0, cancellationToken);
+                read = Accessible(await store.ReadAsync(streamId, 0, cancellationToken), callerKey);
             }
         }
         catch (StreamLogUnavailableException)
@@ -101,7 +98,7 @@ public sealed class StreamResumer(
             return Reject(StoreUnavailable());
         }
 
-        if (read is null || !MayAccess(read.State.OwnerKey, callerKey))
+        if (read is null)
         {
             return Reject(NotFound());
         }
@@ -136,18 +133,14 @@ public sealed class StreamResumer(
     {
         ArgumentNullException.ThrowIfNull(caller);
         var callerKey = ReplyOwner.KeyOf(caller);
-        if (live.Find(streamId) is { } stream)
+        if (live.Find(streamId) is { } stream && MayAccess(stream.OwnerKey, callerKey))
         {
-            if (!MayAccess(stream.OwnerKey, callerKey))
-            {
-                return NotFound();
-            }
-
             ResumptionLog.StopRequested(logger, stream.RequestId);
             stream.Stop(StreamStopReason.Cancelled);
             return null;
         }
 
+        // Not here, or not this caller's: the same one store read either way (see OpenAsync).
         try
         {
             var state = await store.GetStateAsync(streamId, cancellationToken);
@@ -301,6 +294,9 @@ public sealed class StreamResumer(
     // Another caller's stream is reported as unknown: its existence is not theirs to learn. Anonymous streams have no
     // owner: their unguessable id is the capability (an address changes when a phone changes networks).
     private static bool MayAccess(string? owner, string? caller) => owner is null || string.Equals(owner, caller, StringComparison.Ordinal);
+
+    private static StreamLogRead? Accessible(StreamLogRead? read, string? callerKey) =>
+        read is not null && MayAccess(read.State.OwnerKey, callerKey) ? read : null;
 
     private static ResumeResult Reject(RequestRejection rejection) => new(null, rejection);
 

@@ -42,7 +42,9 @@ public sealed class StorageAccount
         var section = configuration.GetSection(SettingName);
         if (!string.IsNullOrWhiteSpace(section.Value))
         {
-            return new StorageAccount(section.Value.Trim(), null, null, null);
+            var account = new StorageAccount(section.Value.Trim(), null, null, null);
+            account.CheckConnectionString();
+            return account;
         }
 
         var accountName = section["accountName"];
@@ -65,6 +67,25 @@ public sealed class StorageAccount
         }
 
         return new StorageAccount(null, blob, table, credential);
+    }
+
+    /// <summary>
+    /// The clients parse the connection string in their constructors; a key that is not base64 (or a string that is
+    /// not a connection string) would otherwise fail every request that touches storage. Fails with the setting's name
+    /// and never the string itself (it holds the key).
+    /// </summary>
+    private void CheckConnectionString()
+    {
+        try
+        {
+            _ = new TableServiceClient(_connectionString);
+            _ = new BlobServiceClient(_connectionString);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidOperationException(
+                $"{SettingName}: the connection string cannot be used ({ex.GetType().Name}); check that AccountKey is the account's base64 key, or use UseDevelopmentStorage=true or identity-based settings.");
+        }
     }
 
     public BlobServiceClient CreateBlobServiceClient(BlobClientOptions? options = null) =>

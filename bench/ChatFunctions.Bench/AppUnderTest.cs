@@ -55,6 +55,8 @@ public sealed class AppUnderTest : IAsyncDisposable
         ["AZURE_OPENAI_API_KEY"] = "bench-key",
         ["CHAT_WEB_ROOT"] = "",
         ["CHAT_MAX_OUTPUT_TOKENS"] = "100000",
+        // Every bench stream comes from one loopback address.
+        ["CHAT_MAX_OPEN_REPLIES_PER_CALLER"] = "0",
         // Two log lines per stream at Information; the bench measures the relay, not the console.
         ["Logging__LogLevel__Default"] = "Warning",
         ["APPLICATIONINSIGHTS_CONNECTION_STRING"] = "",

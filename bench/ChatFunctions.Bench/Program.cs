@@ -9,6 +9,8 @@ using ChatFunctions.Bench;
 //        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
 //        [--gc-trace]     (the app's allocations by type and stack, collections and pauses per relay level: gc.md)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --budget [--requests 1000] [--budget-tokens 100000] [--max-output 1024] [--reply-tokens 200] [--out DIR]
+//        (spend control: one caller's concurrent requests over two instances sharing Azurite; total <= budget, table = done frames)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--finished N] [--app-env ...] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --cold-start "jit=pub-jit/ChatFunctions.dll;r2r=pub-r2r/ChatFunctions.dll" [--runs 5]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --telemetry-memory [--streams 200] [--tokens 100] [--rounds 3] [--out DIR]
@@ -74,6 +76,26 @@ if (options.ContainsKey("resume"))
     Write(outDir, "resume.md", resumeTable);
     Write(outDir, "resume.json", JsonSerializer.Serialize(resumeResult, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
     return resumeResult.Levels.All(l => l.Sweep.FailedStreams == 0 && l.Sweep.LostFrames == 0 && l.ResumeFailures == 0) ? 0 : 1;
+}
+
+if (options.ContainsKey("budget"))
+{
+    var budgetOptions = new BudgetBenchOptions
+    {
+        AppDll = options.ContainsKey("in-process") ? null : Path.GetFullPath(options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()
+            ?? throw new InvalidOperationException("ChatFunctions.dll (Release) not found: build the solution first.")),
+        Requests = int.Parse(options.GetValueOrDefault("requests", "1000"), CultureInfo.InvariantCulture),
+        Budget = long.Parse(options.GetValueOrDefault("budget-tokens", "100000"), CultureInfo.InvariantCulture),
+        MaxOutputTokens = int.Parse(options.GetValueOrDefault("max-output", "1024"), CultureInfo.InvariantCulture),
+        ReplyTokens = int.Parse(options.GetValueOrDefault("reply-tokens", "200"), CultureInfo.InvariantCulture),
+        Progress = line => Console.Error.WriteLine(line),
+    };
+    var budgetResult = await BudgetBench.RunAsync(budgetOptions, stop.Token);
+    var budgetTable = BudgetBench.Table(budgetResult);
+    Console.WriteLine(budgetTable);
+    Write(outDir, "budget.md", budgetTable);
+    Write(outDir, "budget.json", JsonSerializer.Serialize(budgetResult, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+    return budgetResult.WithinBudget && budgetResult.NothingLost && budgetResult.Other == 0 ? 0 : 1;
 }
 
 if (options.ContainsKey("memory"))

@@ -353,7 +353,7 @@ public static class ResumeBench
     }
 
     /// <summary>Azurite (scripts/azurite.sh, installed into .tools/ on first use) on free ports, for one run.</summary>
-    private sealed class AzuriteProcess : IAsyncDisposable
+    internal sealed class AzuriteProcess : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly string _data;

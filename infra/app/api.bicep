@@ -100,6 +100,11 @@ param chatClientStallTimeoutSeconds int = 30
 @minValue(0)
 param chatTokenBudgetPerDay int = 100000
 
+@description('Optional. Replies one caller may have open at once on one instance, a disconnected reply in its grace window included (CHAT_MAX_OPEN_REPLIES_PER_CALLER); 0 turns the limit off.')
+@minValue(0)
+@maxValue(10000)
+param chatMaxOpenRepliesPerCaller int = 6
+
 @description('Optional. Sampling temperature sent with every request (CHAT_TEMPERATURE); reasoning models accept only 1.')
 param chatTemperature string = '1'
 
@@ -154,6 +159,9 @@ var appSettings = {
   CHAT_RESUME_RETENTION_MINUTES: string(chatResumeRetentionMinutes)
   CHAT_CLIENT_STALL_TIMEOUT_SECONDS: string(chatClientStallTimeoutSeconds)
   CHAT_TOKEN_BUDGET_PER_DAY: string(chatTokenBudgetPerDay)
+  // A budget store that cannot be reached refuses chat (503) rather than letting spend go uncounted.
+  CHAT_TOKEN_BUDGET_TRANSIENT_STORE_ERRORS: 'Refuse'
+  CHAT_MAX_OPEN_REPLIES_PER_CALLER: string(chatMaxOpenRepliesPerCaller)
   // host.json's samplingSettings belong to the classic SDK; under telemetryMode OpenTelemetry the worker's exporter
   // samples by these (the host itself cannot sample its traces yet: azure-functions-host#11496).
   OTEL_TRACES_SAMPLER: tracesSampler

@@ -13,6 +13,7 @@ import {
   screenshotsDir,
   sendMessage,
   startBackend,
+  stat,
   waitForReplyEnd,
 } from "./harness.mjs";
 
@@ -69,7 +70,7 @@ describe("chat page against the real backend", () => {
     assert.ok(await reply.locator(".copy-code").isEnabled());
     assert.match(await reply.locator(".metrics").innerText(), /first token .* tok\/s/);
     assert.equal(await page.locator(".message.user .bubble").innerText(), "Explain streaming please");
-    assert.equal(await page.locator('[data-stat="replies"]').innerText(), "1");
+    assert.equal(await stat(page, "replies"), "1");
 
     assert.deepEqual(await cspViolations(page), [], "no CSP violations under the deployed policy");
     assert.deepEqual(problems, []);
@@ -118,38 +119,48 @@ describe("chat page against the real backend", () => {
     assert.ok(await page.getByRole("button", { name: "Retry" }).isVisible());
   });
 
-  test("a server error mid-stream keeps the partial text, reconnects, then shows the reason", async () => {
+  test("a server error mid-stream is labelled a server error; each attempt's text stays as a previous attempt until dismissed", async () => {
     const { page, problems } = await freshChat();
     await sendMessage(page, "Please fail [demo:error]");
 
-    // While reconnecting, the partial text stays visible with the reason and the attempt count.
+    // While the turn is asked again, the first attempt's text stays on screen, labelled, with the budget.
     const reconnecting = lastReply(page).locator('[data-notice="reconnecting"]');
     await reconnecting.waitFor({ timeout: 20_000 });
-    assert.match(await reconnecting.innerText(), /failed on purpose[\s\S]*attempt 1 of 3/);
-    assert.match(await replyText(page), /Hello!/, "partial text visible during the reconnect");
+    assert.match(await reconnecting.innerText(), /^Server error:[\s\S]*failed on purpose[\s\S]*automatic retry 1 of 3/);
+    assert.doesNotMatch(await reconnecting.innerText(), /Connection/);
+    const first = lastReply(page).locator("[data-previous-attempt]").first();
+    assert.match(await first.innerText(), /Previous attempt[\s\S]*Server error:[\s\S]*Hello!/i, "the partial text is still on screen");
 
     assert.equal(await waitForReplyEnd(page, 60_000), "failed");
-    const notice = lastReply(page).locator(".notice");
-    assert.match(await notice.innerText(), /Partial reply[\s\S]*Server error:[\s\S]*failed on purpose[\s\S]*Gave up after 3 reconnects/i);
+    // Nothing erased: three earlier attempts plus the last one's own text.
+    assert.equal(await lastReply(page).locator("[data-previous-attempt]").count(), 3);
+    const notice = lastReply(page).locator(".notice").last();
+    assert.match(await notice.innerText(), /Partial reply[\s\S]*Server error:[\s\S]*failed on purpose[\s\S]*Gave up after 3 automatic retries/i);
     assert.match(await replyText(page), /Hello!/, "partial text kept after giving up");
     assert.ok(await lastReply(page).evaluate((el) => el.classList.contains("partial")));
-    assert.equal(await page.locator('[data-stat="reconnects"]').innerText(), "3");
-    assert.equal(await page.locator('[data-stat="errors"]').innerText(), "1 (100%)");
+    // Server errors are retries, not network reconnects.
+    assert.equal(await stat(page, "retries"), "3");
+    assert.equal(await stat(page, "reconnects"), "0");
+    assert.equal(await stat(page, "errors"), "1 (100%)");
     assert.ok(await page.getByRole("button", { name: "Retry" }).isVisible());
+
+    // The user dismisses what they have read; the rest stays.
+    await page.getByRole("button", { name: "Dismiss previous attempt 1" }).click();
+    assert.equal(await lastReply(page).locator("[data-previous-attempt]").count(), 2);
     assert.deepEqual(problems, []);
   });
 
-  test("a rate-limited reply counts down to the reconnect, and Stop during the wait keeps the text", async () => {
+  test("a rate-limited reply counts down to the next attempt, and Stop during the wait keeps the text", async () => {
     const { page } = await freshChat();
     await sendMessage(page, "Slow down [demo:ratelimit]");
     const notice = lastReply(page).locator('[data-notice="reconnecting"]');
     await notice.waitFor({ timeout: 20_000 });
-    assert.match(await notice.innerText(), /Rate limited:[\s\S]*Reconnecting in [1-5] s \(attempt 1 of 3\)/);
-    const partial = await replyText(page);
+    assert.match(await notice.innerText(), /Rate limited:[\s\S]*Asking again in [1-5] s \(automatic retry 1 of 3\)/);
+    const partial = await lastReply(page).locator("[data-previous-attempt] .attempt-text").innerText();
     assert.ok(partial.length > 0);
     await page.getByRole("button", { name: "Stop generating" }).click();
     assert.equal(await waitForReplyEnd(page), "stopped");
-    assert.equal(await replyText(page), partial);
+    assert.equal(await lastReply(page).locator("[data-previous-attempt] .attempt-text").innerText(), partial);
   });
 
   test("content filter and length limit endings are shown", async () => {
@@ -199,7 +210,7 @@ describe("chat page against the real backend", () => {
     assert.equal(await waitForReplyEnd(page), "done");
     assert.equal(await page.locator("article.message.assistant").count(), 1);
     assert.match(await replyText(page), /token30/);
-    assert.equal(await page.locator('[data-stat="replies"]').innerText(), "2");
+    assert.equal(await stat(page, "replies"), "2");
   });
 
   test("model output cannot run script: XSS payloads in the reply stay inert text", async () => {

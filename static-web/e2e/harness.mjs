@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { defaultPaths, renderSwaConfig } from "../scripts/runtime-config.mjs";
 
 export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const repoRoot = resolve(webDir, "..");
@@ -37,14 +38,15 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Starts `dotnet ChatFunctions.dll` on a free loopback port with the demo model.
- * @returns {Promise<{ baseUrl: string, stop: () => Promise<void> }>}
+ * Starts `dotnet ChatFunctions.dll` on a free loopback port (or `port`, to restart one on the address a
+ * page already uses) with the demo model. `kill()` ends it the way a crash does (SIGKILL, no shutdown).
+ * @returns {Promise<{ baseUrl: string, stop: () => Promise<void>, kill: () => Promise<void> }>}
  */
-export async function startBackend({ tokenDelayMs, env = {} }) {
+export async function startBackend({ tokenDelayMs, env = {}, port: wantedPort }) {
   requireFile(dllPath, "Build the backend first: dotnet build -c Release ChatFunctions/ChatFunctions.csproj (or set CHATFUNCTIONS_DLL).");
   requireFile(join(distDir, "index.html"), "Build the page first: npm run build (npm run test:e2e does this).");
 
-  const port = await freePort();
+  const port = wantedPort ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = spawn("dotnet", [dllPath, "--urls", baseUrl], {
     cwd: repoRoot,
@@ -76,6 +78,12 @@ export async function startBackend({ tokenDelayMs, env = {} }) {
     }
   };
 
+  const kill = async () => {
+    if (exited) return;
+    child.kill("SIGKILL");
+    await exitPromise;
+  };
+
   const deadline = Date.now() + 60_000;
   while (true) {
     if (exited) throw new Error(`The backend exited (${JSON.stringify(exited)}) before it was healthy:\n${output}`);
@@ -91,7 +99,7 @@ export async function startBackend({ tokenDelayMs, env = {} }) {
     }
     await sleep(200);
   }
-  return { baseUrl, stop, output: () => output };
+  return { baseUrl, stop, kill, output: () => output };
 }
 
 /**
@@ -119,9 +127,9 @@ export async function launchBrowser() {
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 
-/** The CSP that the deployed site sends (from public/staticwebapp.config.json), for same-origin runs. */
+/** The CSP that a same-origin deployment sends (the template's clean rendering, as the build writes it into dist/). */
 export function deployedCsp() {
-  const config = JSON.parse(readFileSync(join(webDir, "public", "staticwebapp.config.json"), "utf8"));
+  const config = renderSwaConfig(JSON.parse(readFileSync(defaultPaths.template, "utf8")), null);
   return config.globalHeaders["Content-Security-Policy"];
 }
 
@@ -188,6 +196,9 @@ export async function sendMessage(page, text) {
   await page.fill("#composer-input", text);
   await page.press("#composer-input", "Enter");
 }
+
+/** A count in the statistics panel (folded away by default, so read as text, not as what is rendered). */
+export const stat = (page, name) => page.locator(`[data-stat="${name}"]`).evaluate((el) => el.textContent);
 
 export const lastReply = (page) => page.locator("article.message.assistant").last();
 

@@ -5,7 +5,8 @@
 //   wire protocol (SSE frames with `<streamId>:<seq>` ids), for replies the demo model cannot give:
 //   a 2,000-line code block, a reply that pauses right after a list;
 // - `dropNextStream(frames)` cuts the connection of the next streamed reply after that many frames,
-//   the way a network drop does (the backend sees its client go away).
+//   the way a network drop does (the backend sees its client go away);
+// - `dropStreams()` cuts every streamed reply flowing now, whenever the test chooses.
 import { randomBytes } from "node:crypto";
 import { createServer, request } from "node:http";
 
@@ -56,6 +57,8 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
   const target = new URL(backendUrl);
   let dropAfterFrames = null;
   const drops = [];
+  /** Streamed replies flowing now: the cut that ends each one. */
+  const open = new Set();
 
   const server = createServer(async (req, res) => {
     const body = [];
@@ -79,6 +82,15 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
       { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
       (answer) => {
         res.writeHead(answer.statusCode, answer.headers);
+        if (isStream && req.method !== "DELETE") {
+          const cut = () => {
+            drops.push({ url: req.url, frames: null });
+            res.socket?.destroy();
+            answer.destroy();
+          };
+          open.add(cut);
+          res.on("close", () => open.delete(cut));
+        }
         let frames = 0;
         answer.on("data", (data) => {
           res.write(data);
@@ -107,6 +119,13 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
         /** The next streamed reply (POST or resume GET) loses its connection after `frames` SSE frames. */
         dropNextStream(frames) {
           dropAfterFrames = frames;
+        },
+        /** Cuts every streamed reply flowing now; returns how many were cut. */
+        dropStreams() {
+          const cuts = [...open];
+          open.clear();
+          for (const cut of cuts) cut();
+          return cuts.length;
         },
         drops,
         stop: () =>

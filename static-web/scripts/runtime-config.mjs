@@ -102,18 +102,23 @@ export function writeRuntimeConfig({ apiBaseUrl, auth = null }, paths = defaultP
 }
 
 /**
- * Puts the build output back to what a local build produces (no config.json, the default CSP), so a local run that
- * serves dist/ after a deploy never calls the deployed API. Harmless when there is nothing to clean.
+ * Puts the build output in its local, deployment-free state: no config.json, and staticwebapp.config.json as the
+ * template's clean rendering (CSP connect-src 'self'). The build ends with it, so every build output holds exactly one
+ * staticwebapp.config.json and none is kept under public/ where the SWA CLI would find a second one; the postdeploy
+ * hook runs it again so a local run serving dist/ after a deploy never calls the deployed API. Needs a built page.
  */
 export function cleanRuntimeConfig(paths = defaultPaths) {
-  rmSync(join(paths.outDir, "config.json"), { force: true });
-  const swaPath = join(paths.outDir, "staticwebapp.config.json");
-  if (existsSync(swaPath)) {
-    writeFileSync(swaPath, json(renderSwaConfig(JSON.parse(readFileSync(paths.template, "utf8")), null)));
+  if (!existsSync(join(paths.outDir, "index.html"))) {
+    throw new Error(`${paths.outDir} holds no built page (index.html): run after \`npm run build\`.`);
   }
+  rmSync(join(paths.outDir, "config.json"), { force: true });
+  writeFileSync(
+    join(paths.outDir, "staticwebapp.config.json"),
+    json(renderSwaConfig(JSON.parse(readFileSync(paths.template, "utf8")), null)),
+  );
 }
 
-/** The CLI: API_BASE_URL (required unless --same-origin) and the AZURE_AUTH_* values from the environment; --out-dir=DIR instead of dist/; --clean after the deploy. */
+/** The CLI: API_BASE_URL (required unless --same-origin) and the AZURE_AUTH_* values from the environment; --out-dir=DIR instead of dist/; --clean for the local state (end of the build, after the deploy). */
 export function writeRuntimeConfigFromEnvironment(env, argv = [], paths = defaultPaths) {
   const unknown = argv.filter((a) => a !== "--same-origin" && a !== "--clean" && !a.startsWith("--out-dir="));
   if (unknown.length) throw new Error(`unknown argument(s): ${unknown.join(" ")}`);

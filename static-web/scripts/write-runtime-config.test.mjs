@@ -39,9 +39,11 @@ function hashTree(dir) {
 }
 
 describe("runtime config", () => {
-  it("the committed public/staticwebapp.config.json is the template's clean rendering", () => {
-    const committed = JSON.parse(readFileSync(join(webDir, "public", "staticwebapp.config.json"), "utf8"));
-    expect(committed).toEqual(renderSwaConfig(template, null));
+  it("keeps no staticwebapp.config.json in the sources: the build writes the one copy into dist/", () => {
+    // The SWA CLI takes the last staticwebapp.config.json it meets anywhere under the app folder; a copy under
+    // public/ (which Vite also copies into dist/) could win over the deployment's (azd-lifecycle.test.mjs).
+    expect(existsSync(join(webDir, "public", "staticwebapp.config.json"))).toBe(false);
+    expect(JSON.parse(readFileSync(join(webDir, "package.json"), "utf8")).scripts.build).toMatch(/&& node scripts\/write-runtime-config\.mjs --clean$/);
   });
 
   it("the default CSP allows scripts and connections only to 'self'", () => {
@@ -103,13 +105,20 @@ describe("runtime config", () => {
     expect(readdirSync(outDir)).toEqual([]);
   });
 
-  it("clean puts the build output back to a local build's: no config.json, the default CSP", () => {
+  it("clean puts the build output in the local state: no config.json, the default CSP", () => {
     const paths = builtDist();
     writeRuntimeConfig({ apiBaseUrl: "https://func-abc.azurewebsites.net", auth: authConfigOf(authEnv) }, paths);
     cleanRuntimeConfig(paths);
     expect(existsSync(join(paths.outDir, "config.json"))).toBe(false);
     expect(readJson(paths.outDir, "staticwebapp.config.json")).toEqual(renderSwaConfig(template, null));
-    expect(() => cleanRuntimeConfig({ template: defaultPaths.template, outDir: mkdtempSync(join(tmpdir(), "runtime-config-none-")) })).not.toThrow();
+  });
+
+  it("clean writes the default CSP into a fresh build output that has none", () => {
+    const paths = builtDist();
+    cleanRuntimeConfig(paths);
+    expect(readdirSync(paths.outDir).sort()).toEqual(["index.html", "staticwebapp.config.json"]);
+    expect(readJson(paths.outDir, "staticwebapp.config.json")).toEqual(renderSwaConfig(template, null));
+    expect(() => cleanRuntimeConfig({ template: defaultPaths.template, outDir: mkdtempSync(join(tmpdir(), "runtime-config-none-")) })).toThrow(/index\.html/);
   });
 
   it.each([

@@ -109,6 +109,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         {
             Protocol = context.Request.Protocol,
             ConnectionId = context.Connection.Id,
+            ClientPort = context.Connection.RemotePort,
         };
         _requests.Enqueue(recorded);
         var script = _scripts.TryDequeue(out var queued) ? queued : DefaultScript;
@@ -432,6 +433,9 @@ public sealed class RecordedRequest(string pathAndQuery, string? deployment, IRe
     public string Protocol { get; init; } = "HTTP/1.1";
 
     public string ConnectionId { get; init; } = "";
+
+    /// <summary>The caller's port on this connection: with the server's port, it names the one TCP connection the request came on.</summary>
+    public int ClientPort { get; init; }
 
     private long _abortedTimestamp;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRetryAfter, StreamFailure, streamChat } from "./chatClient";
+import { parseRetryAfter, retryAfterOf, StreamFailure, streamChat } from "./chatClient";
 
 const encoder = new TextEncoder();
 
@@ -124,7 +124,29 @@ describe("streamChat", () => {
     expect(error.failure).toEqual({ kind: "http", message: "The message must not be empty.", retryable: false, retryAfterMs: undefined, status: 400 });
   });
 
-  it("treats 429/503 as retryable and honours Retry-After", async () => {
+  it("reads the wait from the problem body's retryAfterSeconds, which a cross-origin page can read", async () => {
+    // What a page on the Static Web App sees from the Function App: Retry-After is not CORS-safelisted, so the
+    // browser hides it; only the body says how long to wait.
+    const fetchImpl = (async () =>
+      new Response(JSON.stringify({ title: "Too many chat requests.", detail: "Slow down.", retryAfterSeconds: 12 }), {
+        status: 429,
+        headers: { "content-type": "application/problem+json" },
+      })) as unknown as typeof fetch;
+    const error = await streamChat("/x", { message: "m", history: [] }, new AbortController().signal, { onChunk: () => {} }, fetchImpl).catch(
+      (e) => e,
+    );
+    expect(error.failure).toMatchObject({ kind: "rate_limited", message: "Slow down.", retryable: true, retryAfterMs: 12_000 });
+  });
+
+  it("prefers the body's retryAfterSeconds and ignores one that is not a non-negative number", () => {
+    const headers = new Headers({ "retry-after": "7" });
+    expect(retryAfterOf({ retryAfterSeconds: 3 }, headers)).toBe(3000);
+    expect(retryAfterOf({ retryAfterSeconds: "3" }, headers)).toBe(7000);
+    expect(retryAfterOf({ retryAfterSeconds: -1 }, headers)).toBe(7000);
+    expect(retryAfterOf({}, new Headers())).toBeUndefined();
+  });
+
+  it("treats 429/503 as retryable and honours Retry-After on the same origin", async () => {
     const fetchImpl = (async () =>
       new Response(JSON.stringify({ title: "Busy" }), {
         status: 429,

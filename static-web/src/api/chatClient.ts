@@ -32,8 +32,9 @@ export interface StreamMeta {
 }
 
 export interface StreamCallbacks {
-  onMeta?: (meta: StreamMeta) => void;
-  onChunk: (text: string) => void;
+  /** `eventId`: the frame's SSE id (`<streamId>:<seq>`), "" when the server sent none. */
+  onMeta?: (meta: StreamMeta, eventId: string) => void;
+  onChunk: (text: string, eventId: string) => void;
 }
 
 export interface StreamResult {
@@ -122,10 +123,10 @@ export async function readChatStream(
       switch (frame.kind) {
         case "meta":
           if (frame.streamId) cursor.streamId = frame.streamId;
-          callbacks.onMeta?.(frame);
+          callbacks.onMeta?.(frame, event.lastEventId);
           break;
         case "chunk":
-          callbacks.onChunk(frame.text);
+          callbacks.onChunk(frame.text, event.lastEventId);
           break;
         case "error":
           serverError =
@@ -222,7 +223,7 @@ export async function failureFromHttp(response: Response, now = Date.now()): Pro
   } catch {
     // Keep the status line.
   }
-  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now);
+  const retryAfterMs = retryAfterOf(problem, response.headers, now);
 
   const errors = typeof problem.errors === "object" && problem.errors !== null ? (problem.errors as Record<string, unknown>) : {};
   if (status === 429 && "budget" in errors) {
@@ -250,6 +251,17 @@ export function formatResetTime(at: number, now = Date.now()): string {
   return date.toDateString() === new Date(now).toDateString()
     ? time
     : `${date.toLocaleDateString(undefined, { weekday: "short", month: "short", day: "numeric" })} ${time}`;
+}
+
+/**
+ * The server's wait before a retry: the problem body's `retryAfterSeconds`, which a page on another origin can read,
+ * else the Retry-After header, which it cannot (not CORS-safelisted, and platform CORS exposes no headers) but a
+ * same-origin page can.
+ */
+export function retryAfterOf(problem: Record<string, unknown>, headers: Headers, now = Date.now()): number | undefined {
+  const seconds = problem.retryAfterSeconds;
+  if (typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds) * 1000;
+  return parseRetryAfter(headers.get("retry-after"), now);
 }
 
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {

@@ -168,6 +168,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
           onRestart={onRestart}
           onEdit={onEdit}
           onSignIn={auth ? () => void auth.signIn() : undefined}
+          onDismissAttempt={chat.dismissAttempt}
         />
         <Composer
           text={draft}

@@ -14,6 +14,7 @@ interface Props {
   /** A refused request (4xx) cannot succeed as it is: Edit puts its text back in the box. */
   onEdit: (messageId: string) => void;
   onSignIn?: () => void;
+  onDismissAttempt: (messageId: string, index: number) => void;
 }
 
 /** The request itself was refused (too long, invalid…): re-sending it unchanged cannot succeed. */
@@ -23,7 +24,7 @@ export function isRefused(message: Message): boolean {
 }
 
 /** Memoized: during streaming only the message whose object changed re-renders. */
-export const MessageView = memo(function MessageView({ message, isLast, busy, onRestart, onEdit, onSignIn }: Props) {
+export const MessageView = memo(function MessageView({ message, isLast, busy, onRestart, onEdit, onSignIn, onDismissAttempt }: Props) {
   if (message.role === "user") {
     return (
       <article className="message user" aria-label="You said">
@@ -31,10 +32,50 @@ export const MessageView = memo(function MessageView({ message, isLast, busy, on
       </article>
     );
   }
-  return <AssistantMessage message={message} isLast={isLast} busy={busy} onRestart={onRestart} onEdit={onEdit} onSignIn={onSignIn} />;
+  return (
+    <AssistantMessage
+      message={message}
+      isLast={isLast}
+      busy={busy}
+      onRestart={onRestart}
+      onEdit={onEdit}
+      onSignIn={onSignIn}
+      onDismissAttempt={onDismissAttempt}
+    />
+  );
 });
 
-function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn }: Props) {
+/** Text of earlier attempts at this turn: finished markdown, labelled with why it ended, until dismissed. */
+const PreviousAttempts = memo(function PreviousAttempts({
+  messageId,
+  attempts,
+  onDismiss,
+}: {
+  messageId: string;
+  attempts: NonNullable<Message["previousAttempts"]>;
+  onDismiss: (messageId: string, index: number) => void;
+}) {
+  return (
+    <>
+      {attempts.map((attempt, i) => (
+        <section className="previous-attempt" key={i} aria-label={`Previous attempt ${i + 1}`} data-previous-attempt={i}>
+          <p className="notice previous-attempt-reason">
+            <span className="badge">Previous attempt</span>
+            {attempt.reason}{" "}
+            <button type="button" className="action" onClick={() => onDismiss(messageId, i)} aria-label={`Dismiss previous attempt ${i + 1}`}>
+              Dismiss
+            </button>
+          </p>
+          <div className="attempt-text">
+            <Markdown text={attempt.content} complete />
+          </div>
+        </section>
+      ))}
+    </>
+  );
+});
+
+function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, onDismissAttempt }: Props) {
   const [copied, copy] = useCopy();
   const streaming = message.status === "streaming";
   const waiting = streaming && message.content === "";
@@ -46,7 +87,7 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn }
     message.finishReason === "content_filter";
   const classes = ["message", "assistant", message.status ?? "done"];
   if (incomplete && message.content.trim()) classes.push("partial");
-  if (message.restartPending || message.resuming) classes.push("stale");
+  if (message.resuming || message.offline) classes.push("stale");
   const failedOrStopped = message.status === "failed" || message.status === "stopped";
   const retryBlocked = message.retryAt !== undefined && message.retryAt > Date.now();
   const refused = isRefused(message);
@@ -55,6 +96,9 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn }
 
   return (
     <article className={classes.join(" ")} aria-label="Assistant replied" data-status={message.status}>
+      {message.previousAttempts && (
+        <PreviousAttempts messageId={message.id} attempts={message.previousAttempts} onDismiss={onDismissAttempt} />
+      )}
       {/* aria-busy holds screen-reader announcements until the reply is complete; then it is read once. */}
       <div className="reply" aria-live="polite" aria-busy={streaming}>
         {waiting ? (

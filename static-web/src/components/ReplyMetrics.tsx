@@ -13,6 +13,8 @@ const MIN_SPAN_MS_FOR_RATE = 500;
 export function displayedRate(metrics: Metrics): number | undefined {
   const tokens = metrics.outputTokens ?? metrics.chunks;
   const span = metrics.clientStreamMs;
+  // A resumed reply's span here includes the time without a connection: the server's rate is the attempt's.
+  if (span === undefined && tokens !== undefined && tokens >= MIN_TOKENS_FOR_RATE) return metrics.serverTokensPerSecond;
   if (tokens === undefined || span === undefined || tokens < MIN_TOKENS_FOR_RATE || span < MIN_SPAN_MS_FOR_RATE) return undefined;
   return tokens / (span / 1000);
 }

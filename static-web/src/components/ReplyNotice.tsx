@@ -1,5 +1,6 @@
+import { failureLabel } from "../state/reducer";
 import type { Message } from "../state/types";
-import { MAX_RECONNECTS } from "../state/replyRunner";
+import { MAX_RECONNECTS, MAX_RESUMES } from "../state/replyRunner";
 import { secondsUntil, useNow } from "./useNow";
 
 /** Why a reply is incomplete (or is being retried or resumed), shown under it. Returns null for a normal reply. */
@@ -8,20 +9,36 @@ export function ReplyNotice({ message, onSignIn }: { message: Message; onSignIn?
   const now = useNow(counting);
   const wait = secondsUntil(message.retryAt, now);
 
+  if (message.status === "streaming" && message.offline) {
+    return (
+      <p className="notice warning" data-notice="offline">
+        <strong>Offline:</strong> the reply continues when the connection is back. The text so far is kept.
+      </p>
+    );
+  }
+  if (message.status === "streaming" && message.followed) {
+    return (
+      <p className="notice" data-notice="followed">
+        This reply is being received in another tab of this browser; it is shown here as it arrives.
+      </p>
+    );
+  }
   if (message.status === "streaming" && message.resuming) {
+    // No reason: picked up after a reload, not after a drop.
+    const what = message.reconnectReason ? <strong>Connection lost:</strong> : null;
     return (
       <p className="notice warning" data-notice="resuming">
-        <strong>Connection lost:</strong> {wait > 0 ? `resuming the reply in ${wait} s…` : "resuming the reply…"} The text so far is kept.
+        {what} {wait > 0 ? `Resuming the reply in ${wait} s` : "Resuming the reply"}
+        {message.resumeAttempt ? ` (attempt ${message.resumeAttempt} of ${MAX_RESUMES})…` : "…"} The text so far is kept.
       </p>
     );
   }
   if (message.status === "streaming" && message.restartPending && message.reconnectReason) {
     const reason = message.reconnectReason;
-    const prefix = reason.kind === "rate_limited" ? "Rate limited" : "Connection problem";
     return (
       <p className="notice warning" data-notice="reconnecting">
-        <strong>{prefix}:</strong> {reason.message}{" "}
-        {wait > 0 ? `Reconnecting in ${wait} s` : "Reconnecting…"} (attempt {message.reconnects} of {MAX_RECONNECTS}).
+        <strong>{failureLabel(reason)}:</strong> {reason.message}{" "}
+        {wait > 0 ? `Asking again in ${wait} s` : "Asking again…"} (automatic retry {message.reconnects} of {MAX_RECONNECTS}).
       </p>
     );
   }
@@ -34,7 +51,7 @@ export function ReplyNotice({ message, onSignIn }: { message: Message; onSignIn?
 
   const partial = message.content.trim() !== "";
   const partialLabel = partial ? <span className="badge">Partial reply</span> : null;
-  const reconnects = message.reconnects ? ` Gave up after ${message.reconnects} reconnect${message.reconnects > 1 ? "s" : ""}.` : "";
+  const reconnects = message.reconnects ? ` Gave up after ${message.reconnects} automatic ${message.reconnects > 1 ? "retries" : "retry"}.` : "";
 
   if (message.status === "failed" && message.failure) {
     const f = message.failure;
@@ -57,16 +74,7 @@ export function ReplyNotice({ message, onSignIn }: { message: Message; onSignIn?
         </>
       );
     }
-    const what =
-      f.kind === "rate_limited"
-        ? "Rate limited"
-        : f.kind === "network"
-          ? "Connection lost"
-          : f.kind === "auth"
-            ? "Signed out"
-            : f.kind === "http"
-              ? "Request refused"
-              : "Server error";
+    const what = failureLabel(f);
     return (
       <>
         {resumed}

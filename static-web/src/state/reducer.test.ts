@@ -64,28 +64,58 @@ describe("chat reducer", () => {
     expect(reply(after)).toMatchObject({ content: "part", status: "stopped", finishReason: "cancelled" });
   });
 
-  it("keeps the partial text when a reconnect starts, and replaces it when new text arrives", () => {
+  it("a re-ask moves the text so far into a previous attempt (never erased) and streams the new attempt beside it", () => {
+    const serverError: Failure = { kind: "server", message: "The model failed.", retryable: true, code: "upstream_unavailable" };
     const reconnecting = run([
       send(),
-      { type: "appendText", messageId: "a1", text: "Partial answ" },
-      { type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 5000, reason: networkFailure },
+      { type: "meta", messageId: "a1", model: "demo", streamId: "s1", lastEventId: "s1:1" },
+      { type: "appendText", messageId: "a1", text: "Partial answ", lastEventId: "s1:5" },
+      { type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 5000, reason: serverError, network: false },
     ]);
-    expect(reply(reconnecting)).toMatchObject({ content: "Partial answ", restartPending: true, reconnects: 1, retryAt: 5000 });
-    expect(reconnecting.stats.reconnects).toBe(1);
+    expect(reply(reconnecting)).toMatchObject({
+      content: "",
+      previousAttempts: [{ content: "Partial answ", reason: "Server error: The model failed." }],
+      restartPending: true,
+      reconnects: 1,
+      retryAt: 5000,
+    });
+    expect(reply(reconnecting).stream).toBeUndefined();
+    // A server error is a retry, not a network reconnect.
+    expect(reconnecting.stats).toMatchObject({ reconnects: 0, retries: 1 });
 
-    const resumed = run([{ type: "appendText", messageId: "a1", text: "Fresh" }], reconnecting);
-    expect(reply(resumed)).toMatchObject({ content: "Fresh", restartPending: false, reconnects: 1 });
+    const fresh = run([{ type: "appendText", messageId: "a1", text: "Fresh" }], reconnecting);
+    expect(reply(fresh)).toMatchObject({ content: "Fresh", restartPending: false, previousAttempts: [{ content: "Partial answ" }] });
+    const dismissed = chatReducer(fresh, { type: "dismissAttempt", messageId: "a1", index: 0 });
+    expect(reply(dismissed).previousAttempts).toBeUndefined();
+    expect(reply(dismissed).content).toBe("Fresh");
+  });
+
+  it("a re-ask after a drop counts as a network reconnect; an empty attempt leaves no previous attempt", () => {
+    const state = run([
+      send(),
+      { type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 1, reason: networkFailure, network: true },
+    ]);
+    expect(reply(state).previousAttempts).toBeUndefined();
+    expect(state.stats).toMatchObject({ reconnects: 1, retries: 0 });
+  });
+
+  it("the text kept carries the id of the frame it ends with, so a resume continues exactly after it", () => {
+    const state = run([
+      send(),
+      { type: "meta", messageId: "a1", model: "demo", streamId: "s1", lastEventId: "s1:1" },
+      { type: "appendText", messageId: "a1", text: "Hel", lastEventId: "s1:3" },
+    ]);
+    expect(reply(state).stream).toEqual({ streamId: "s1", lastEventId: "s1:3" });
   });
 
   it("a failure keeps the partial text, records the reason and counts an error", () => {
     const state = run([
       send(),
       { type: "appendText", messageId: "a1", text: "Partial" },
-      { type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 1, reason: networkFailure },
       { type: "fail", messageId: "a1", failure: networkFailure },
     ]);
     expect(reply(state)).toMatchObject({ content: "Partial", status: "failed", failure: networkFailure, restartPending: false });
-    expect(state.stats).toEqual({ replies: 1, failedReplies: 1, reconnects: 1, resumes: 0 });
+    expect(state.stats).toEqual({ replies: 1, failedReplies: 1, reconnects: 0, resumes: 0, retries: 0 });
     expect(state.streaming).toEqual({});
   });
 
@@ -104,20 +134,25 @@ describe("chat reducer", () => {
     expect(reply(state)).toMatchObject({ status: "done", finishReason: "content_filter", content: "cut" });
   });
 
-  it("restartReply (Regenerate/Retry) re-streams the last reply in place, old text visible until new text", () => {
+  it("restartReply (Regenerate/Retry) re-streams the last reply in place; the old text stays as a previous attempt", () => {
     const failed = run([
       send(),
       { type: "appendText", messageId: "a1", text: "Old" },
       { type: "fail", messageId: "a1", failure: networkFailure },
     ]);
     const restarted = run([{ type: "restartReply", conversationId: "c1", messageId: "a1", now: 2 }], failed);
-    expect(reply(restarted)).toMatchObject({ content: "Old", status: "streaming", restartPending: true, reconnects: 0 });
+    expect(reply(restarted)).toMatchObject({
+      content: "",
+      previousAttempts: [{ content: "Old", reason: "Connection lost: The connection was lost." }],
+      status: "streaming",
+      reconnects: 0,
+    });
     expect(reply(restarted).failure).toBeUndefined();
     expect(restarted.stats.replies).toBe(2);
     expect(activeConversation(restarted)!.messages).toHaveLength(2);
   });
 
-  it("a restart that completes with no text ends empty, not with the old text", () => {
+  it("a restart that completes with no text ends empty; the old text is a previous attempt, not the reply", () => {
     const state = run([
       send(),
       { type: "appendText", messageId: "a1", text: "Old" },
@@ -126,6 +161,7 @@ describe("chat reducer", () => {
       { type: "finish", messageId: "a1", finishReason: "stop" },
     ]);
     expect(reply(state).content).toBe("");
+    expect(reply(state).previousAttempts).toEqual([{ content: "Old", reason: "An earlier reply, regenerated." }]);
   });
 
   it("restartReply only applies to the last message", () => {
@@ -202,14 +238,54 @@ describe("chat reducer", () => {
 
   it("a resume keeps the text and continues it, and is counted apart from restarts", () => {
     let state = run([send(), { type: "appendText", messageId: "a1", text: "Hel" }]);
-    state = chatReducer(state, { type: "resuming", messageId: "a1", retryAt: 5, reason: { ...networkFailure, dropped: true } });
-    expect(reply(state)).toMatchObject({ content: "Hel", resuming: true, status: "streaming" });
+    state = chatReducer(state, { type: "resuming", messageId: "a1", attempt: 1, retryAt: 5, reason: { ...networkFailure, dropped: true } });
+    expect(reply(state)).toMatchObject({ content: "Hel", resuming: true, resumeAttempt: 1, status: "streaming" });
     expect(reply(state).restartPending).toBeFalsy();
     state = run([{ type: "resumed", messageId: "a1" }, { type: "appendText", messageId: "a1", text: "lo" }], state);
     expect(reply(state)).toMatchObject({ content: "Hello", resuming: false, resumes: 1 });
     state = chatReducer(state, { type: "finish", messageId: "a1", finishReason: "stop" });
     expect(reply(state)).toMatchObject({ content: "Hello", status: "done", resumes: 1 });
-    expect(state.stats).toEqual({ replies: 1, failedReplies: 0, reconnects: 0, resumes: 1 });
+    // The drop was a network reconnect; the resume continued the same reply.
+    expect(state.stats).toEqual({ replies: 1, failedReplies: 0, reconnects: 1, resumes: 1, retries: 0 });
+  });
+
+  it("hydrate streams again the replies stored as streaming (to be resumed) and adds the stored counts", () => {
+    const stored = {
+      id: "c9",
+      title: "t",
+      createdAt: 1,
+      updatedAt: 1,
+      messages: [
+        { id: "u9", role: "user" as const, content: "q", createdAt: 1 },
+        { id: "a9", role: "assistant" as const, content: "Part", createdAt: 1, status: "streaming" as const, resuming: true, stream: { streamId: "s9", lastEventId: "s9:4" } },
+      ],
+    };
+    const state = chatReducer(initialState, {
+      type: "hydrate",
+      conversations: [stored],
+      activeId: "c9",
+      stats: { replies: 4, failedReplies: 1, reconnects: 2, resumes: 1, retries: 3 },
+    });
+    expect(state.streaming).toEqual({ a9: "c9" });
+    expect(state.stats).toEqual({ replies: 4, failedReplies: 1, reconnects: 2, resumes: 1, retries: 3 });
+  });
+
+  it("a followed reply becomes this tab's on takeover; adopt replaces the conversation with the stored one", () => {
+    let state = run([send(), { type: "follow", messageId: "a1", followed: true }]);
+    expect(reply(state).followed).toBe(true);
+    state = chatReducer(state, { type: "follow", messageId: "a1", followed: false });
+    expect(reply(state).followed).toBeUndefined();
+    const saved = { ...activeConversation(state)!, messages: activeConversation(state)!.messages.map((m) => (m.role === "assistant" ? { ...m, content: "Done elsewhere", status: "done" as const } : m)) };
+    state = chatReducer(state, { type: "adopt", conversation: saved });
+    expect(reply(state)).toMatchObject({ content: "Done elsewhere", status: "done" });
+    expect(state.streaming).toEqual({});
+  });
+
+  it("offline is shown while waiting and cleared when the reply ends", () => {
+    let state = run([send(), { type: "offline", messageId: "a1", offline: true }]);
+    expect(reply(state).offline).toBe(true);
+    state = chatReducer(state, { type: "finish", messageId: "a1", finishReason: "stop" });
+    expect(reply(state).offline).toBeUndefined();
   });
 
   it("delete removes a conversation; undo puts it back in its place", () => {

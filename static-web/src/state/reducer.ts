@@ -1,9 +1,9 @@
 import type { Failure } from "../api/chatClient";
 import type { FinishReason, ServerMetrics, Usage } from "../api/protocol";
-import type { ChatState, Conversation, Message, ReplyMetrics } from "./types";
+import type { ChatState, Conversation, Message, PreviousAttempt, ReplyMetrics, SessionStats } from "./types";
 
 export type ChatAction =
-  | { type: "hydrate"; conversations: Conversation[]; activeId: string | null }
+  | { type: "hydrate"; conversations: Conversation[]; activeId: string | null; stats?: SessionStats }
   | { type: "newChat" }
   | { type: "selectChat"; id: string }
   | { type: "deleteChat"; id: string }
@@ -13,11 +13,19 @@ export type ChatAction =
   | { type: "removeLastTurn"; conversationId: string; messageId: string }
   | { type: "send"; conversationId: string; userId: string; assistantId: string; text: string; now: number }
   | { type: "restartReply"; conversationId: string; messageId: string; now: number }
-  | { type: "meta"; messageId: string; model: string }
-  | { type: "appendText"; messageId: string; text: string }
-  | { type: "reconnecting"; messageId: string; attempt: number; retryAt: number; reason: Failure }
-  | { type: "resuming"; messageId: string; retryAt: number; reason: Failure }
+  | { type: "meta"; messageId: string; model: string; streamId?: string; lastEventId?: string }
+  /** `lastEventId`: the id of the frame that carried the end of `text`, so what is kept can be resumed exactly. */
+  | { type: "appendText"; messageId: string; text: string; lastEventId?: string }
+  /** The turn is asked again automatically; the text so far becomes a previous attempt. `network`: a drop, not a server error. */
+  | { type: "reconnecting"; messageId: string; attempt: number; retryAt: number; reason: Failure; network: boolean }
+  | { type: "resuming"; messageId: string; attempt: number; retryAt: number; reason: Failure }
   | { type: "resumed"; messageId: string }
+  | { type: "offline"; messageId: string; offline: boolean }
+  /** Another tab owns the reply (followed) or this tab took it over. */
+  | { type: "follow"; messageId: string; followed: boolean }
+  /** This tab takes over a conversation as another tab last saved it. */
+  | { type: "adopt"; conversation: Conversation }
+  | { type: "dismissAttempt"; messageId: string; index: number }
   | { type: "finish"; messageId: string; finishReason: FinishReason; usage?: Usage; metrics?: ServerMetrics; client?: ReplyMetrics }
   | { type: "stop"; messageId: string; client?: ReplyMetrics }
   | { type: "fail"; messageId: string; failure: Failure; client?: ReplyMetrics; retryAt?: number };
@@ -27,8 +35,63 @@ export const initialState: ChatState = {
   activeId: null,
   streaming: {},
   hydrated: false,
-  stats: { replies: 0, failedReplies: 0, reconnects: 0, resumes: 0 },
+  stats: { replies: 0, failedReplies: 0, reconnects: 0, resumes: 0, retries: 0 },
 };
+
+/** The counts one state adds over another (what a save adds to the stored totals). */
+export function statsDelta(now: SessionStats, before: SessionStats): SessionStats {
+  return {
+    replies: now.replies - before.replies,
+    failedReplies: now.failedReplies - before.failedReplies,
+    reconnects: now.reconnects - before.reconnects,
+    resumes: now.resumes - before.resumes,
+    retries: now.retries - before.retries,
+  };
+}
+
+export function addStats(a: SessionStats, b: SessionStats): SessionStats {
+  return {
+    replies: a.replies + b.replies,
+    failedReplies: a.failedReplies + b.failedReplies,
+    reconnects: a.reconnects + b.reconnects,
+    resumes: a.resumes + b.resumes,
+    retries: a.retries + b.retries,
+  };
+}
+
+/** What a previous attempt is labelled with: why the text stopped there. */
+export function attemptReason(m: Message, failure?: Failure): string {
+  const f = failure ?? m.failure;
+  if (f) return `${failureLabel(f)}: ${f.message}`;
+  if (m.status === "stopped") return "Stopped.";
+  if (m.status === "done") return "An earlier reply, regenerated.";
+  return "Interrupted.";
+}
+
+/** The words a failure is shown with: a server error is never called a connection problem. */
+export function failureLabel(f: Failure): string {
+  switch (f.kind) {
+    case "rate_limited":
+      return "Rate limited";
+    case "network":
+      return "Connection lost";
+    case "auth":
+      return "Signed out";
+    case "budget":
+      return "Daily budget spent";
+    case "incomplete":
+      return "Incomplete";
+    case "http":
+      return f.status !== undefined && f.status >= 500 ? "Server error" : "Request refused";
+    case "server":
+      return "Server error";
+  }
+}
+
+function withPreviousAttempt(m: Message, reason: string): PreviousAttempt[] | undefined {
+  if (m.content.trim() === "") return m.previousAttempts;
+  return [...(m.previousAttempts ?? []), { content: m.content, reason }];
+}
 
 const TITLE_LENGTH = 60;
 
@@ -49,8 +112,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "hydrate": {
       // Anything sent before the stored chats were read stays (and comes first).
       const present = new Set(state.conversations.map((c) => c.id));
-      const conversations = [...state.conversations, ...action.conversations.filter((c) => !present.has(c.id))];
-      return { ...state, hydrated: true, conversations, activeId: state.activeId ?? action.activeId };
+      const added = action.conversations.filter((c) => !present.has(c.id));
+      const conversations = [...state.conversations, ...added];
+      // Replies that were streaming when the page went away and can be resumed stream again here.
+      const streaming = { ...state.streaming };
+      for (const c of added) for (const m of c.messages) if (m.status === "streaming") streaming[m.id] = c.id;
+      const stats = action.stats ? addStats(action.stats, state.stats) : state.stats;
+      return { ...state, hydrated: true, conversations, streaming, stats, activeId: state.activeId ?? action.activeId };
     }
 
     case "newChat":
@@ -131,12 +199,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const restarted: Message = {
         id: last.id,
         role: "assistant",
-        // The old text stays on screen until the first new text replaces it (restartPending).
-        content: last.content,
+        // The old text stays on screen as a previous attempt until the user dismisses it.
+        content: "",
+        previousAttempts: withPreviousAttempt(last, attemptReason(last)),
         createdAt: action.now,
         status: "streaming",
         reconnects: 0,
-        restartPending: true,
       };
       const updated = { ...conversation, messages: [...conversation.messages.slice(0, -1), restarted], updatedAt: action.now };
       return {
@@ -148,41 +216,98 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     }
 
     case "meta":
-      return updateStreamingMessage(state, action.messageId, (m) => ({ ...m, model: action.model || m.model }));
+      return updateStreamingMessage(state, action.messageId, (m) => ({
+        ...m,
+        model: action.model || m.model,
+        stream: action.streamId ? { streamId: action.streamId, lastEventId: action.lastEventId ?? "" } : m.stream,
+      }));
 
     case "appendText":
       if (action.text === "") return state;
-      return updateStreamingMessage(state, action.messageId, (m) =>
-        m.restartPending
-          ? { ...m, content: action.text, restartPending: false, retryAt: undefined }
-          : { ...m, content: m.content + action.text },
-      );
+      return updateStreamingMessage(state, action.messageId, (m) => ({
+        ...m,
+        content: m.content + action.text,
+        stream: m.stream && action.lastEventId ? { streamId: m.stream.streamId, lastEventId: action.lastEventId } : m.stream,
+        ...(m.restartPending ? { restartPending: false, retryAt: undefined } : null),
+      }));
 
     case "reconnecting": {
       const next = updateStreamingMessage(state, action.messageId, (m) => ({
         ...m,
+        // The text so far moves aside, still on screen; the new attempt starts empty.
+        content: "",
+        previousAttempts: withPreviousAttempt(m, `${failureLabel(action.reason)}: ${action.reason.message}`),
+        stream: undefined,
         reconnects: action.attempt,
         restartPending: true,
         resuming: false,
+        offline: false,
+        retryAt: action.retryAt,
+        reconnectReason: action.reason,
+      }));
+      if (next === state) return state;
+      const stats = action.network
+        ? { ...next.stats, reconnects: next.stats.reconnects + 1 }
+        : { ...next.stats, retries: next.stats.retries + 1 };
+      return { ...next, stats };
+    }
+
+    case "resuming": {
+      // The text stays as it is: the same reply continues after the drop.
+      const next = updateStreamingMessage(state, action.messageId, (m) => ({
+        ...m,
+        resuming: true,
+        resumeAttempt: action.attempt,
+        offline: false,
         retryAt: action.retryAt,
         reconnectReason: action.reason,
       }));
       return next === state ? state : { ...next, stats: { ...next.stats, reconnects: next.stats.reconnects + 1 } };
     }
 
-    case "resuming":
-      // The text stays as it is: the same reply continues after the drop.
-      return updateStreamingMessage(state, action.messageId, (m) => ({
-        ...m,
-        resuming: true,
-        retryAt: action.retryAt,
-        reconnectReason: action.reason,
-      }));
+    case "offline":
+      return updateStreamingMessage(state, action.messageId, (m) =>
+        m.offline === action.offline ? m : { ...m, offline: action.offline, retryAt: undefined },
+      );
+
+    case "follow":
+      return updateStreamingMessage(state, action.messageId, (m) =>
+        (m.followed ?? false) === action.followed ? m : { ...m, followed: action.followed || undefined },
+      );
+
+    case "adopt": {
+      const { conversation } = action;
+      if (!state.conversations.some((c) => c.id === conversation.id)) return state;
+      const streaming = withoutConversation(state.streaming, conversation.id);
+      const next = { ...streaming };
+      for (const m of conversation.messages) if (m.status === "streaming") next[m.id] = conversation.id;
+      return {
+        ...state,
+        conversations: state.conversations.map((c) => (c.id === conversation.id ? conversation : c)),
+        streaming: next,
+      };
+    }
+
+    case "dismissAttempt": {
+      let changed = false;
+      const conversations = state.conversations.map((c) => {
+        if (!c.messages.some((m) => m.id === action.messageId)) return c;
+        const messages = c.messages.map((m) => {
+          if (m.id !== action.messageId || !m.previousAttempts?.[action.index]) return m;
+          changed = true;
+          const rest = m.previousAttempts.filter((_, i) => i !== action.index);
+          return { ...m, previousAttempts: rest.length ? rest : undefined };
+        });
+        return changed ? { ...c, messages } : c;
+      });
+      return changed ? { ...state, conversations } : state;
+    }
 
     case "resumed": {
       const next = updateStreamingMessage(state, action.messageId, (m) => ({
         ...m,
         resuming: false,
+        resumeAttempt: undefined,
         retryAt: undefined,
         resumes: (m.resumes ?? 0) + 1,
       }));
@@ -192,8 +317,6 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "finish":
       return endStream(state, action.messageId, (m) => ({
         ...m,
-        // A restart that completed without any text really produced an empty reply.
-        content: m.restartPending ? "" : m.content,
         status: "done",
         retryAt: undefined,
         finishReason: action.finishReason,
@@ -253,7 +376,14 @@ function updateStreamingMessage(state: ChatState, messageId: string, update: (m:
 function endStream(state: ChatState, messageId: string, update: (m: Message) => Message): ChatState {
   // A reply that ends before a restart produced new text keeps the old partial text.
   // Each caller's update sets retryAt itself (only a failure may keep a countdown).
-  const next = updateStreamingMessage(state, messageId, (m) => ({ ...update(m), restartPending: false, resuming: false }));
+  const next = updateStreamingMessage(state, messageId, (m) => ({
+    ...update(m),
+    restartPending: false,
+    resuming: false,
+    resumeAttempt: undefined,
+    offline: undefined,
+    followed: undefined,
+  }));
   if (next === state) return state;
   const streaming = { ...next.streaming };
   delete streaming[messageId];

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { authorizedFetch, SignInRequiredError, type TokenSource } from "../api/auth";
 import { createChatApi } from "../api/chatClient";
-import { runReply, type RunEvents } from "./replyRunner";
+import { MAX_RESUMES, runReply, type RunEvents } from "./replyRunner";
 
 const encoder = new TextEncoder();
 const STREAM = "q3ZxAbCdEfGhIjKlMnOpQr";
@@ -263,5 +263,150 @@ describe("sign-in: the bearer token on every API call", () => {
     expect(outcome.kind === "failed" && outcome.failure.message).toContain(local);
     expect(outcome.kind === "failed" && outcome.failure.message).toMatch(/^Daily token budget spent, resets at /);
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("runReply: picking up, re-asking, offline", () => {
+  const all = frames(["The ", "same ", "reply ", "continues."]);
+  const noNetwork = () => Promise.reject(new TypeError("Failed to fetch"));
+
+  it("picks up a saved position with GET and Last-Event-ID: no POST, the rest of the same reply", async () => {
+    const { fetchImpl, calls } = fakeFetch(() => sse(all.slice(3)));
+    const r = recorder();
+    const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, r.events, {
+      sleep: noSleep,
+      resumeFrom: { streamId: STREAM, lastEventId: `${STREAM}:3` },
+    });
+    expect(outcome.kind).toBe("done");
+    expect(calls.map((c) => [c.method, c.headers.get("Last-Event-ID")])).toEqual([["GET", `${STREAM}:3`]]);
+    expect(r.text()).toBe("reply continues.");
+    expect(r.log).toEqual(["resumed"]);
+  });
+
+  it("a saved position the server no longer has (404) is asked again, labelled as the server's loss, not a network one", async () => {
+    const reasons: { message: string; network: boolean }[] = [];
+    const { fetchImpl, calls } = fakeFetch((_call, i) => (i === 0 ? problem(404, { title: "gone", errors: { streamId: ["unknown"] } }) : sse(all)));
+    const r = recorder();
+    const outcome = await runReply(
+      createChatApi("", fetchImpl),
+      body,
+      new AbortController().signal,
+      { ...r.events, onRestarting: (_n, _at, reason, network) => reasons.push({ message: reason.message, network }) },
+      { sleep: noSleep, resumeFrom: { streamId: STREAM, lastEventId: `${STREAM}:3` } },
+    );
+    expect(outcome.kind).toBe("done");
+    expect(calls.map((c) => c.method)).toEqual(["GET", "POST"]);
+    expect(reasons).toEqual([{ message: "The server no longer had this reply, so the question is asked again.", network: false }]);
+  });
+
+  it("picked up after a reload, a stream the server no longer has is not asked again by itself: Retry is the user's", async () => {
+    const { fetchImpl, calls } = fakeFetch(() => problem(410, { title: "expired", errors: { streamId: ["expired"] } }));
+    const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, recorder().events, {
+      sleep: noSleep,
+      resumeFrom: { streamId: STREAM, lastEventId: `${STREAM}:3` },
+      askAgainIfGone: false,
+    });
+    expect(outcome).toMatchObject({ kind: "failed", failure: { kind: "server", retryable: true, status: 410 } });
+    expect(calls.map((c) => c.method)).toEqual(["GET"]);
+  });
+
+  it("a follower (another tab owns the reply) never asks again: a lost stream ends its run as lost", async () => {
+    const { fetchImpl, calls } = fakeFetch(() => problem(404, { title: "gone", errors: { streamId: ["unknown"] } }));
+    const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, recorder().events, {
+      sleep: noSleep,
+      resumeFrom: { streamId: STREAM, lastEventId: `${STREAM}:3` },
+      follow: true,
+    });
+    expect(outcome.kind).toBe("lost");
+    expect(calls.map((c) => c.method)).toEqual(["GET"]);
+  });
+
+  it("a retryable server error frame mid-reply asks again (new POST), never resumes the ended stream; counted as a server retry", async () => {
+    const failing = [
+      `id: ${STREAM}:1\ndata: ${JSON.stringify({ meta: { requestId: "r", streamId: STREAM, provider: "demo", model: "demo" } })}\n\n`,
+      `id: ${STREAM}:2\ndata: ${JSON.stringify({ chunk: "Half " })}\n\n`,
+      `id: ${STREAM}:3\ndata: ${JSON.stringify({ error: { code: "upstream_unavailable", message: "Model down.", retryable: true } })}\n\n`,
+      `id: ${STREAM}:4\ndata: ${JSON.stringify({ done: true, finishReason: "error" })}\n\n`,
+    ];
+    const networkFlags: boolean[] = [];
+    const { fetchImpl, calls } = fakeFetch((_call, i) => (i === 0 ? sse(failing) : sse(frames(["Whole."], "otherStreamIdAbcdefghi"))));
+    const r = recorder();
+    const outcome = await runReply(
+      createChatApi("", fetchImpl),
+      body,
+      new AbortController().signal,
+      { ...r.events, onRestarting: (_n, _at, _reason, network) => networkFlags.push(network) },
+      { sleep: noSleep },
+    );
+    expect(outcome.kind).toBe("done");
+    expect(calls.map((c) => c.method)).toEqual(["POST", "POST"]);
+    expect(networkFlags).toEqual([false]);
+  });
+
+  it("offline: waits for `online` instead of spending attempts, then resumes at once", async () => {
+    let online = true;
+    let backOnline = () => {};
+    const waits: number[] = [];
+    const offlineEvents: boolean[] = [];
+    const { fetchImpl, calls } = fakeFetch((_call, i) => {
+      if (i === 0) {
+        online = false; // the network goes while the reply streams
+        return sse(all.slice(0, 3), true);
+      }
+      return sse(all.slice(3));
+    });
+    const r = recorder();
+    const running = runReply(
+      createChatApi("", fetchImpl),
+      body,
+      new AbortController().signal,
+      { ...r.events, onOffline: (offline) => offlineEvents.push(offline) },
+      {
+        sleep: async (ms) => void waits.push(ms),
+        connectivity: { online: () => online, waitOnline: () => new Promise<void>((resolve) => (backOnline = resolve)) },
+      },
+    );
+    await vi.waitFor(() => expect(offlineEvents).toEqual([true]));
+    expect(calls).toHaveLength(1); // nothing is tried while offline
+    online = true;
+    backOnline();
+    const outcome = await running;
+    expect(outcome.kind).toBe("done");
+    expect(offlineEvents).toEqual([true, false]);
+    expect(waits).toEqual([]); // no backoff, no attempt spent
+    expect(calls.map((c) => c.headers.get("Last-Event-ID"))).toEqual([null, `${STREAM}:3`]);
+    expect(r.text()).toBe("The same reply continues.");
+  });
+
+  it("sent while offline: the POST is tried again when the browser is back, without spending the retry budget", async () => {
+    let online = false;
+    const { fetchImpl, calls } = fakeFetch((_call, i) => (i < 4 ? noNetwork() : sse(all)));
+    let waited = 0;
+    const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, recorder().events, {
+      sleep: noSleep,
+      connectivity: {
+        online: () => online,
+        waitOnline: async () => {
+          // Back online for one failed try at a time, then offline again.
+          waited++;
+          online = waited >= 4;
+        },
+      },
+    });
+    expect(outcome.kind).toBe("done");
+    expect(calls.map((c) => c.method)).toEqual(["POST", "POST", "POST", "POST", "POST"]);
+  });
+
+  it(`online but unreachable: resumes back off 1, 2, 4, 8, 8 s (within the server's 30 s grace window), then fail with Retry`, async () => {
+    const waits: number[] = [];
+    const { fetchImpl, calls } = fakeFetch((_call, i) => (i === 0 ? sse(all.slice(0, 3), true) : noNetwork()));
+    const outcome = await runReply(createChatApi("", fetchImpl), body, new AbortController().signal, recorder().events, {
+      sleep: async (ms) => void waits.push(ms),
+      random: () => 0.5,
+    });
+    expect(outcome.kind).toBe("failed");
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 8000]);
+    expect(waits.reduce((a, b) => a + b, 0) * 1.2).toBeLessThan(30_000); // even with full jitter
+    expect(calls).toHaveLength(1 + MAX_RESUMES);
   });
 });

@@ -4,7 +4,7 @@ import type { Failure } from "../api/chatClient";
 import { createFrameBatcher } from "./frameBatcher";
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
-import { LEGACY_KEY, openConversationStore, StorageFullError } from "./persistence";
+import { LEGACY_KEY, openConversationStore, StorageFullError, writeUnsaved } from "./persistence";
 import type { Conversation } from "./types";
 import { MAX_RECONNECTS, reconnectDelay } from "./useChat";
 
@@ -79,6 +79,56 @@ describe("persistence (IndexedDB)", () => {
       restartPending: false,
       failure: { kind: "network", retryable: true },
     });
+  });
+
+  it("a reply that was streaming with a known stream stays streaming, to be resumed right after the text kept", async () => {
+    const resumable: Conversation = {
+      ...conversation,
+      messages: [
+        conversation.messages[0],
+        { ...conversation.messages[1], restartPending: false, followed: true, offline: true, stream: { streamId: "s1", lastEventId: "s1:7" } },
+      ],
+    };
+    const store = await openConversationStore();
+    await store.save({ put: [resumable], remove: [], activeId: "c1" });
+    const reply = (await (await openConversationStore()).load()).conversations[0].messages[1];
+    expect(reply).toMatchObject({ content: "Part", status: "streaming", resuming: true, stream: { streamId: "s1", lastEventId: "s1:7" } });
+    // What described the tab that saved it does not describe the tab that reads it.
+    expect(reply.followed).toBeUndefined();
+    expect(reply.offline).toBeUndefined();
+    expect(await store.get("c1")).toMatchObject({ messages: [{}, { status: "streaming", resuming: true }] });
+    expect(await store.get("nope")).toBeUndefined();
+  });
+
+  it("text shown after the last save, recorded synchronously on leaving, is put back: same stream, further only", async () => {
+    const saved: Conversation = {
+      ...conversation,
+      messages: [conversation.messages[0], { ...conversation.messages[1], restartPending: false, stream: { streamId: "s1", lastEventId: "s1:7" } }],
+    };
+    const store = await openConversationStore();
+    await store.save({ put: [saved, other], remove: [], activeId: "c1" });
+    const tail = { conversationId: "c1", messageId: "a1", content: "Part and more", stream: { streamId: "s1", lastEventId: "s1:12" } };
+    writeUnsaved(localStorage, [tail]);
+    const reply = async () => (await (await openConversationStore()).load()).conversations.find((c) => c.id === "c1")!.messages[1];
+    expect(await reply()).toMatchObject({ content: "Part and more", stream: { lastEventId: "s1:12" }, status: "streaming" });
+    expect((await store.get("c1"))!.messages[1].content).toBe("Part and more");
+
+    // Older than what IndexedDB has, or of another stream (the turn was asked again since): ignored.
+    writeUnsaved(localStorage, [{ ...tail, content: "Pa", stream: { streamId: "s1", lastEventId: "s1:3" } }]);
+    expect((await reply()).content).toBe("Part");
+    writeUnsaved(localStorage, [{ ...tail, stream: { streamId: "s2", lastEventId: "s2:40" } }]);
+    expect((await reply()).content).toBe("Part");
+    writeUnsaved(localStorage, []);
+    expect(localStorage.length).toBe(0);
+  });
+
+  it("statistics survive a reload, and two tabs add to the same counts instead of overwriting them", async () => {
+    const tabA = await openConversationStore();
+    const tabB = await openConversationStore();
+    const counts = (replies: number, retries: number) => ({ replies, failedReplies: 0, reconnects: 0, resumes: 0, retries });
+    await tabA.save({ put: [], remove: [], activeId: null, stats: counts(2, 1) });
+    await tabB.save({ put: [], remove: [], activeId: null, stats: counts(3, 0) });
+    expect((await (await openConversationStore()).load()).stats).toEqual(counts(5, 1));
   });
 
   it("removes only what it is told to remove", async () => {

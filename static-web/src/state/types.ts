@@ -13,10 +13,28 @@ export interface ReplyMetrics {
   serverTokensPerSecond?: number;
   /** What the user experienced: Send (or Regenerate/Retry) → first text on screen, in this browser. */
   clientTtftMs?: number;
-  /** First → last text in this browser (ms), and the chunks received in that span. */
+  /**
+   * First → last text of the attempt that produced the reply, in this browser (ms), and the chunks
+   * received in that span. Left out when that attempt was resumed after a drop or a reload: its span
+   * would include the time without a connection, so the rate shown is the server's.
+   */
   clientStreamMs?: number;
   chunks?: number;
   outputTokens?: number;
+}
+
+/** Where the text on screen came from: the stream and the id of the last frame whose text is in `content`. */
+export interface StreamPosition {
+  streamId: string;
+  /** `<streamId>:<seq>`; resuming with it as Last-Event-ID continues right after the text kept. */
+  lastEventId: string;
+}
+
+/** Text of an earlier attempt at the same turn, kept on screen when the turn had to be asked again. */
+export interface PreviousAttempt {
+  content: string;
+  /** Why it ended, in the user's words ("Server error: …", "The server no longer had this reply."). */
+  reason: string;
 }
 
 export interface Message {
@@ -28,13 +46,23 @@ export interface Message {
   status?: ReplyStatus;
   finishReason?: FinishReason;
   failure?: Failure;
-  /** Automatic restarts (the turn re-asked) used for this reply. */
+  /** Automatic re-asks of the turn used for this reply (the retry budget shown while retrying). */
   reconnects?: number;
+  /** The stream this reply's text comes from, so a reload or another tab resumes it (kept with the chat). */
+  stream?: StreamPosition;
+  /** Earlier attempts whose text had been on screen; each stays until the user dismisses it. */
+  previousAttempts?: PreviousAttempt[];
+  /** Set while another tab of this browser owns the reply: this tab follows it and does not save it. */
+  followed?: boolean;
+  /** Set while the browser is offline and the reply waits for the connection to come back. */
+  offline?: boolean;
   /** Times this reply continued on a new connection after a drop (same stream, nothing re-asked). */
   resumes?: number;
   /** Set while waiting to resume a dropped connection: the text stays and continues. */
   resuming?: boolean;
-  /** Set while reconnecting: the partial text stays visible until the new attempt's first text replaces it. */
+  /** Which automatic resume of the resume budget (MAX_RESUMES) is next; absent after a reload. */
+  resumeAttempt?: number;
+  /** Set while the turn is being asked again (the previous text is kept in previousAttempts). */
   restartPending?: boolean;
   /** While reconnecting: when the next attempt starts (epoch ms), for the countdown. */
   retryAt?: number;
@@ -52,15 +80,18 @@ export interface Conversation {
   updatedAt: number;
 }
 
+/** Kept in IndexedDB with the chats, so it survives reloads; tabs add to the same counts. */
 export interface SessionStats {
-  /** Replies requested in this page session (sends, regenerates, retries). */
+  /** Replies requested (sends, regenerates, retries). */
   replies: number;
   /** Of those, replies that ended failed. */
   failedReplies: number;
-  /** Automatic restarts (the turn re-asked). */
+  /** New connections opened because the network dropped (resumes and re-asks after a drop). */
   reconnects: number;
-  /** Dropped connections resumed without re-asking. */
+  /** Replies continued on a new connection without re-asking (after a drop or a reload). */
   resumes: number;
+  /** Turns asked again automatically after a server error or a lost stream. */
+  retries: number;
 }
 
 export interface ChatState {

@@ -5,12 +5,15 @@ import { createChatApi, type ChatApi } from "../api/chatClient";
 import { buildHistory } from "../api/history";
 import { createFrameBatcher } from "./frameBatcher";
 import { measureFlush } from "./perf";
-import { openConversationStore, StorageFullError, type ConversationStore } from "./persistence";
-import { chatReducer, initialState, streamingMessageIn } from "./reducer";
-import { MAX_RECONNECTS, runReply } from "./replyRunner";
-import type { ChatState, Conversation, Message, ReplyMetrics } from "./types";
+import { openConversationStore, StorageFullError, writeUnsaved, type ConversationStore, type UnsavedReply } from "./persistence";
+import { chatReducer, initialState, statsDelta, streamingMessageIn } from "./reducer";
+import { createReplyLocks } from "./replyLock";
+import { MAX_RECONNECTS, runReply, type RunOutcome } from "./replyRunner";
+import type { ChatState, Conversation, Message, ReplyMetrics, SessionStats, StreamPosition } from "./types";
 
 export { MAX_RECONNECTS, reconnectDelay } from "./replyRunner";
+
+const NO_STATS: SessionStats = initialState.stats;
 
 /** While any reply streams, save at most this often; every end of a reply saves at once. */
 const SAVE_INTERVAL_MS = 1_000;
@@ -47,6 +50,24 @@ export interface ChatApiHooks {
   undoDelete(deleted: DeletedChat): void;
   /** Tries to save again (after the user made room). */
   retrySave(): void;
+  /** Removes a previous attempt's text (the user read it). */
+  dismissAttempt(messageId: string, index: number): void;
+}
+
+/** The request that asks a reply's turn again: its question and the history before it. */
+function bodyFor(conversation: Conversation | undefined, messageId: string) {
+  const messages = conversation?.messages ?? [];
+  const index = messages.findIndex((m) => m.id === messageId);
+  const question = messages[index - 1];
+  if (index < 1 || question.role !== "user") return undefined;
+  return { message: question.content, history: buildHistory(messages.slice(0, index - 1)) };
+}
+
+function findMessage(state: ChatState, messageId: string): { conversation: Conversation; message: Message } | undefined {
+  const conversationId = state.streaming[messageId];
+  const conversation = state.conversations.find((c) => c.id === conversationId);
+  const message = conversation?.messages.find((m) => m.id === messageId);
+  return conversation && message ? { conversation, message } : undefined;
 }
 
 export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): ChatApiHooks {
@@ -55,11 +76,18 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   const [storage, setStorage] = useState<StorageStatus>("loading");
   const stateRef = useRef(state);
   stateRef.current = state;
-  const runsRef = useRef(new Map<string, AbortController>());
+  /** Replies running in this tab: Stop aborts, flush hands over text not rendered yet (before a save on leaving). */
+  const runsRef = useRef(new Map<string, { controller: AbortController; flush: () => void }>());
+  const locks = useMemo(() => createReplyLocks(), []);
+  /** Replies this tab has started or picked up (each is picked up once). */
+  const pickedUpRef = useRef(new Set<string>());
   const api: ChatApi = useMemo(() => createChatApi(apiBaseUrl, authorizedFetch(tokens)), [apiBaseUrl, tokens]);
 
   // Read the stored conversations once.
   const storeRef = useRef<ConversationStore | null>(null);
+  const savedRef = useRef(new Map<string, Conversation>());
+  /** The counts the store already has from this tab (plus what it had when read). */
+  const savedStatsRef = useRef<SessionStats>(NO_STATS);
   useEffect(() => {
     let cancelled = false;
     openConversationStore()
@@ -67,6 +95,9 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
         const stored = await store.load();
         if (cancelled) return;
         storeRef.current = store;
+        // What was just read is what is stored: nothing to write back (another tab may be saving newer text).
+        for (const c of stored.conversations) savedRef.current.set(c.id, c);
+        savedStatsRef.current = stored.stats ?? NO_STATS;
         dispatch({ type: "hydrate", ...stored });
         setStorage("ok");
       })
@@ -83,27 +114,36 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
 
   // Save what changed: at once when idle, at most every SAVE_INTERVAL_MS while replies stream.
   // Conversation objects are replaced on every change (reducer), so identity tells what changed.
-  const savedRef = useRef(new Map<string, Conversation>());
   const savedActiveRef = useRef<string | null>(null);
   const lastSaveRef = useRef(0);
   const savingRef = useRef(false);
   const [saveTick, setSaveTick] = useState(0);
-  const save = useCallback(async () => {
+  /** A save asked for while one was running: run it as soon as that one ends (leaving the page cannot wait a second). */
+  const saveAgainRef = useRef(false);
+  const save = useCallback(async (): Promise<void> => {
     const store = storeRef.current;
-    if (!store || savingRef.current) return;
-    const { conversations, activeId } = stateRef.current;
+    if (!store) return;
+    if (savingRef.current) {
+      saveAgainRef.current = true;
+      return;
+    }
+    const { conversations, activeId, stats } = stateRef.current;
     const saved = savedRef.current;
-    const put = conversations.filter((c) => saved.get(c.id) !== c);
+    // A reply another tab owns is saved by that tab; this one only shows it.
+    const put = conversations.filter((c) => saved.get(c.id) !== c && !c.messages.some((m) => m.followed));
     const present = new Set(conversations.map((c) => c.id));
     const remove = [...saved.keys()].filter((id) => !present.has(id));
-    if (put.length === 0 && remove.length === 0 && activeId === savedActiveRef.current) return;
+    const added = statsDelta(stats, savedStatsRef.current);
+    const statsChanged = Object.values(added).some((n) => n !== 0);
+    if (put.length === 0 && remove.length === 0 && activeId === savedActiveRef.current && !statsChanged) return;
     savingRef.current = true;
     lastSaveRef.current = Date.now();
     try {
-      await store.save({ put, remove, activeId });
+      await store.save({ put, remove, activeId, stats: added });
       for (const c of put) saved.set(c.id, c);
       for (const id of remove) saved.delete(id);
       savedActiveRef.current = activeId;
+      savedStatsRef.current = stats;
       setStorage("ok");
     } catch (error) {
       // Never drop anything to make room: keep everything in memory and let the user choose.
@@ -111,8 +151,12 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
     } finally {
       savingRef.current = false;
     }
+    if (saveAgainRef.current) {
+      saveAgainRef.current = false;
+      return save();
+    }
     // Changes made while this save ran are saved next.
-    if (stateRef.current.conversations !== conversations) setSaveTick((n) => n + 1);
+    if (stateRef.current.conversations !== conversations || stateRef.current.stats !== stats) setSaveTick((n) => n + 1);
   }, []);
 
   const busy = Object.keys(state.streaming).length > 0;
@@ -122,10 +166,40 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       void save();
       return;
     }
-    const wait = Math.max(0, SAVE_INTERVAL_MS - (Date.now() - lastSaveRef.current));
+    // A reply whose stream became known is saved at once: from then on a reload or another tab can resume it.
+    const unsavedStream = Object.entries(state.streaming).some(([messageId, conversationId]) => {
+      const saved = savedRef.current.get(conversationId)?.messages.find((m) => m.id === messageId);
+      const current = state.conversations.find((c) => c.id === conversationId)?.messages.find((m) => m.id === messageId);
+      return current?.stream !== undefined && !current.followed && saved?.stream?.streamId !== current.stream.streamId;
+    });
+    const wait = unsavedStream ? 0 : Math.max(0, SAVE_INTERVAL_MS - (Date.now() - lastSaveRef.current));
     const timer = setTimeout(() => void save(), wait);
     return () => clearTimeout(timer);
-  }, [state.conversations, state.activeId, state.hydrated, busy, storage, save, saveTick]);
+  }, [state.conversations, state.streaming, state.activeId, state.stats, state.hydrated, busy, storage, save, saveTick]);
+
+  // Leaving or hiding the page saves what is on screen now, not as of the last periodic save, so a
+  // reload shows every character that was shown (and resumes right after the last one).
+  useEffect(() => {
+    const saveNow = () => {
+      for (const run of runsRef.current.values()) run.flush();
+      // Synchronously first: the IndexedDB save below may not commit before the page goes.
+      const { streaming, conversations } = stateRef.current;
+      const tails: UnsavedReply[] = [];
+      for (const [messageId, conversationId] of Object.entries(streaming)) {
+        const m = conversations.find((c) => c.id === conversationId)?.messages.find((x) => x.id === messageId);
+        if (m?.stream && !m.followed) tails.push({ conversationId, messageId, content: m.content, stream: m.stream });
+      }
+      writeUnsaved(undefined, tails);
+      void save();
+    };
+    const onVisibility = () => document.visibilityState === "hidden" && saveNow();
+    window.addEventListener("pagehide", saveNow);
+    document.addEventListener("visibilitychange", onVisibility);
+    return () => {
+      window.removeEventListener("pagehide", saveNow);
+      document.removeEventListener("visibilitychange", onVisibility);
+    };
+  }, [save]);
 
   // While storage is full, every deletion the user makes is a chance to save again.
   const count = state.conversations.length;
@@ -138,55 +212,102 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   // Leaving the page stops every reply, so the server stops generating (and billing) for nobody.
   useEffect(() => {
     const runs = runsRef.current;
-    return () => runs.forEach((controller) => controller.abort());
+    return () => runs.forEach((run) => run.controller.abort());
   }, []);
 
-  const startRun = useCallback(
-    async (messageId: string, message: string, history: ReturnType<typeof buildHistory>) => {
+  /**
+   * Runs a reply in this tab until it ends, and shows how it ended. `resumeFrom`: continue that stream
+   * (after a reload or in a second tab) instead of asking. `follow`: another tab owns the reply; a
+   * failure that would re-ask the turn ends the run as "lost" instead (the owner re-asks).
+   */
+  const execute = useCallback(
+    async (
+      messageId: string,
+      body: { message: string; history: ReturnType<typeof buildHistory> },
+      { resumeFrom, follow = false, askAgainIfGone = true }: { resumeFrom?: StreamPosition; follow?: boolean; askAgainIfGone?: boolean } = {},
+    ): Promise<RunOutcome> => {
       const controller = new AbortController();
-      runsRef.current.set(messageId, controller);
       const runStart = performance.now();
-      let chunks = 0;
-      let firstChunkAt: number | undefined;
-      let lastChunkAt = 0;
+      // Per attempt: the rate shown is the one of the attempt whose text is on screen.
+      let firstTextAt: number | undefined;
+      let attemptChunks = 0;
+      let attemptFirst: number | undefined;
+      let attemptLast = 0;
+      // A resumed attempt's span includes time without a connection: its rate is the server's.
+      let attemptResumed = resumeFrom !== undefined;
       const clientMetrics = (): ReplyMetrics | undefined =>
-        firstChunkAt === undefined
+        firstTextAt === undefined
           ? undefined
-          : { clientTtftMs: firstChunkAt - runStart, clientStreamMs: lastChunkAt - firstChunkAt, chunks };
+          : {
+              clientTtftMs: resumeFrom ? undefined : firstTextAt - runStart,
+              clientStreamMs: attemptResumed || attemptFirst === undefined ? undefined : attemptLast - attemptFirst,
+              chunks: attemptResumed ? undefined : attemptChunks,
+            };
 
-      // Each frame flush renders synchronously (flushSync) so the new text is on screen in that frame.
+      // Each frame flush renders synchronously (flushSync) so the new text is on screen in that frame,
+      // with the id of the frame its last character came from, so what is kept is what is resumed.
+      let pendingEventId = "";
       const batcher = createFrameBatcher((text, count) =>
-        measureFlush(count, () => flushSync(() => dispatch({ type: "appendText", messageId, text }))),
+        measureFlush(count, () => flushSync(() => dispatch({ type: "appendText", messageId, text, lastEventId: pendingEventId }))),
       );
+      runsRef.current.set(messageId, { controller, flush: () => batcher.flush() });
 
-      setAnnouncement("Assistant is replying.");
-      const outcome = await runReply(api, { message, history }, controller.signal, {
-        onMeta: (meta) => dispatch({ type: "meta", messageId, model: meta.model }),
-        onChunk: (text) => {
-          const now = performance.now();
-          firstChunkAt ??= now;
-          lastChunkAt = now;
-          chunks++;
-          batcher.push(text);
+      if (!follow) setAnnouncement(resumeFrom ? "Resuming the reply." : "Assistant is replying.");
+      const outcome = await runReply(
+        api,
+        body,
+        controller.signal,
+        {
+          onMeta: (meta, eventId) => dispatch({ type: "meta", messageId, model: meta.model, streamId: meta.streamId, lastEventId: eventId }),
+          onChunk: (text, eventId) => {
+            const now = performance.now();
+            firstTextAt ??= now;
+            attemptFirst ??= now;
+            attemptLast = now;
+            attemptChunks++;
+            pendingEventId = eventId;
+            batcher.push(text);
+          },
+          onRestarting: (attempt, retryAt, reason, network) => {
+            batcher.flush();
+            attemptChunks = 0;
+            attemptFirst = undefined;
+            attemptResumed = false;
+            dispatch({ type: "reconnecting", messageId, attempt, retryAt, reason, network });
+            setAnnouncement(`${reason.message} Asking again, attempt ${attempt} of ${MAX_RECONNECTS}. The earlier text is kept.`);
+          },
+          onResuming: (attempt, retryAt, reason) => {
+            batcher.flush();
+            attemptResumed = true;
+            dispatch({ type: "resuming", messageId, attempt, retryAt, reason });
+            setAnnouncement(`${reason.message} Resuming the reply.`);
+          },
+          onResumed: () => dispatch({ type: "resumed", messageId }),
+          onOffline: (offline) => {
+            batcher.flush();
+            dispatch({ type: "offline", messageId, offline });
+            setAnnouncement(offline ? "Offline. The reply continues when the connection is back." : "Back online.");
+          },
         },
-        onRestarting: (attempt, retryAt, reason) => {
-          batcher.flush();
-          chunks = 0;
-          dispatch({ type: "reconnecting", messageId, attempt, retryAt, reason });
-          setAnnouncement(`${reason.message} Reconnecting, attempt ${attempt} of ${MAX_RECONNECTS}.`);
-        },
-        onResuming: (_attempt, retryAt, reason) => {
-          batcher.flush();
-          dispatch({ type: "resuming", messageId, retryAt, reason });
-          setAnnouncement(`${reason.message} Resuming the reply.`);
-        },
-        onResumed: () => dispatch({ type: "resumed", messageId }),
-      });
+        { resumeFrom: resumeFrom && { streamId: resumeFrom.streamId, lastEventId: resumeFrom.lastEventId }, follow, askAgainIfGone },
+      );
       batcher.flush();
       batcher.cancel();
+      if (runsRef.current.get(messageId)?.controller === controller) runsRef.current.delete(messageId);
       switch (outcome.kind) {
         case "done": {
           const { result } = outcome;
+          if (result.finishReason === "cancelled") {
+            // Not stopped here: by another tab or client, or by the server when nobody read it for its grace window.
+            const failure = {
+              kind: "incomplete" as const,
+              message: "The reply was stopped on the server before it finished (from another tab or window, or because nobody was reading it).",
+              retryable: true,
+            };
+            dispatch({ type: "fail", messageId, failure, client: clientMetrics() });
+            setAnnouncement(`Reply failed: ${failure.message}`);
+            break;
+          }
           dispatch({ type: "finish", messageId, ...result, client: clientMetrics() });
           setAnnouncement(
             result.finishReason === "length"
@@ -208,11 +329,96 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
           setAnnouncement(`Reply failed: ${failure.message}`);
           break;
         }
+        case "lost":
+          break;
       }
-      if (runsRef.current.get(messageId) === controller) runsRef.current.delete(messageId);
+      return outcome;
     },
     [api],
   );
+
+  /** A new reply (send, Regenerate, Retry): this tab owns it from the start. */
+  const startRun = useCallback(
+    (messageId: string, message: string, history: ReturnType<typeof buildHistory>) => {
+      pickedUpRef.current.add(messageId);
+      void locks.hold(messageId, () => execute(messageId, { message, history }));
+    },
+    [execute, locks],
+  );
+
+  /**
+   * A reply that was streaming when the page was last saved: resume it here when no other tab owns
+   * it; otherwise follow it and take it over when that tab lets go (closed, or its run ended).
+   */
+  const pickUp = useCallback(
+    async (messageId: string) => {
+      const found = findMessage(stateRef.current, messageId);
+      const body = found && bodyFor(found.conversation, messageId);
+      const stream = found?.message.stream;
+      if (!found) return;
+      if (!body || !stream) {
+        // Nothing to resume from or to ask with (a damaged record): keep the text and offer Retry.
+        dispatch({ type: "fail", messageId, failure: { kind: "network", message: "Interrupted: this reply cannot be resumed.", retryable: true } });
+        return;
+      }
+      const owned = await locks.tryHold(messageId, () => execute(messageId, body, { resumeFrom: stream, askAgainIfGone: false }));
+      if (owned.held) return;
+
+      dispatch({ type: "follow", messageId, followed: true });
+      let owner = false;
+      let release = () => {};
+      const letGo = new Promise<void>((resolve) => (release = resolve));
+      let granted = () => {};
+      const grant = new Promise<void>((resolve) => (granted = resolve));
+      const waiting = new AbortController();
+      const lock = locks
+        .hold(
+          messageId,
+          async () => {
+            owner = true;
+            // This tab owns the reply now: it saves it from here on.
+            dispatch({ type: "follow", messageId, followed: false });
+            granted();
+            await letGo;
+          },
+          waiting.signal,
+        )
+        .catch(() => {});
+      try {
+        const outcome = await execute(messageId, body, { resumeFrom: stream, follow: true });
+        if (outcome.kind !== "lost") return;
+        if (!owner) {
+          // The owner re-asks or ends the reply; once it lets go, continue from what it saved.
+          await grant;
+          const stored = await storeRef.current?.get(found.conversation.id);
+          if (stored) {
+            savedRef.current.set(stored.id, stored);
+            flushSync(() => dispatch({ type: "adopt", conversation: stored }));
+          }
+        }
+        const now = findMessage(stateRef.current, messageId);
+        const nowBody = now && bodyFor(now.conversation, messageId);
+        if (now?.message.status !== "streaming" || !nowBody) return;
+        if (now.message.stream) await execute(messageId, nowBody, { resumeFrom: now.message.stream, askAgainIfGone: false });
+        else dispatch({ type: "fail", messageId, failure: { kind: "network", message: "Interrupted before the reply could be resumed.", retryable: true } });
+      } finally {
+        waiting.abort();
+        release();
+        await lock;
+      }
+    },
+    [execute, locks],
+  );
+
+  // Once the stored chats are read: every reply that was streaming when they were saved is picked up.
+  useEffect(() => {
+    if (!state.hydrated) return;
+    for (const messageId of Object.keys(stateRef.current.streaming)) {
+      if (pickedUpRef.current.has(messageId)) continue;
+      pickedUpRef.current.add(messageId);
+      void pickUp(messageId);
+    }
+  }, [state.hydrated, pickUp]);
 
   const send = useCallback(
     (raw: string): boolean => {
@@ -230,7 +436,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
         text,
         now: Date.now(),
       });
-      void startRun(assistantId, text, history);
+      startRun(assistantId, text, history);
       return true;
     },
     [startRun],
@@ -245,7 +451,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       const userTurn: Message | undefined = conversation.messages[index - 1];
       if (index !== conversation.messages.length - 1 || userTurn?.role !== "user") return;
       dispatch({ type: "restartReply", conversationId: conversation.id, messageId, now: Date.now() });
-      void startRun(messageId, userTurn.content, buildHistory(conversation.messages.slice(0, index - 1)));
+      startRun(messageId, userTurn.content, buildHistory(conversation.messages.slice(0, index - 1)));
     },
     [startRun],
   );
@@ -262,7 +468,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
 
   const stop = useCallback((conversationId: string) => {
     const messageId = streamingMessageIn(stateRef.current, conversationId);
-    if (messageId) runsRef.current.get(messageId)?.abort();
+    if (messageId) runsRef.current.get(messageId)?.controller.abort();
   }, []);
 
   const deleteChat = useCallback((id: string): DeletedChat | undefined => {
@@ -270,7 +476,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
     const index = current.conversations.findIndex((c) => c.id === id);
     if (index < 0) return undefined;
     const streamingId = streamingMessageIn(current, id);
-    if (streamingId) runsRef.current.get(streamingId)?.abort();
+    if (streamingId) runsRef.current.get(streamingId)?.controller.abort();
     dispatch({ type: "deleteChat", id });
     // A reply that was streaming is kept as stopped, so Undo brings back what was on screen.
     const conversation = current.conversations[index];
@@ -278,7 +484,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       ? {
           ...conversation,
           messages: conversation.messages.map((m) =>
-            m.id === streamingId ? { ...m, status: "stopped" as const, finishReason: "cancelled" as const, restartPending: false, resuming: false, retryAt: undefined } : m,
+            m.id === streamingId ? { ...m, status: "stopped" as const, finishReason: "cancelled" as const, restartPending: false, resuming: false, offline: undefined, followed: undefined, retryAt: undefined } : m,
           ),
         }
       : conversation;
@@ -294,5 +500,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   const newChat = useCallback(() => dispatch({ type: "newChat" }), []);
   const selectChat = useCallback((id: string) => dispatch({ type: "selectChat", id }), []);
 
-  return { state, announcement, storage, send, stop, restart, editLastTurn, newChat, selectChat, deleteChat, undoDelete, retrySave };
+  const dismissAttempt = useCallback((messageId: string, index: number) => dispatch({ type: "dismissAttempt", messageId, index }), []);
+
+  return { state, announcement, storage, send, stop, restart, editLastTurn, newChat, selectChat, deleteChat, undoDelete, retrySave, dismissAttempt };
 }
