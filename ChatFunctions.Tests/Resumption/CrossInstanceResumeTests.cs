@@ -15,8 +15,8 @@ namespace ChatFunctions.Tests.Resumption;
 
 /// <summary>
 /// Two app processes sharing one Azurite (issue 8, "Cross-instance"): a stream started on A resumes on B mid-reply
-/// (B replays the stored frames and follows new ones until done) and after done (a replay), byte for byte; DELETE on B
-/// stops A's model call; an expired stream is 410 on both. The resume delay behind the producer is printed; only a
+/// (B replays the stored frames and follows new ones until done) and after done (a replay), byte for byte; an expired
+/// stream is 410 on both. Stops across instances: <see cref="CrossInstanceStopTests"/>. The resume delay behind the producer is printed; only a
 /// generous bound is asserted (the real numbers are the benchmark's, docs/benchmarks.md).
 /// </summary>
 [Collection(UsesAzurite.Name)]
@@ -66,38 +66,12 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
     }
 
     [Fact]
-    public async Task DELETE_on_B_stops_the_model_call_on_A_within_the_flush_interval_and_an_expired_stream_is_410_on_both()
+    public async Task An_expired_stream_is_410_on_both_instances_for_the_resume_and_the_EventSource_reconnect()
     {
         await using var apps = await TwoInstances.StartAsync(azurite.ConnectionString());
-        apps.Fake.DefaultScript = ResumeAtRandomCutsTests.DeterministicReply(TimeSpan.FromMilliseconds(100));
         using var a = RawSse.NonDrainingClient(apps.A.BaseAddress);
         using var b = RawSse.NonDrainingClient(apps.B.BaseAddress);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-
-        // The page's Stop: it drops its own connection (to A) and sends DELETE, which reaches B.
-        var first = await RawSse.ReadFramesAsync(a, RawSse.Post("stop me"), 3, cts.Token);
-        var streamId = RawSse.StreamIdOf(first[0].Text);
-        var request = Assert.Single(apps.Fake.Requests);
-        var deleteSent = Stopwatch.GetTimestamp();
-        using (var stop = await b.DeleteAsync($"/api/chat/streams/{streamId}", cts.Token))
-        {
-            Assert.Equal(HttpStatusCode.NoContent, stop.StatusCode);
-        }
-
-        var answered = Stopwatch.GetTimestamp();
-        await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
-        var afterAnswer = Stopwatch.GetElapsedTime(answered, request.AbortedTimestamp!.Value);
-        output.WriteLine($"DELETE on B: answered in {Stopwatch.GetElapsedTime(deleteSent, answered).TotalMilliseconds:F0} ms; A's upstream aborted {afterAnswer.TotalMilliseconds:F0} ms later (flush interval 250 ms)");
-        // A looks at the store once per flush interval (250 ms): the bound is that plus one store round trip, which on
-        // this shared 2-core machine's Azurite takes up to a second (B's own DELETE, three round trips, took 0.2–1.2 s).
-        Assert.True(afterAnswer < TimeSpan.FromMilliseconds(250 + 1_500), $"A's upstream was aborted {afterAnswer.TotalMilliseconds:F0} ms after B answered the DELETE");
-        Assert.True(request.TokenSentTimestamps.Count < 40);
-
-        // Everyone sees how it ended: B follows the stored log to done "cancelled".
-        var rest = await RawSse.ReadAllAsync(b, RawSse.Resume(streamId, $"{streamId}:3"), cts.Token);
-        var frames = WireHost.ParseFrames(string.Concat(first.Select(f => f.Text)) + rest);
-        SseClient.AssertWellFormed(frames);
-        FrameAssert.Done(frames[^1], "cancelled");
 
         // Expired: a stream whose log was created two hours ago (retention 60 minutes) is gone on both instances.
         var expired = StreamId.New();
@@ -116,7 +90,7 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
             await AssertProblemAsync(eventSource, 410, "streamId");
         }
 
-        Assert.Single(apps.Fake.Requests);
+        Assert.Empty(apps.Fake.Requests);
     }
 
     [Fact]

@@ -100,16 +100,150 @@ public class LiveRepliesTests
         Assert.True(reply.Stopping.IsCancellationRequested);
     }
 
-    [Fact]
-    public async Task WithASharedStore_AStopAskedForOnAnotherInstance_IsSeenWithinAFlushInterval()
+    [Theory]
+    [InlineData(true, true)]   // a reader keeps up here, the model streams: the next append fails on the version
+    [InlineData(true, false)]  // a reader keeps up here, the model is silent: the state read in the append's place
+    [InlineData(false, true)]  // nobody reads here
+    [InlineData(false, false)]
+    public async Task WithASharedStore_AStopAskedForOnAnotherInstance_ReachesTheModelCallWithinTheContactInterval(bool readerAttached, bool modelStreams)
     {
-        var store = SharedStore(cancelRequested: true, readerSeenAt: null);
-        using var replies = Create(store.Object);
+        using var memory = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(memory);
+        using var streamer = new Trickle();
+        using var replies = Create(store, streamer);
         var reply = replies.Start("r", Request, Anonymous);
-        reply.Log.Attach(0).Dispose();
+        var reader = reply.Log.Attach(0);
+        await WaitUntilAsync(() => memory.Count == 1);
+        if (!readerAttached)
+        {
+            reader.Dispose();
+        }
 
-        _time.Advance(TimeSpan.FromMilliseconds(250));
+        // Some beats first, so the persister is mid-cadence, not at its start.
+        for (var i = 0; i < 3; i++)
+        {
+            await BeatAsync(streamer, reply, reader, modelStreams);
+        }
+
+        Assert.True(await store.RequestCancelAsync(reply.StreamId, CancellationToken.None));
+        for (var beat = 0; beat < LiveReplies.ContactBeats && reply.StopReason == StreamStopReason.None; beat++)
+        {
+            await BeatAsync(streamer, reply, reader, modelStreams);
+        }
+
         await WaitUntilAsync(() => reply.StopReason == StreamStopReason.Cancelled);
+
+        // The ending reaches the store at once, not at the next beat: whoever stopped it is waiting for it.
+        await WaitUntilAsync(() => reply.Log.IsCompleted && memory.TotalBytes == reply.Log.Published);
+        var stored = Encoding.UTF8.GetString((await memory.ReadAsync(reply.StreamId, 0, CancellationToken.None))!.Bytes.Span);
+        var last = stored.TrimEnd('\n').Split("\n\n")[^1];
+        Assert.Contains("data: {\"done\":true,\"finishReason\":\"cancelled\"", last, StringComparison.Ordinal);
+        reader.Dispose();
+    }
+
+    [Fact]
+    public async Task WhileAReaderKeepsUpHere_AReaderThatAnnouncesItselfElsewhere_GetsAnAppendEveryInterval_UntilItsMarkIsAGraceWindowOld()
+    {
+        using var memory = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(memory);
+        using var streamer = new Trickle();
+        using var replies = Create(store, streamer);
+        var reply = replies.Start("r", Request, Anonymous);
+        using var reader = reply.Log.Attach(0);
+        await WaitUntilAsync(() => memory.Count == 1);
+
+        async Task<int> StoredChunksAfterBeatsAsync(int beats)
+        {
+            var storedBefore = memory.TotalBytes;
+            var lagging = 0;
+            for (var i = 0; i < beats; i++)
+            {
+                await BeatAsync(streamer, reply, reader, modelStreams: true);
+                // Each beat's chunk is stored by the end of that beat when appends come every interval.
+                lagging += memory.TotalBytes < reply.Log.Published ? 1 : 0;
+            }
+
+            Assert.True(memory.TotalBytes > storedBefore);
+            return lagging;
+        }
+
+        // The attached cadence: an append every ContactBeats intervals, so some beats end with chunks not yet stored.
+        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / LiveReplies.ContactBeats - 1);
+
+        // A reader on another instance announces itself; the next append meets its mark, and from then on every beat.
+        await store.MarkReaderAsync(reply.StreamId, CancellationToken.None);
+        await StoredChunksAfterBeatsAsync(LiveReplies.ContactBeats + 1);
+        for (var i = 0; i < 8; i++)
+        {
+            // Every beat's chunk is stored in that beat: nothing waits for a later one (the clock stands still meanwhile).
+            await BeatAsync(streamer, reply, reader, modelStreams: true);
+            await WaitUntilAsync(() => memory.TotalBytes == reply.Log.Published);
+        }
+
+        // A mark older than the grace window no longer counts: back to the attached cadence.
+        _time.Advance(_options.Grace);
+        await StoredChunksAfterBeatsAsync(LiveReplies.ContactBeats + 1);
+        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / LiveReplies.ContactBeats - 1);
+        reply.Stop(StreamStopReason.Cancelled);
+    }
+
+    [Fact]
+    public async Task AStopSentHere_ForAStreamProducedElsewhere_Is204AtOnceWhenItEndedOrItsProducerIsGone_And504WhenNobodyConfirmsItInTime()
+    {
+        using var memory = new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1));
+        var store = new ReportedShared(memory);
+        using var replies = Create(store);
+        var chat = new ChatServiceOptions();
+        var resumer = new StreamResumer(replies, store, Options.Create(_options), Options.Create(chat), _time, _observer.Object, NullLogger<StreamResumer>.Instance);
+
+        async Task<string> LogAsync(bool done)
+        {
+            var id = StreamId.New();
+            await store.CreateAsync(id, null, CancellationToken.None);
+            var frames = $"id: {id}:1\ndata: {{\"meta\":{{}}}}\n\n" + (done ? $"id: {id}:2\ndata: {{\"done\":true,\"finishReason\":\"stop\"}}\n\n" : "");
+            await store.AppendAsync(id, 0, Encoding.UTF8.GetBytes(frames), null, CancellationToken.None);
+            return id;
+        }
+
+        // Ended: nothing runs, nothing to ask.
+        var ended = await LogAsync(done: true);
+        Assert.Null(await resumer.StopAsync(ended, Anonymous, CancellationToken.None));
+        Assert.False((await store.GetStateAsync(ended, CancellationToken.None))!.CancelRequested);
+
+        // Its producer is gone: the log has not grown for longer than a live producer ever pauses.
+        var gone = await LogAsync(done: false);
+        _time.Advance(TimeSpan.FromSeconds(chat.UpstreamIdleTimeoutSeconds + 15) + TimeSpan.FromMilliseconds(1));
+        Assert.Null(await resumer.StopAsync(gone, Anonymous, CancellationToken.None));
+
+        // Live-looking, but no producer stores an ending: 504 once the confirmation wait has passed, not before.
+        var orphan = await LogAsync(done: false);
+        var asked = _time.GetUtcNow();
+        var stopping = resumer.StopAsync(orphan, Anonymous, CancellationToken.None);
+        while (!stopping.IsCompleted)
+        {
+            Assert.True(_time.GetUtcNow() - asked <= resumer.StopConfirmWait + _options.FlushInterval, "the stop waited past its confirmation wait");
+            _time.Advance(_options.FlushInterval / 2);
+            await Task.Delay(5);
+        }
+
+        var rejection = await stopping;
+        Assert.Equal(504, rejection?.Status);
+        Assert.Equal("streamId", rejection!.Field);
+        Assert.True(_time.GetUtcNow() - asked >= resumer.StopConfirmWait);
+        Assert.True((await store.GetStateAsync(orphan, CancellationToken.None))!.CancelRequested);
+    }
+
+    /// <summary>One flush interval: a chunk from the model (or none), the reader keeping up, the clock moved on.</summary>
+    private async Task BeatAsync(Trickle streamer, LiveReply reply, StreamLog.Reader reader, bool modelStreams)
+    {
+        if (modelStreams)
+        {
+            streamer.Write(reply);
+        }
+
+        reader.Advance(reply.Log.Published);
+        _time.Advance(TimeSpan.FromMilliseconds(250));
+        await Task.Delay(10);
     }
 
     [Fact]
@@ -121,14 +255,19 @@ public class LiveRepliesTests
         var reply = replies.Start("r", Request, Anonymous);
         reply.Log.Attach(0).Dispose();
 
+        int StateReads() => store.Invocations.Count(i => i.Method.Name == nameof(IStreamLogStore.GetStateAsync));
         for (var second = 0; second < 90; second++)
         {
             seen = _time.GetUtcNow(); // the follower marks itself every few seconds
+            var reads = StateReads();
             for (var tick = 0; tick < 4; tick++)
             {
                 _time.Advance(TimeSpan.FromMilliseconds(250));
                 await Task.Yield();
             }
+
+            // The persister saw this mark (it reads the state when the model sent nothing new) before the clock goes on.
+            await WaitUntilAsync(() => StateReads() > reads);
         }
 
         await Task.Delay(50);
@@ -149,8 +288,8 @@ public class LiveRepliesTests
     {
         var store = new Mock<IStreamLogStore>();
         store.SetupGet(s => s.IsShared).Returns(true);
-        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
-        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync("v");
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new StreamLogUnavailableException("down"));
         var streamer = new Frames(100);
         using var replies = Create(store.Object, streamer);
@@ -182,19 +321,19 @@ public class LiveRepliesTests
     }
 
     [Fact]
-    public async Task WhileAReaderIsAttached_AppendsComeEveryFourIntervals_AndAtOnceWhenItLeaves()
+    public async Task WhileAReaderIsAttached_AppendsComeEveryOtherInterval_AndEveryIntervalOnceItLeaves()
     {
         var appends = new List<DateTimeOffset>();
         var store = SharedStore(cancelRequested: false, readerSeenAt: null);
-        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .Callback(() => { lock (appends) { appends.Add(_time.GetUtcNow()); } })
-            .Returns(Task.CompletedTask);
+            .ReturnsAsync(Appended);
         using var streamer = new Trickle();
         using var replies = Create(store.Object, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         var reader = reply.Log.Attach(0);
 
-        for (var i = 0; i < 16; i++) // 4 s with a reader: about one append a second, not four
+        for (var i = 0; i < 16; i++) // 4 s with a reader: an append every ContactBeats intervals, not every one
         {
             streamer.Write(reply);
             _time.Advance(TimeSpan.FromMilliseconds(250));
@@ -208,7 +347,7 @@ public class LiveRepliesTests
             attached = appends.Count;
         }
 
-        Assert.InRange(attached, 3, 5);
+        Assert.InRange(attached, (16 / LiveReplies.ContactBeats) - 1, (16 / LiveReplies.ContactBeats) + 1);
 
         reader.Dispose();
         for (var i = 0; i < 8; i++) // 2 s without: every interval
@@ -227,13 +366,13 @@ public class LiveRepliesTests
     }
 
     [Fact]
-    public async Task AReaderThatStaysToTheEnd_CostsAnAppendASecond_PlusTheLast_TheDetachAfterDoneAddsNone()
+    public async Task AReaderThatStaysToTheEnd_CostsAnAppendEveryContactInterval_PlusTheLast_TheDetachAfterDoneAddsNone()
     {
         var appends = 0;
         var store = SharedStore(cancelRequested: false, readerSeenAt: null);
-        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .Callback(() => Interlocked.Increment(ref appends))
-            .Returns(Task.CompletedTask);
+            .ReturnsAsync(Appended);
         using var streamer = new Trickle();
         using var replies = Create(store.Object, streamer);
         var reply = replies.Start("r", Request, Anonymous);
@@ -262,10 +401,11 @@ public class LiveRepliesTests
             await Task.Delay(5);
         }
 
-        // One a second for 20 s (the first may come before the reader attached), and the last batch with done; the
-        // detach adds none. Fewer if a busy machine runs the persister late (its cadence counts from its last append);
-        // the interval cadence would make about 80.
-        Assert.InRange(Volatile.Read(ref appends), 16, 22);
+        // One every ContactBeats intervals for 20 s (the first may come before the reader attached), and the last batch
+        // with done; the detach adds none. Fewer if a busy machine runs the persister late; the interval cadence would
+        // make about 80.
+        const int Expected = 80 / LiveReplies.ContactBeats;
+        Assert.InRange(Volatile.Read(ref appends), Expected - 4, Expected + 2);
     }
 
     [Fact]
@@ -330,17 +470,17 @@ public class LiveRepliesTests
         var appends = new List<(long Offset, byte[] Frames, bool Completed)>();
         var store = new Mock<IStreamLogStore>();
         store.SetupGet(s => s.IsShared).Returns(false);
-        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync("v");
         LiveReplies? live = null;
-        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
-            .Callback((string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken _) =>
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
+            .Callback((string streamId, long offset, ReadOnlyMemory<byte> frames, string? _, CancellationToken _) =>
             {
                 lock (appends)
                 {
                     appends.Add((offset, frames.ToArray(), live!.Find(streamId)!.Log.IsCompleted));
                 }
             })
-            .Returns(Task.CompletedTask);
+            .ReturnsAsync(Appended);
         using var replies = live = Create(store.Object, new Frames(40));
         var reply = replies.Start("r", Request, Anonymous);
 
@@ -431,7 +571,7 @@ public class LiveRepliesTests
     public async Task WithASharedStoreThatGaveUp_AFinishedReply_StaysInMemoryForTheGraceWindow_AndResumesFromThere()
     {
         var store = SharedStore(cancelRequested: false, readerSeenAt: null);
-        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>()))
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<string?>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new StreamLogUnavailableException("down"));
         using var replies = Create(store.Object, new Frames(5));
         var reply = replies.Start("r", Request, Anonymous);
@@ -569,10 +709,10 @@ public class LiveRepliesTests
     {
         public bool IsShared => true;
 
-        public Task CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken) => inner.CreateAsync(streamId, ownerKey, cancellationToken);
+        public Task<string> CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken) => inner.CreateAsync(streamId, ownerKey, cancellationToken);
 
-        public Task AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
-            inner.AppendAsync(streamId, offset, frames, cancellationToken);
+        public Task<StreamLogAppend> AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, string? expectedVersion, CancellationToken cancellationToken) =>
+            inner.AppendAsync(streamId, offset, frames, expectedVersion, cancellationToken);
 
         public Task<StreamLogRead?> ReadAsync(string streamId, long fromOffset, CancellationToken cancellationToken) => inner.ReadAsync(streamId, fromOffset, cancellationToken);
 
@@ -613,12 +753,14 @@ public class LiveRepliesTests
         Assert.Equal(StreamStopReason.Cancelled, reply.StopReason);
     }
 
+    private static readonly StreamLogAppend Appended = new(true, "v", null);
+
     private Mock<IStreamLogStore> SharedStore(bool cancelRequested, Func<DateTimeOffset?>? readerSeenAt)
     {
         var store = new Mock<IStreamLogStore>();
         store.SetupGet(s => s.IsShared).Returns(true);
-        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
-        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync("v");
+        store.Setup(s => s.AppendAsync(It.IsAny<string>(), It.IsAny<long>(), It.IsAny<ReadOnlyMemory<byte>>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).ReturnsAsync(Appended);
         store.Setup(s => s.GetStateAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => new StreamLogState(_time.GetUtcNow(), 0, cancelRequested, readerSeenAt?.Invoke(), _time.GetUtcNow(), null));
         return store;

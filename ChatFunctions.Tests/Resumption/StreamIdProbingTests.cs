@@ -129,14 +129,15 @@ public sealed class StreamIdProbingTests : IDisposable
             }
         }
 
-        public async Task CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken)
+        public async Task<string> CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken)
         {
-            await inner.CreateAsync(streamId, ownerKey, cancellationToken);
+            var version = await inner.CreateAsync(streamId, ownerKey, cancellationToken);
             Created(streamId).TrySetResult();
+            return version;
         }
 
-        public Task AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken) =>
-            inner.AppendAsync(streamId, offset, frames, cancellationToken);
+        public Task<StreamLogAppend> AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, string? expectedVersion, CancellationToken cancellationToken) =>
+            inner.AppendAsync(streamId, offset, frames, expectedVersion, cancellationToken);
 
         public Task<StreamLogRead?> ReadAsync(string streamId, long fromOffset, CancellationToken cancellationToken)
         {

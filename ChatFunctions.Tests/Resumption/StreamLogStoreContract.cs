@@ -199,6 +199,81 @@ public abstract class StreamLogStoreContract
     }
 
     [Fact]
+    public async Task Appends_conditional_on_the_last_version_succeed_until_a_cancel_changes_it_and_then_bring_back_the_state_that_says_so()
+    {
+        var id = NewStreamId();
+        var version = await Store.CreateAsync(id, null, default);
+        var first = Frame(id, 1, "a");
+        var second = Frame(id, 2, "b");
+
+        var appended = await Store.AppendAsync(id, 0, first, version, default);
+        Assert.True(appended.Appended);
+        Assert.Null(appended.State);
+        Assert.NotEqual(version, appended.Version);
+
+        Assert.True(await Store.RequestCancelAsync(id, default));
+        var refused = await Store.AppendAsync(id, first.Length, second, appended.Version, default);
+
+        Assert.False(refused.Appended);
+        Assert.NotNull(refused.State);
+        Assert.True(refused.State.CancelRequested);
+        Assert.Equal(first.Length, refused.State.Length);
+        Assert.Equal(refused.State.Version, refused.Version);
+        Assert.Equal(first, (await Store.ReadAsync(id, 0, default))!.Bytes.ToArray());
+
+        // With the version it was given back, the producer appends its ending.
+        var ending = await Store.AppendAsync(id, first.Length, second, refused.Version, default);
+        Assert.True(ending.Appended);
+        var all = (await Store.ReadAsync(id, 0, default))!.Bytes.ToArray();
+        Assert.Equal([.. first, .. second], all);
+    }
+
+    [Fact]
+    public async Task A_reader_mark_breaks_the_next_conditional_append_too_and_the_state_names_the_reader()
+    {
+        var id = NewStreamId();
+        var version = await Store.CreateAsync(id, null, default);
+        Time.Advance(TimeSpan.FromSeconds(3));
+        await Store.MarkReaderAsync(id, default);
+
+        var refused = await Store.AppendAsync(id, 0, Frame(id, 1, "a"), version, default);
+
+        Assert.False(refused.Appended);
+        Assert.Equal(Start.AddSeconds(3), refused.State!.ReaderSeenAt);
+        Assert.False(refused.State.CancelRequested);
+        Assert.Equal(0, (await Store.GetStateAsync(id, default))!.Length);
+    }
+
+    [Fact]
+    public async Task A_cancel_before_the_first_append_is_not_missed_the_version_comes_from_create()
+    {
+        var id = NewStreamId();
+        var version = await Store.CreateAsync(id, null, default);
+        await Store.RequestCancelAsync(id, default);
+
+        var refused = await Store.AppendAsync(id, 0, Frame(id, 1, "meta"), version, default);
+
+        Assert.False(refused.Appended);
+        Assert.True(refused.State!.CancelRequested);
+        Assert.Equal(refused.Version, (await Store.GetStateAsync(id, default))!.Version);
+    }
+
+    [Fact]
+    public async Task A_retried_conditional_append_is_not_written_twice_and_reports_the_state_it_found()
+    {
+        var id = NewStreamId();
+        var version = await Store.CreateAsync(id, null, default);
+        var first = Frame(id, 1, "once");
+
+        await Store.AppendAsync(id, 0, first, version, default);
+        var retried = await Store.AppendAsync(id, 0, first, version, default);
+
+        Assert.True(retried.Appended);
+        Assert.Equal(first.Length, retried.State!.Length);
+        Assert.Equal(first, (await Store.ReadAsync(id, 0, default))!.Bytes.ToArray());
+    }
+
+    [Fact]
     public async Task Concurrent_cancel_reader_marks_and_appends_lose_none_of_each_other()
     {
         for (var round = 0; round < 3; round++)

@@ -17,8 +17,9 @@ public sealed class ResumeOptions
     public int RetentionMinutes { get; set; } = 60;
 
     /// <summary>How often the producer appends new frames to the stream log once no reader is attached on its
-    /// instance (every fourth interval while one is): one storage write per interval, never one per token (each append
-    /// is a billed transaction).</summary>
+    /// instance or a reader follows from another (every second interval while a reader keeps up on its instance): one
+    /// storage write per interval, never one per token (each append is a billed transaction). A stop sent to another
+    /// instance reaches the model call within two intervals plus store round trips.</summary>
     [ConfigurationKeyName("CHAT_RESUME_FLUSH_MILLISECONDS")]
     [Range(50, 5_000)]
     public int FlushMilliseconds { get; set; } = 250;

@@ -11,6 +11,8 @@ namespace ChatFunctions.Resumption;
 /// Stream logs as append blobs in the <c>chat-streams</c> container of AzureWebJobsStorage, one blob per stream
 /// named by its id: one append per flush, one ranged read replays exact bytes from any offset, and the state
 /// (owner, created, cancel, reader) rides in the blob's metadata, so one download returns bytes and state together.
+/// The producer's appends carry <c>If-Match</c> with the ETag it last saw besides the append position: a metadata write
+/// (a stop, a reader's mark) changes the ETag, so the next append fails and the producer reads the new state then.
 /// </summary>
 /// <remarks>
 /// Every call is bounded: <see cref="CreateClientOptions"/> gives each HTTP attempt 3 s and retries twice, and each
@@ -71,7 +73,7 @@ public sealed class BlobStreamLogStore : IStreamLogStore
         return options;
     }
 
-    public Task CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken)
+    public Task<string> CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken)
     {
         StreamLogKeys.EnsureValidStreamId(streamId);
         StreamLogKeys.EnsureValidOwnerKey(ownerKey);
@@ -100,14 +102,14 @@ public sealed class BlobStreamLogStore : IStreamLogStore
             await EnsureContainerAsync(ct).ConfigureAwait(false);
             try
             {
-                await blob.CreateAsync(options, ct).ConfigureAwait(false);
+                return (await blob.CreateAsync(options, ct).ConfigureAwait(false)).Value.ETag.ToString();
             }
             catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound)
             {
                 // Deleted since this process created it.
                 _containerReady = false;
                 await EnsureContainerAsync(ct).ConfigureAwait(false);
-                await blob.CreateAsync(options, ct).ConfigureAwait(false);
+                return (await blob.CreateAsync(options, ct).ConfigureAwait(false)).Value.ETag.ToString();
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
             {
@@ -116,19 +118,20 @@ public sealed class BlobStreamLogStore : IStreamLogStore
                 {
                     throw new StreamLogUnavailableException("A stream log with this id already exists.");
                 }
-            }
 
-            return true;
+                // Ours, created by an attempt whose answer was lost: the ETag now (a stop may already have changed it).
+                return existing.ETag.ToString();
+            }
         }, cancellationToken);
     }
 
-    public Task AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    public Task<StreamLogAppend> AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, string? expectedVersion, CancellationToken cancellationToken)
     {
         StreamLogKeys.EnsureValidStreamId(streamId);
         StreamLogKeys.EnsureValidOffset(offset, nameof(offset));
         if (frames.IsEmpty)
         {
-            return Task.CompletedTask;
+            return Task.FromResult(new StreamLogAppend(true, expectedVersion ?? "", null));
         }
 
         return RunAsync("append", async ct =>
@@ -136,15 +139,30 @@ public sealed class BlobStreamLogStore : IStreamLogStore
             var blob = _container.GetAppendBlobClient(streamId);
             var position = offset;
             var remaining = frames;
+            var version = expectedVersion;
+            StreamLogState? seen = null;
             while (!remaining.IsEmpty)
             {
                 var block = remaining[..Math.Min(remaining.Length, MaxAppendBlockBytes)];
-                await AppendBlockAsync(blob, position, block, ct).ConfigureAwait(false);
+                var result = await AppendBlockAsync(blob, position, block, version, ct).ConfigureAwait(false);
+                seen = result.State ?? seen;
+                version = result.Version;
+                if (!result.Appended)
+                {
+                    if (position == offset)
+                    {
+                        return result;
+                    }
+
+                    // Part of this batch is in already: the rest goes after it, whatever changed (the caller sees the state).
+                    continue;
+                }
+
                 position += block.Length;
                 remaining = remaining[block.Length..];
             }
 
-            return true;
+            return new StreamLogAppend(true, version ?? "", seen);
         }, cancellationToken);
     }
 
@@ -162,7 +180,7 @@ public sealed class BlobStreamLogStore : IStreamLogStore
                 var result = (await blob.DownloadContentAsync(options, ct).ConfigureAwait(false)).Value;
                 var bytes = result.Content.ToMemory();
                 var details = result.Details;
-                return new StreamLogRead(bytes, StateOf(details.Metadata, fromOffset + bytes.Length, details.LastModified, details.CreatedOn));
+                return new StreamLogRead(bytes, StateOf(details.Metadata, fromOffset + bytes.Length, details.LastModified, details.CreatedOn, details.ETag));
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
@@ -208,26 +226,40 @@ public sealed class BlobStreamLogStore : IStreamLogStore
         }, cancellationToken);
     }
 
-    private static async Task AppendBlockAsync(AppendBlobClient blob, long position, ReadOnlyMemory<byte> block, CancellationToken cancellationToken)
+    private static async Task<StreamLogAppend> AppendBlockAsync(AppendBlobClient blob, long position, ReadOnlyMemory<byte> block, string? version, CancellationToken cancellationToken)
     {
         var options = new AppendBlobAppendBlockOptions
         {
-            Conditions = new AppendBlobRequestConditions { IfAppendPositionEqual = position },
+            Conditions = new AppendBlobRequestConditions
+            {
+                IfAppendPositionEqual = position,
+                IfMatch = version is null ? null : new ETag(version),
+            },
         };
         try
         {
             using var content = BinaryData.FromBytes(block).ToStream();
-            await blob.AppendBlockAsync(content, options, cancellationToken).ConfigureAwait(false);
+            var appended = (await blob.AppendBlockAsync(content, options, cancellationToken).ConfigureAwait(false)).Value;
+            return new StreamLogAppend(true, appended.ETag.ToString(), null);
         }
         catch (RequestFailedException e) when (e.Status == 412)
         {
-            // The log is not where this append expects it. When it already reaches past this block, this is a
-            // retry of an append that succeeded (the SDK's after a lost response, or the caller's): done, not doubled.
-            var length = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value.ContentLength;
-            if (length < position + block.Length)
+            // A condition failed; the log's properties say which. Past this block: a retry of an append that succeeded
+            // (the SDK's after a lost response, or the caller's): done, not doubled. At this position: the state changed
+            // (a stop, a reader's mark), nothing was written. Anywhere else: the log is not what its producer wrote.
+            var properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
+            var state = StateOf(properties.Metadata, properties.ContentLength, properties.LastModified, properties.CreatedOn, properties.ETag);
+            if (properties.ContentLength >= position + block.Length)
             {
-                throw new StreamLogUnavailableException("The stream log's length does not match the append offset.");
+                return new StreamLogAppend(true, state.Version, state);
             }
+
+            if (properties.ContentLength == position)
+            {
+                return new StreamLogAppend(false, state.Version, state);
+            }
+
+            throw new StreamLogUnavailableException("The stream log's length does not match the append offset.");
         }
     }
 
@@ -236,7 +268,7 @@ public sealed class BlobStreamLogStore : IStreamLogStore
         try
         {
             var properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
-            return StateOf(properties.Metadata, properties.ContentLength, properties.LastModified, properties.CreatedOn);
+            return StateOf(properties.Metadata, properties.ContentLength, properties.LastModified, properties.CreatedOn, properties.ETag);
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {
@@ -244,14 +276,15 @@ public sealed class BlobStreamLogStore : IStreamLogStore
         }
     }
 
-    private static StreamLogState StateOf(IDictionary<string, string> metadata, long length, DateTimeOffset lastModified, DateTimeOffset blobCreatedOn) =>
+    private static StreamLogState StateOf(IDictionary<string, string> metadata, long length, DateTimeOffset lastModified, DateTimeOffset blobCreatedOn, ETag etag) =>
         new(
             CreatedAt: StreamLogKeys.ParseTime(metadata.TryGetValue(CreatedKey, out var created) ? created : null) ?? blobCreatedOn,
             Length: length,
             CancelRequested: metadata.TryGetValue(CancelKey, out var cancel) && cancel == "true",
             ReaderSeenAt: StreamLogKeys.ParseTime(metadata.TryGetValue(ReaderSeenKey, out var seen) ? seen : null),
             LastModified: lastModified,
-            OwnerKey: StreamLogKeys.DecodeOwnerKey(metadata.TryGetValue(OwnerKey, out var owner) ? owner : null));
+            OwnerKey: StreamLogKeys.DecodeOwnerKey(metadata.TryGetValue(OwnerKey, out var owner) ? owner : null),
+            Version: etag.ToString());
 
     /// <summary>Metadata is replaced as a whole, so it is read, changed and written back only if nobody wrote in between.</summary>
     /// <param name="change">Changes the metadata; false when it already says what it should (no write needed).</param>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 
 namespace ChatFunctions.Resumption;
 
@@ -48,25 +49,26 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
     /// <summary>Logs held now (swept ones excluded).</summary>
     public int Count => _logs.Count;
 
-    public Task CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken)
+    public Task<string> CreateAsync(string streamId, string? ownerKey, CancellationToken cancellationToken)
     {
         StreamLogKeys.EnsureValidStreamId(streamId);
         StreamLogKeys.EnsureValidOwnerKey(ownerKey);
-        if (!_logs.TryAdd(streamId, new Log(ownerKey, _timeProvider.GetUtcNow())))
+        var log = new Log(ownerKey, _timeProvider.GetUtcNow());
+        if (!_logs.TryAdd(streamId, log))
         {
             throw new StreamLogUnavailableException("A stream log with this id already exists.");
         }
 
-        return Task.CompletedTask;
+        return Task.FromResult(log.State().Version);
     }
 
-    public Task AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, CancellationToken cancellationToken)
+    public Task<StreamLogAppend> AppendAsync(string streamId, long offset, ReadOnlyMemory<byte> frames, string? expectedVersion, CancellationToken cancellationToken)
     {
         StreamLogKeys.EnsureValidStreamId(streamId);
         StreamLogKeys.EnsureValidOffset(offset, nameof(offset));
         if (frames.IsEmpty)
         {
-            return Task.CompletedTask;
+            return Task.FromResult(new StreamLogAppend(true, expectedVersion ?? "", null));
         }
 
         if (!_logs.TryGetValue(streamId, out var log))
@@ -86,10 +88,17 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
                 // As with the blob store's conditional append: a retry of an append that is already in is done, not doubled.
                 if (offset < log.Length && offset + frames.Length <= log.Length)
                 {
-                    return Task.CompletedTask;
+                    var state = log.State();
+                    return Task.FromResult(new StreamLogAppend(true, state.Version, state));
                 }
 
                 throw new StreamLogUnavailableException("The stream log's length does not match the append offset.");
+            }
+
+            if (expectedVersion is not null && expectedVersion != log.State().Version)
+            {
+                var state = log.State();
+                return Task.FromResult(new StreamLogAppend(false, state.Version, state));
             }
 
             if (Interlocked.Add(ref _totalBytes, frames.Length) > _maxTotalBytes || (long)log.Length + frames.Length > Array.MaxLength)
@@ -99,9 +108,8 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
             }
 
             log.Append(frames.Span, _timeProvider.GetUtcNow());
+            return Task.FromResult(new StreamLogAppend(true, log.State().Version, null));
         }
-
-        return Task.CompletedTask;
     }
 
     public Task<StreamLogRead?> ReadAsync(string streamId, long fromOffset, CancellationToken cancellationToken)
@@ -147,7 +155,7 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
             if (!log.CancelRequested)
             {
                 log.CancelRequested = true;
-                log.LastModified = _timeProvider.GetUtcNow();
+                log.Changed(_timeProvider.GetUtcNow());
             }
 
             return Task.FromResult(!log.Swept);
@@ -161,7 +169,8 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
         {
             lock (log)
             {
-                log.ReaderSeenAt = log.LastModified = _timeProvider.GetUtcNow();
+                log.ReaderSeenAt = _timeProvider.GetUtcNow();
+                log.Changed(log.ReaderSeenAt.Value);
             }
         }
 
@@ -201,7 +210,10 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
 
         public DateTimeOffset? ReaderSeenAt { get; set; }
 
-        public DateTimeOffset LastModified { get; set; } = createdAt;
+        public DateTimeOffset LastModified { get; private set; } = createdAt;
+
+        /// <summary>Counts every change, as a blob's ETag does.</summary>
+        private long _version;
 
         public bool Swept { get; set; }
 
@@ -218,7 +230,13 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
 
             frames.CopyTo(_buffer.AsSpan(Length));
             Length += frames.Length;
+            Changed(now);
+        }
+
+        public void Changed(DateTimeOffset now)
+        {
             LastModified = now;
+            _version++;
         }
 
         public ReadOnlyMemory<byte> Bytes(int fromOffset) => new(_buffer, fromOffset, Length - fromOffset);
@@ -229,6 +247,7 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
             Length = 0;
         }
 
-        public StreamLogState State() => new(CreatedAt, Length, CancelRequested, ReaderSeenAt, LastModified, ownerKey);
+        public StreamLogState State() =>
+            new(CreatedAt, Length, CancelRequested, ReaderSeenAt, LastModified, ownerKey, _version.ToString(CultureInfo.InvariantCulture));
     }
 }

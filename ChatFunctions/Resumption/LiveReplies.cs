@@ -16,6 +16,8 @@ namespace ChatFunctions.Resumption;
 /// apart from any connection, and its persister, which appends the log to the store in batches. When the last reader
 /// leaves, the producer goes on for the grace window so that a reconnect, here or on another instance, continues the
 /// same reply; if nobody comes back (and nobody asked to stop), the model call is cancelled so billing stops.
+/// A stop sent to another instance reaches the producer through its own appends: they are conditional on the log's
+/// version, which a stop changes (<see cref="IStreamLogStore"/>).
 /// </summary>
 public sealed class LiveReplies : IDisposable
 {
@@ -73,7 +75,7 @@ public sealed class LiveReplies : IDisposable
         // an in-memory store, and a resume here reads the live log for as long as the reply is kept here (StreamResumer
         // looks here first, and the reply stays past its last append): that store takes the reply once, complete,
         // instead of holding a second, growing copy of every open reply.
-        var persisting = _store.IsShared ? PersistAsync(stream) : CreateLogAsync(stream);
+        var persisting = _store.IsShared ? PersistAsync(stream) : CreatedAsync(stream);
         _ = RunAsync(stream, request, spend, persisting);
         return stream;
     }
@@ -105,6 +107,7 @@ public sealed class LiveReplies : IDisposable
         }
 
         stream.Log.Complete();
+        stream.MarkEnded();
 
         // A shared store: until the last batch is stored. An in-memory one: its log was created; now it takes the reply.
         var persisted = await persisting;
@@ -132,21 +135,22 @@ public sealed class LiveReplies : IDisposable
 
     private TimeSpan Linger => _options.Grace > TimeSpan.FromSeconds(5) ? _options.Grace : TimeSpan.FromSeconds(5);
 
-    /// <summary>Creates the stream's log in the store; false (after reporting it) when the store refused.</summary>
-    private async Task<bool> CreateLogAsync(LiveReply stream)
+    /// <summary>Creates the stream's log in the store: its version, or null (after reporting it) when the store refused.</summary>
+    private async Task<string?> CreateLogAsync(LiveReply stream)
     {
         await Task.Yield();
         try
         {
-            await _store.CreateAsync(stream.StreamId, stream.OwnerKey, CancellationToken.None);
-            return true;
+            return await _store.CreateAsync(stream.StreamId, stream.OwnerKey, CancellationToken.None);
         }
         catch (StreamLogUnavailableException ex)
         {
             StoreFailed(stream, "create", ex);
-            return false;
+            return null;
         }
     }
+
+    private async Task<bool> CreatedAsync(LiveReply stream) => await CreateLogAsync(stream) is not null;
 
     /// <summary>A store only this instance reads: the complete reply in one append, after its last frame; false when
     /// the store refused it (full), so the reply stays in memory for the grace window like any other.</summary>
@@ -154,7 +158,7 @@ public sealed class LiveReplies : IDisposable
     {
         try
         {
-            await _store.AppendAsync(stream.StreamId, 0, stream.Log.Copy(0, stream.Log.Published), CancellationToken.None);
+            await _store.AppendAsync(stream.StreamId, 0, stream.Log.Copy(0, stream.Log.Published), null, CancellationToken.None);
             return true;
         }
         catch (StreamLogUnavailableException ex)
@@ -164,13 +168,20 @@ public sealed class LiveReplies : IDisposable
         }
     }
 
-    /// <summary>A shared store: appends what was published since the last batch, every flush interval, until the last
-    /// frame is stored; false when the store gave up. Failures cost resumability only: the live readers read from memory
-    /// and never wait on this.</summary>
+    /// <summary>A shared store: appends what was published since the last batch, on a fixed beat of flush intervals,
+    /// until the last frame is stored; false when the store gave up. Failures cost resumability only: the live readers
+    /// read from memory and never wait on this.</summary>
+    /// <remarks>
+    /// The appends are also how a stop sent to another instance arrives: each is conditional on the version the
+    /// persister last saw, and a stop changes it, so the append fails and brings back the state that says stop. So the
+    /// store hears from the producer at least every <see cref="ContactBeats"/> beats while the reply runs (a state read
+    /// when the model sent nothing new), which bounds how long a stop waits: <see cref="ContactInterval"/> plus two
+    /// round trips.
+    /// </remarks>
     private async Task<bool> PersistAsync(LiveReply stream)
     {
         var log = stream.Log;
-        if (!await CreateLogAsync(stream))
+        if (await CreateLogAsync(stream) is not { } version)
         {
             return false;
         }
@@ -178,33 +189,67 @@ public sealed class LiveReplies : IDisposable
         long stored = 0;
         var storedFrames = 0;
         var failures = 0;
-        var lastAppend = _time.GetTimestamp();
-        var beat = lastAppend;
+        var beatsSinceContact = 0;
+        var beat = _time.GetTimestamp();
         while (true)
         {
             var completed = log.IsCompleted;
             var end = log.Published;
-            // While a reader here keeps up, the copy in storage is only for a resume elsewhere, which needs this
-            // reader's connection to have died unnoticed: append less often then (each append is a billed write).
-            // Once nobody reads here, or at the end, the next interval appends.
-            var due = completed || log.ReaderCount == 0 || _time.GetElapsedTime(lastAppend) >= AttachedFlushInterval;
-            if (end > stored && due)
+            var contactDue = beatsSinceContact >= ContactBeats;
+            // While a reader here keeps up and nobody follows elsewhere, the copy in storage is only for a resume
+            // elsewhere, which needs this reader's connection to have died unnoticed: append every ContactBeats beats
+            // (each append is a billed write). Once nobody reads here, a reader follows elsewhere, or at the end, every beat.
+            var due = completed || contactDue || log.ReaderCount == 0 || IsFollowedElsewhere(stream);
+            if (due && (end > stored || (contactDue && !completed)))
             {
-                lastAppend = _time.GetTimestamp();
+                beatsSinceContact = 0;
                 try
                 {
-                    var batch = log.Copy(stored, end);
-                    await _store.AppendAsync(stream.StreamId, stored, batch, CancellationToken.None);
-                    stored = end;
-                    storedFrames += SseFrameWriter.CountFrames(batch.Span); // published bytes are whole frames
+                    if (end > stored)
+                    {
+                        var batch = log.Copy(stored, end);
+                        var append = await _store.AppendAsync(stream.StreamId, stored, batch, version, CancellationToken.None);
+                        version = append.Version;
+                        if (append.State is { } state)
+                        {
+                            Observe(stream, state);
+                        }
+
+                        if (!append.Appended)
+                        {
+                            // The state changed (a stop, a reader's mark) and nothing was written: append again with the
+                            // new version now, without waiting for the beat. A change per attempt, every time, is a failure.
+                            if (++failures >= MaxConsecutiveStoreFailures)
+                            {
+                                return false;
+                            }
+
+                            beatsSinceContact = ContactBeats;
+                            continue;
+                        }
+
+                        stored = end;
+                        storedFrames += SseFrameWriter.CountFrames(batch.Span); // published bytes are whole frames
+                        // The store has it now: the log may drop what its readers have passed, so a long reply holds a
+                        // few KiB here instead of all of itself.
+                        log.Release(stored, storedFrames);
+                    }
+                    else
+                    {
+                        // The model sent nothing new (its first token, a retry's wait): look at the state instead, so
+                        // that a stop does not wait for the next token.
+                        if (await _store.GetStateAsync(stream.StreamId, CancellationToken.None) is { } state)
+                        {
+                            version = state.Version;
+                            Observe(stream, state);
+                        }
+                    }
+
                     failures = 0;
-                    // The store has it now: the log may drop what its readers have passed, so a long reply holds a few
-                    // KiB here instead of all of itself.
-                    log.Release(stored, storedFrames);
                 }
                 catch (StreamLogUnavailableException ex)
                 {
-                    StoreFailed(stream, "append", ex);
+                    StoreFailed(stream, end > stored ? "append" : "state", ex);
                     if (++failures >= MaxConsecutiveStoreFailures)
                     {
                         // The store is down: stop paying for attempts; this stream resumes only on this instance.
@@ -219,21 +264,51 @@ public sealed class LiveReplies : IDisposable
             }
 
             // On a fixed beat: the time an append took comes out of the wait, so a follower elsewhere is at most one
-            // interval (plus the append) behind, not two.
+            // interval (plus the append) behind, not two. A stopped reply's last frames go out as soon as they are
+            // written: whoever stopped it waits for them.
             var wait = _options.FlushInterval - _time.GetElapsedTime(beat);
             if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(wait, _time, CancellationToken.None);
+                var delay = Task.Delay(wait, _time, CancellationToken.None);
+                await (stream.Stopping.IsCancellationRequested ? Task.WhenAny(delay, stream.Ended) : delay);
             }
 
             beat = _time.GetTimestamp();
+            beatsSinceContact++;
         }
+    }
+
+    /// <summary>What the store says about the stream beyond this instance: a stop asked for anywhere, a reader elsewhere.</summary>
+    private void Observe(LiveReply stream, StreamLogState state)
+    {
+        if (state.ReaderSeenAt is { } seen)
+        {
+            Volatile.Write(ref stream.ReaderElsewhereSeenTicks, seen.UtcTicks);
+        }
+
+        if (state.CancelRequested && !stream.Log.IsCompleted && !stream.Stopping.IsCancellationRequested)
+        {
+            ResumptionLog.StopRequested(_logger, stream.RequestId);
+            stream.Stop(StreamStopReason.Cancelled);
+        }
+    }
+
+    /// <summary>Whether a reader on another instance said it was following within the grace window.</summary>
+    private bool IsFollowedElsewhere(LiveReply stream)
+    {
+        var ticks = Volatile.Read(ref stream.ReaderElsewhereSeenTicks);
+        return ticks != 0 && new DateTimeOffset(ticks, TimeSpan.Zero) + _options.Grace > _time.GetUtcNow();
     }
 
     private const int MaxConsecutiveStoreFailures = 3;
 
-    /// <summary>How often the log is appended while a reader is attached on this instance: 4 flush intervals (1 s by default).</summary>
-    private TimeSpan AttachedFlushInterval => _options.FlushInterval * 4;
+    /// <summary>Flush intervals between the producer's contacts with the store while a reader keeps up here.</summary>
+    public const int ContactBeats = 2;
+
+    /// <summary>The longest the producer goes without contacting the store (an append, or a state read when the
+    /// model sent nothing new): <see cref="ContactBeats"/> flush intervals, 500 ms by default. A stop sent to another
+    /// instance reaches the model call within this plus two store round trips.</summary>
+    public TimeSpan ContactInterval => _options.FlushInterval * ContactBeats;
 
     private void StoreFailed(LiveReply stream, string operation, Exception exception)
     {
@@ -261,21 +336,21 @@ public sealed class LiveReplies : IDisposable
     }
 
     /// <summary>
-    /// Counts the grace window down while no reader is attached here. With a shared store it also looks, every flush
-    /// interval, for a cancel request or a reader following from another instance (which extends the window).
+    /// Counts the grace window down while no reader is attached here. A reader following from another instance, as the
+    /// persister last saw it in the store, extends the window; a stop asked for elsewhere reaches the persister.
     /// </summary>
     private async Task WatchDetachedAsync(LiveReply stream)
     {
         var log = stream.Log;
-        DateTimeOffset? readerElsewhere = null;
         try
         {
             while (!log.IsCompleted && log.ReaderCount == 0)
             {
                 var deadline = new DateTimeOffset(Volatile.Read(ref stream.LastReaderLeftTicks), TimeSpan.Zero) + _options.Grace;
-                if (readerElsewhere is { } seen && seen + _options.Grace > deadline)
+                var seenTicks = Volatile.Read(ref stream.ReaderElsewhereSeenTicks);
+                if (seenTicks != 0 && new DateTimeOffset(seenTicks, TimeSpan.Zero) + _options.Grace > deadline)
                 {
-                    deadline = seen + _options.Grace;
+                    deadline = new DateTimeOffset(seenTicks, TimeSpan.Zero) + _options.Grace;
                 }
 
                 var remaining = deadline - _time.GetUtcNow();
@@ -285,30 +360,9 @@ public sealed class LiveReplies : IDisposable
                     return;
                 }
 
+                // With a shared store the persister may learn of a reader elsewhere meanwhile: look again each interval.
                 var wait = _store.IsShared && _options.FlushInterval < remaining ? _options.FlushInterval : remaining;
                 await Task.Delay(wait, _time, stream.Stopping);
-                if (!_store.IsShared || log.IsCompleted || log.ReaderCount > 0)
-                {
-                    continue;
-                }
-
-                StreamLogState? state;
-                try
-                {
-                    state = await _store.GetStateAsync(stream.StreamId, stream.Stopping);
-                }
-                catch (StreamLogUnavailableException)
-                {
-                    continue;
-                }
-
-                if (state?.CancelRequested == true)
-                {
-                    stream.Stop(StreamStopReason.Cancelled);
-                    return;
-                }
-
-                readerElsewhere = state?.ReaderSeenAt;
             }
         }
         catch (OperationCanceledException) when (stream.Stopping.IsCancellationRequested)

@@ -24,6 +24,7 @@ public enum StreamStopReason
 public sealed class LiveReply : IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _stopReason;
 
     /// <param name="releasable">Whether a shared store will hold the log too, so that the log may drop what it holds
@@ -57,6 +58,15 @@ public sealed class LiveReply : IDisposable
 
     /// <summary>When the last reader left (UTC ticks): the grace window counts from here.</summary>
     internal long LastReaderLeftTicks;
+
+    /// <summary>The last time a reader on another instance said it was following (UTC ticks, 0: never), as the
+    /// persister last saw it in the store.</summary>
+    internal long ReaderElsewhereSeenTicks;
+
+    /// <summary>Completes once the producer has ended the log (its done frame is published).</summary>
+    public Task Ended => _ended.Task;
+
+    internal void MarkEnded() => _ended.TrySetResult();
 
     /// <summary>Stops the model call; the producer ends the log with its done frame. The first reason wins.</summary>
     public void Stop(StreamStopReason reason)

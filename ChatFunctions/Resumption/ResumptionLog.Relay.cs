@@ -25,4 +25,10 @@ internal static partial class ResumptionLog
 
     [LoggerMessage(2107, LogLevel.Warning, "Stored chat stream stopped growing for {Seconds} s without its last frame; ending the resumed reply as incomplete")]
     public static partial void StoredStreamStale(ILogger logger, int seconds);
+
+    [LoggerMessage(2108, LogLevel.Information, "Chat stream stop written to the store for the instance producing it; waiting for its ending")]
+    public static partial void StopForwarded(ILogger logger);
+
+    [LoggerMessage(2109, LogLevel.Warning, "Chat stream stop not confirmed: the producing instance stored no ending within {WaitMilliseconds} ms")]
+    public static partial void StopNotConfirmed(ILogger logger, int waitMilliseconds);
 }

@@ -123,7 +123,12 @@ public sealed class StreamResumer(
         return new ResumeResult(source, null);
     }
 
-    /// <summary>Stops a stream wherever it is produced: at once here, or at the producer's next look at the store.</summary>
+    /// <summary>
+    /// Stops a stream wherever it is produced: at once here; produced elsewhere, the stop is written to the store, the
+    /// producer meets it at its next contact with the store (<see cref="LiveReplies.ContactInterval"/>) and ends the
+    /// reply <c>cancelled</c>, and this answers only once that ending is stored: null (204) when the reply has ended,
+    /// a 504 rejection when its producer did not confirm within <see cref="StopConfirmWait"/>.
+    /// </summary>
     public async Task<RequestRejection?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
@@ -144,12 +149,83 @@ public sealed class StreamResumer(
                 return NotFound();
             }
 
-            return await store.RequestCancelAsync(streamId, cancellationToken) ? null : NotFound();
+            // Nothing runs any more: a reply that ended (a store only this instance reads holds finished replies only),
+            // or one whose producer is gone (its log has not grown for longer than a live producer ever pauses).
+            var tail = Math.Max(0, state.Length - MaxDoneFrameBytes);
+            if (!store.IsShared || time.GetUtcNow() - state.LastModified > StaleAfter || await EndsWithDoneAsync(streamId, tail, cancellationToken))
+            {
+                return null;
+            }
+
+            if (!await store.RequestCancelAsync(streamId, cancellationToken))
+            {
+                return NotFound();
+            }
+
+            ResumptionLog.StopForwarded(logger);
+            return await WaitForEndingAsync(streamId, tail, cancellationToken);
         }
         catch (StreamLogUnavailableException)
         {
             return StoreUnavailable();
         }
+    }
+
+    /// <summary>How long a stop sent here waits for the producing instance to store the stopped reply's ending: its
+    /// next contact with the store and its last append, plus <see cref="StopConfirmAllowance"/>.</summary>
+    public TimeSpan StopConfirmWait => live.ContactInterval + _options.FlushInterval + StopConfirmAllowance;
+
+    /// <summary>Round trips to the store on both instances (this one's cancel, the producer's failed append and its
+    /// read of the state, its last append) and the producer's own bookkeeping between the model call's end and its
+    /// done frame (recording what the reply cost, at most 2 s).</summary>
+    public static readonly TimeSpan StopConfirmAllowance = TimeSpan.FromSeconds(3);
+
+    // A done frame with usage and metrics is a few hundred bytes: the last 4 KiB of a log always hold it whole.
+    private const int MaxDoneFrameBytes = 4 * 1024;
+
+    private TimeSpan StaleAfter => TimeSpan.FromSeconds(chatOptions.Value.UpstreamIdleTimeoutSeconds + 15);
+
+    /// <summary>Follows the log from <paramref name="from"/> (a frame boundary at or before its end) until its done frame
+    /// or the confirmation deadline, at the followers' polling beat.</summary>
+    private async Task<RequestRejection?> WaitForEndingAsync(string streamId, long from, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var poll = _options.FlushInterval / 2;
+        while (time.GetElapsedTime(started) < StopConfirmWait)
+        {
+            await Task.Delay(poll, time, cancellationToken);
+            if (await EndsWithDoneAsync(streamId, from, cancellationToken))
+            {
+                return null;
+            }
+        }
+
+        ResumptionLog.StopNotConfirmed(logger, (int)StopConfirmWait.TotalMilliseconds);
+        return new RequestRejection(StatusCodes.Status504GatewayTimeout, "streamId",
+            $"The stop was asked for, but the instance producing the stream did not confirm it within {StopConfirmWait.TotalSeconds:0.##} s: the reply may still be running. Send the stop again.")
+        {
+            RetryAfter = TimeSpan.FromSeconds(1),
+        };
+    }
+
+    /// <summary>Whether the stored log, read from <paramref name="from"/>, ends with its done frame.</summary>
+    private async Task<bool> EndsWithDoneAsync(string streamId, long from, CancellationToken cancellationToken)
+    {
+        var read = await store.ReadAsync(streamId, from, cancellationToken);
+        if (read is null)
+        {
+            return false;
+        }
+
+        var bytes = read.Bytes.Span;
+        if (!bytes.EndsWith(SseFrameWriter.FrameEnd))
+        {
+            return false;
+        }
+
+        var body = bytes[..^SseFrameWriter.FrameEnd.Length];
+        var start = body.LastIndexOf(SseFrameWriter.FrameEnd);
+        return SseFrameWriter.IsDoneFrame(start < 0 ? body : body[(start + SseFrameWriter.FrameEnd.Length)..]);
     }
 
     /// <summary>

@@ -239,7 +239,7 @@ public static class StorageBench
     {
         public Task CreateAsync(string id, CancellationToken cancellationToken) => store.CreateAsync(id, "owner-hash", cancellationToken);
 
-        public Task AppendAsync(string id, Batch batch, CancellationToken cancellationToken) => store.AppendAsync(id, batch.Offset, batch.Bytes, cancellationToken);
+        public Task AppendAsync(string id, Batch batch, CancellationToken cancellationToken) => store.AppendAsync(id, batch.Offset, batch.Bytes, null, cancellationToken);
 
         public async Task<byte[]> ReadAllAsync(string id, CancellationToken cancellationToken) => (await store.ReadAsync(id, 0, cancellationToken))!.Bytes.ToArray();
 
