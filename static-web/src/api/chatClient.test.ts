@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRetryAfter, retryAfterOf, StreamFailure, streamChat } from "./chatClient";
+import { createChatApi, parseRetryAfter, retryAfterOf, STOP_ATTEMPTS, StreamFailure, streamChat } from "./chatClient";
 
 const encoder = new TextEncoder();
 
@@ -213,5 +213,41 @@ describe("streamChat", () => {
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
     expect(parseRetryAfter("soon")).toBeUndefined();
     expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});
+
+describe("stop", () => {
+  /** A fetch that answers each DELETE with the next status; 504s carry a problem body with retryAfterSeconds. */
+  function deleteFetch(statuses: Array<number | "network">) {
+    const calls: Array<{ url: string; init: RequestInit }> = [];
+    const fetchImpl = (async (url: string, init: RequestInit) => {
+      calls.push({ url, init });
+      const status = statuses[Math.min(calls.length - 1, statuses.length - 1)];
+      if (status === "network") throw new TypeError("network error");
+      if (status === 204) return new Response(null, { status });
+      return new Response(JSON.stringify({ status, title: "The stop was not confirmed.", retryAfterSeconds: 2 }), {
+        status,
+        headers: { "content-type": "application/problem+json" },
+      });
+    }) as unknown as typeof fetch;
+    return { fetchImpl, calls };
+  }
+
+  it("asks again after an unconfirmed stop (504), waiting what the body says, until the stop is confirmed", async () => {
+    const { fetchImpl, calls } = deleteFetch([504, "network", 204]);
+    const waits: number[] = [];
+    await createChatApi("https://api.test", fetchImpl, async (ms) => void waits.push(ms)).stop("abc");
+    expect(calls.map((c) => [c.url, c.init.method])).toEqual(Array(3).fill(["https://api.test/api/chat/streams/abc", "DELETE"]));
+    expect(waits).toEqual([2000, 1000]);
+  });
+
+  it("gives up with an error after STOP_ATTEMPTS unconfirmed answers, and never retries an answer a retry cannot change", async () => {
+    const unconfirmed = deleteFetch([504]);
+    await expect(createChatApi("", unconfirmed.fetchImpl, async () => {}).stop("abc")).rejects.toThrow(/not confirmed/);
+    expect(unconfirmed.calls).toHaveLength(STOP_ATTEMPTS);
+
+    const gone = deleteFetch([404]);
+    await createChatApi("", gone.fetchImpl, async () => {}).stop("abc");
+    expect(gone.calls).toHaveLength(1);
   });
 });

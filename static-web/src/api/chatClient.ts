@@ -62,7 +62,15 @@ export interface ChatApi {
   stop(streamId: string): Promise<void>;
 }
 
-export function createChatApi(apiBaseUrl: string, fetchImpl: typeof fetch = fetch): ChatApi {
+/** A stop sent to an instance that does not run the reply waits for the producer to confirm it; 503/504 say it was
+ * not confirmed (yet). Asked again this many times in all, so Stop means stop without the user pressing it twice. */
+export const STOP_ATTEMPTS = 3;
+const STOP_RETRY_STATUS = new Set([502, 503, 504]);
+const STOP_RETRY_MAX_WAIT_MS = 5_000;
+
+const defaultWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createChatApi(apiBaseUrl: string, fetchImpl: typeof fetch = fetch, wait: (ms: number) => Promise<void> = defaultWait): ChatApi {
   return {
     start: (body, signal) =>
       fetchImpl(chatStreamUrl(apiBaseUrl), {
@@ -82,9 +90,23 @@ export function createChatApi(apiBaseUrl: string, fetchImpl: typeof fetch = fetc
         cache: "no-store",
       }),
     stop: async (streamId) => {
-      // keepalive: the DELETE still goes out when Stop is the last thing before leaving the page.
-      const response = await fetchImpl(streamUrl(apiBaseUrl, streamId), { method: "DELETE", keepalive: true });
-      await response.body?.cancel().catch(() => {});
+      for (let attempt = 1; ; attempt++) {
+        let waitMs = 1_000;
+        try {
+          // keepalive: the DELETE still goes out when Stop is the last thing before leaving the page.
+          const response = await fetchImpl(streamUrl(apiBaseUrl, streamId), { method: "DELETE", keepalive: true });
+          if (!STOP_RETRY_STATUS.has(response.status)) {
+            await response.body?.cancel().catch(() => {});
+            return; // 204 (stopped, confirmed), or an answer a retry cannot change (404, 401, 400)
+          }
+          const problem = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+          waitMs = retryAfterOf(problem, response.headers) ?? waitMs;
+        } catch (error) {
+          if (attempt >= STOP_ATTEMPTS) throw error;
+        }
+        if (attempt >= STOP_ATTEMPTS) throw new Error(`The stop was not confirmed after ${STOP_ATTEMPTS} attempts.`);
+        await wait(Math.min(waitMs, STOP_RETRY_MAX_WAIT_MS));
+      }
     },
   };
 }
