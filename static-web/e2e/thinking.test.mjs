@@ -2,7 +2,7 @@
 // reconnect) for the whole silence, and the connection, the server's timers and the page's hold through it.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { DESKTOP, lastReply, launchBrowser, openChat, sendMessage, startBackend, waitForReplyEnd } from "./harness.mjs";
+import { DESKTOP, lastReply, launchBrowser, openChat, sendMessage, startBackend, stat, waitForReplyEnd } from "./harness.mjs";
 
 // The server's timers that a silent model runs into, set low so that a short think outlasts every one of them:
 // the heartbeat (a comment when nothing was written), the model's idle timeout (which the think must not trip) and
@@ -53,8 +53,8 @@ describe("a model that thinks before it speaks", () => {
     const reply = lastReply(page);
     assert.equal(await reply.getAttribute("data-status"), "done");
     assert.match(await reply.locator(".reply").innerText(), /ChatFunctions demo model/);
-    assert.equal(await page.locator('[data-stat="reconnects"]').innerText(), "0");
-    assert.equal(await page.locator('[data-stat="resumes"]').innerText(), "0");
+    assert.equal(await stat(page, "reconnects"), "0");
+    assert.equal(await stat(page, "resumes"), "0");
 
     const metrics = reply.locator(".metrics");
     assert.match(await metrics.innerText(), /thought \d+\.\d\d s/);
