@@ -22,7 +22,12 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
 {
     private const int GraceSeconds = 1;
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(GraceSeconds);
-    private static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The allowance on each timed abort: half the grace window. An abort at once (milliseconds on a quiet
+    /// machine; each run prints its own) passes with a busy machine's scheduling delays; the faults these tests guard
+    /// against do not: a DELETE handled as a disconnect aborts a whole grace window later, and an expired grace that is
+    /// noticed late (or never) misses grace + half of it.</summary>
+    private static readonly TimeSpan Margin = Grace / 2;
 
     /// <summary>The fake model here, the app (grace 1 s, in-memory store) as its own process.</summary>
     private sealed class Host : IAsyncDisposable
@@ -113,7 +118,7 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
     };
 
     [Fact]
-    public async Task When_nobody_resumes_within_the_grace_window_the_upstream_is_aborted_within_grace_plus_100_ms_and_the_log_ends_cancelled()
+    public async Task When_nobody_resumes_within_the_grace_window_the_upstream_is_aborted_within_grace_plus_half_of_it_and_the_log_ends_cancelled()
     {
         await using var host = await Host.StartAsync();
         host.Fake.DefaultScript = PacedReply(50, 100);
@@ -175,7 +180,7 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task DELETE_aborts_the_upstream_within_100_ms_on_the_producing_instance_and_the_stream_ends_cancelled(bool readerAttached)
+    public async Task DELETE_aborts_the_upstream_within_half_a_grace_window_on_the_producing_instance_and_the_stream_ends_cancelled(bool readerAttached)
     {
         await using var host = await Host.StartAsync();
         host.Fake.DefaultScript = PacedReply(50, 100);
