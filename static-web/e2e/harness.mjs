@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { defaultPaths, renderSwaConfig } from "../scripts/runtime-config.mjs";
+import { startProxy } from "./proxy.mjs";
 
 export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const repoRoot = resolve(webDir, "..");
@@ -219,4 +220,31 @@ export async function waitForReplyEnd(page, timeout = 60_000) {
 export function ensureDir(dir) {
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * The backend (demo model at `tokenDelayMs` per token), the cutting proxy in front of it (proxy.mjs) and a browser,
+ * for a test file's `before`; `newContext()` opens a desktop context that `stop()` closes with the rest.
+ */
+export async function startStack({ tokenDelayMs }) {
+  const backend = await startBackend({ tokenDelayMs });
+  const proxy = await startProxy(backend.baseUrl);
+  const browser = await launchBrowser();
+  const contexts = [];
+  return {
+    backend,
+    proxy,
+    browser,
+    async newContext() {
+      const context = await browser.newContext({ viewport: DESKTOP });
+      contexts.push(context);
+      return context;
+    },
+    async stop() {
+      for (const context of contexts) await context.close().catch(() => {});
+      await browser.close();
+      await proxy.stop();
+      await backend.stop();
+    },
+  };
 }

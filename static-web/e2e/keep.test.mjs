@@ -3,34 +3,23 @@
 // the connection cuts are real (proxy.mjs destroys the socket, or the backend process dies).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startProxy } from "./proxy.mjs";
-import { DESKTOP, lastReply, launchBrowser, openChat, seriousA11yViolations, sendMessage, startBackend, stat, waitForReplyEnd } from "./harness.mjs";
+import { lastReply, openChat, seriousA11yViolations, sendMessage, startBackend, startStack, stat, waitForReplyEnd } from "./harness.mjs";
 
 /** Demo model pace: slow enough that a reply is still streaming when the test acts, fast enough for CI. */
 const TOKEN_DELAY_MS = 15;
-let backend;
+let stack;
 let proxy;
-let browser;
-const contexts = [];
 
 before(async () => {
-  backend = await startBackend({ tokenDelayMs: TOKEN_DELAY_MS });
-  proxy = await startProxy(backend.baseUrl);
-  browser = await launchBrowser();
+  stack = await startStack({ tokenDelayMs: TOKEN_DELAY_MS });
+  ({ proxy } = stack);
 });
 
 after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close();
-  await proxy?.stop();
-  await backend?.stop();
+  await stack?.stop();
 });
 
-async function newContext() {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  contexts.push(context);
-  return context;
-}
+const newContext = () => stack.newContext();
 
 const replyText = (page) => lastReply(page).locator(".reply").innerText();
 const normalized = (text) => text.replace(/\s+/g, " ").trim();

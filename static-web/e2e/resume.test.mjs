@@ -1,34 +1,26 @@
-// Browser tests of the page against the backend's resumable streams (issue 8) and its /config.json
-// on the standalone host (issue 11, item 8), per the shared contract. They need the backend that
+// Browser tests of the page against the backend's resumable streams and its /config.json on the
+// standalone host, per the streaming protocol. They need the backend that
 // serves GET/DELETE /api/chat/streams/{streamId} and /config.json (they fail against one that does not).
 // The drop is real: the test proxy (proxy.mjs) cuts the socket mid-reply.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { startProxy } from "./proxy.mjs";
-import { DESKTOP, lastReply, launchBrowser, openChat, sendMessage, startBackend, stat, waitForReplyEnd } from "./harness.mjs";
+import { lastReply, openChat, sendMessage, startStack, stat, waitForReplyEnd } from "./harness.mjs";
 
+let stack;
 let backend;
 let proxy;
-let browser;
-const contexts = [];
 
 before(async () => {
-  backend = await startBackend({ tokenDelayMs: 15 });
-  proxy = await startProxy(backend.baseUrl);
-  browser = await launchBrowser();
+  stack = await startStack({ tokenDelayMs: 15 });
+  ({ backend, proxy } = stack);
 });
 
 after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close();
-  await proxy?.stop();
-  await backend?.stop();
+  await stack?.stop();
 });
 
 async function freshChat() {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  contexts.push(context);
-  return openChat(context, proxy.url);
+  return openChat(await stack.newContext(), proxy.url);
 }
 
 const replyText = (page) => lastReply(page).locator(".reply").innerText();
@@ -85,8 +77,7 @@ test("Stop sends DELETE /api/chat/streams/{streamId}, answered 204, and keeps th
 });
 
 test("the standalone host serves /config.json (no 404 in the console on page load)", async () => {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  contexts.push(context);
+  const context = await stack.newContext();
   const page = await context.newPage();
   const errors = [];
   page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
