@@ -69,7 +69,7 @@ describe("reply locks: one owning tab per reply", () => {
     finishA();
   });
 
-  it("without Web Locks each tab acts alone, as before", async () => {
+  it("without Web Locks each tab acts alone", async () => {
     const locks = createReplyLocks(null);
     expect(await locks.tryHold("m1", async () => 1)).toEqual({ held: true, value: 1 });
     expect(await locks.hold("m1", async () => 2)).toBe(2);

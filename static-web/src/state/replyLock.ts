@@ -5,7 +5,7 @@
  * for the lock; the browser grants it when the owner ends the run or its tab closes, so exactly one
  * tab takes over, with no heartbeat or timeout of ours. (BroadcastChannel alone would need both:
  * a closed tab says nothing.) Without Web Locks (old browsers, some test environments) every tab is
- * its own owner, as before.
+ * its own owner: two tabs open on one streaming reply may both resume it.
  */
 export interface ReplyLocks {
   /** Runs `work` holding the lock of this reply, waiting for it if another tab holds it (or until `signal` aborts). */
