@@ -28,7 +28,7 @@ public sealed class CrossInstanceStopTests(AzuriteServer azurite, ITestOutputHel
     private static readonly ResumeOptions Defaults = new();
 
     /// <summary>The producer meets the stop at its next contact with the store, every two flush intervals.</summary>
-    private static readonly TimeSpan ContactInterval = Defaults.FlushInterval * LiveReplies.ContactBeats;
+    private static readonly TimeSpan ContactInterval = Defaults.FlushInterval * ReplyPersister.ContactBeats;
 
     /// <summary>Store round trips between the DELETE and the abort, as rounds of a read, a metadata write and an append:
     /// B's four before the cancel is in (state, tail, the cancel's read and write), two more if the cancel raced an

@@ -29,14 +29,13 @@ public class LiveRepliesTests
     private ReplySpend Spend(long reserved) => new(_budget.Object, new OpenReplies(Options.Create(new TokenBudgetOptions())),
         new BudgetReservation(BudgetOutcome.Reserved, Anonymous.Key, "2026-12-07", reserved, reserved, 10_000, DateTimeOffset.MaxValue));
 
-    private LiveReplies Create(IStreamLogStore store, IChatStreamer? streamer = null) => new(
+    private LiveReplies Create(IStreamLogStore store, IChatStreamer? streamer = null) => LiveRepliesFactory.Create(
         streamer ?? new UntilStopped(),
         store,
         Options.Create(_options),
         Options.Create(new ChatServiceOptions()),
         _time,
-        _observer.Object,
-        NullLogger<LiveReplies>.Instance);
+        _observer.Object);
 
     private static readonly ChatRequest Request = new("hi", []);
     private static readonly Caller Anonymous = Caller.Anonymous("127.0.0.1");
@@ -126,7 +125,7 @@ public class LiveRepliesTests
         }
 
         Assert.True(await store.RequestCancelAsync(reply.StreamId, CancellationToken.None));
-        for (var beat = 0; beat < LiveReplies.ContactBeats && reply.StopReason == StreamStopReason.None; beat++)
+        for (var beat = 0; beat < ReplyPersister.ContactBeats && reply.StopReason == StreamStopReason.None; beat++)
         {
             await BeatAsync(streamer, reply, reader, modelStreams);
         }
@@ -168,11 +167,11 @@ public class LiveRepliesTests
         }
 
         // The attached cadence: an append every ContactBeats intervals, so some beats end with chunks not yet stored.
-        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / LiveReplies.ContactBeats - 1);
+        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / ReplyPersister.ContactBeats - 1);
 
         // A reader on another instance announces itself; the next append meets its mark, and from then on every beat.
         await store.MarkReaderAsync(reply.StreamId, CancellationToken.None);
-        await StoredChunksAfterBeatsAsync(LiveReplies.ContactBeats + 1);
+        await StoredChunksAfterBeatsAsync(ReplyPersister.ContactBeats + 1);
         for (var i = 0; i < 8; i++)
         {
             // Every beat's chunk is stored in that beat: nothing waits for a later one (the clock stands still meanwhile).
@@ -182,8 +181,8 @@ public class LiveRepliesTests
 
         // A mark older than the grace window no longer counts: back to the attached cadence.
         _time.Advance(_options.Grace);
-        await StoredChunksAfterBeatsAsync(LiveReplies.ContactBeats + 1);
-        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / LiveReplies.ContactBeats - 1);
+        await StoredChunksAfterBeatsAsync(ReplyPersister.ContactBeats + 1);
+        Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / ReplyPersister.ContactBeats - 1);
         reply.Stop(StreamStopReason.Cancelled);
     }
 
@@ -347,7 +346,7 @@ public class LiveRepliesTests
             attached = appends.Count;
         }
 
-        Assert.InRange(attached, (16 / LiveReplies.ContactBeats) - 1, (16 / LiveReplies.ContactBeats) + 1);
+        Assert.InRange(attached, (16 / ReplyPersister.ContactBeats) - 1, (16 / ReplyPersister.ContactBeats) + 1);
 
         reader.Dispose();
         for (var i = 0; i < 8; i++) // 2 s without: every interval
@@ -404,7 +403,7 @@ public class LiveRepliesTests
         // One every ContactBeats intervals for 20 s (the first may come before the reader attached), and the last batch
         // with done; the detach adds none. Fewer if a busy machine runs the persister late; the interval cadence would
         // make about 80.
-        const int Expected = 80 / LiveReplies.ContactBeats;
+        const int Expected = 80 / ReplyPersister.ContactBeats;
         Assert.InRange(Volatile.Read(ref appends), Expected - 4, Expected + 2);
     }
 

@@ -31,7 +31,7 @@ public sealed class StreamIdProbingTests : IDisposable
         // The shortest flush interval: an unknown id on a shared store is looked up again twice, half an interval apart.
         var resume = Options.Create(new ResumeOptions { GraceSeconds = 30, FlushMilliseconds = 50 });
         var observer = new Mock<IChatStreamObserver>().Object;
-        _replies = new LiveReplies(new UntilStopped(), _store, resume, Options.Create(new ChatServiceOptions()), TimeProvider.System, observer, NullLogger<LiveReplies>.Instance);
+        _replies = LiveRepliesFactory.Create(new UntilStopped(), _store, resume, Options.Create(new ChatServiceOptions()), TimeProvider.System, observer);
         _resumer = new StreamResumer(_replies, _store, resume, Options.Create(new ChatServiceOptions()), TimeProvider.System, observer, NullLogger<StreamResumer>.Instance);
     }
 

@@ -48,6 +48,9 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);
+        services.TryAddSingleton<ReplyPersister>();
+        services.TryAddSingleton<GraceWatcher>();
+        services.TryAddSingleton<ReplyProducer>();
         services.TryAddSingleton<LiveReplies>();
         services.TryAddSingleton<StreamResumer>();
         services.TryAddSingleton<EventStreamDelivery>();

@@ -125,7 +125,7 @@ public sealed class StreamResumer(
 
     /// <summary>
     /// Stops a stream wherever it is produced: at once here; produced elsewhere, the stop is written to the store, the
-    /// producer meets it at its next contact with the store (<see cref="LiveReplies.ContactInterval"/>) and ends the
+    /// producer meets it at its next contact with the store (<see cref="ReplyPersister.ContactInterval"/>) and ends the
     /// reply <c>cancelled</c>, and this answers only once that ending is stored: null (204) when the reply has ended,
     /// a 504 rejection when its producer did not confirm within <see cref="StopConfirmWait"/>.
     /// </summary>
@@ -173,7 +173,7 @@ public sealed class StreamResumer(
 
     /// <summary>How long a stop sent here waits for the producing instance to store the stopped reply's ending: its
     /// next contact with the store and its last append, plus <see cref="StopConfirmAllowance"/>.</summary>
-    public TimeSpan StopConfirmWait => live.ContactInterval + _options.FlushInterval + StopConfirmAllowance;
+    public TimeSpan StopConfirmWait => ReplyPersister.ContactInterval(_options) + _options.FlushInterval + StopConfirmAllowance;
 
     /// <summary>Round trips to the store on both instances (this one's cancel, the producer's failed append and its
     /// read of the state, its last append) and the producer's own bookkeeping between the model call's end and its
