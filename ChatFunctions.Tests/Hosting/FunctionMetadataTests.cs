@@ -52,6 +52,22 @@ public class FunctionMetadataTests
         Assert.All(FunctionRouteTable.Discover(typeof(ChatStreamFunction).Assembly), f => Assert.Equal(AuthorizationLevel.Anonymous, f.AuthLevel));
     }
 
+    [Theory]
+    [InlineData(typeof(ResumeStreamFunction), "ResumeStream")]
+    [InlineData(typeof(StopStreamFunction), "StopStream")]
+    public void StreamFunctions_TakeTheStreamIdFromTheirRoute_NotAsABindingOfItsOwn(Type function, string name)
+    {
+        var metadata = ReadGeneratedMetadata();
+        var routeValue = function.GetMethod("RunAsync")!.GetParameters().Single(p => p.ParameterType == typeof(string));
+
+        // The worker fills a parameter without a binding attribute from the trigger's metadata by its name, which for
+        // an HTTP trigger holds the route values; the standalone host passes its route values the same way.
+        Assert.Equal("chat/streams/{streamId}", Trigger(metadata, name)["route"]!.GetValue<string>());
+        Assert.Equal("streamId", routeValue.Name);
+        var bindings = metadata.Single(f => f!["name"]!.GetValue<string>() == name)!["bindings"]!.AsArray();
+        Assert.DoesNotContain(bindings, b => b!["name"]!.GetValue<string>() == routeValue.Name);
+    }
+
     [Fact]
     public void FunctionClasses_AreSealed() =>
         Assert.All(FunctionRouteTable.Discover(typeof(ChatStreamFunction).Assembly), f => Assert.True(f.FunctionType.IsSealed, f.FunctionType.Name));

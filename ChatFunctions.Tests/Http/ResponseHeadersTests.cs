@@ -231,12 +231,12 @@ public sealed class FunctionResponseHeadersTests
             if (kind == "stop")
             {
                 var stop = Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<ChatFunctions.Functions.StopStreamFunction>(app.Services);
-                await stop.RunAsync(context.Request, CancellationToken.None);
+                await stop.RunAsync(context.Request, streamId, CancellationToken.None);
             }
             else
             {
                 var resume = Microsoft.Extensions.DependencyInjection.ActivatorUtilities.CreateInstance<ChatFunctions.Functions.ResumeStreamFunction>(app.Services);
-                await resume.RunAsync(context.Request, CancellationToken.None);
+                await resume.RunAsync(context.Request, streamId, CancellationToken.None);
             }
         }
         else

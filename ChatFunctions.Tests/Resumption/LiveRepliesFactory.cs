@@ -20,7 +20,7 @@ internal static class LiveRepliesFactory
     {
         var persister = new ReplyPersister(store, options, time, observer, NullLogger<ReplyPersister>.Instance);
         return new LiveReplies(
-            new ReplyProducer(streamer, persister, options, chatOptions, time, NullLogger<ReplyProducer>.Instance),
+            new ReplyProducer(streamer, persister, options, time, NullLogger<ReplyProducer>.Instance),
             new GraceWatcher(store, options, time, observer, NullLogger<GraceWatcher>.Instance),
             persister);
     }

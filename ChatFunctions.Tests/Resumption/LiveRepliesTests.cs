@@ -29,6 +29,10 @@ public class LiveRepliesTests
     private ReplySpend Spend(long reserved) => new(_budget.Object, new OpenReplies(Options.Create(new TokenBudgetOptions())),
         new BudgetReservation(BudgetOutcome.Reserved, Anonymous.Key, "2026-12-07", reserved, reserved, 10_000, DateTimeOffset.MaxValue));
 
+    /// <summary>What the reply service hands a reply to settle its spend (<see cref="SpendGate.SettleAsync"/>).</summary>
+    private static Func<StreamSummary?, ValueTask> Settle(ReplySpend spend) =>
+        summary => summary is null ? spend.SettleAsync(null) : spend.SettleAsync(Request, new ChatServiceOptions().SystemPrompt, summary);
+
     private LiveReplies Create(IStreamLogStore store, IChatStreamer? streamer = null) => LiveRepliesFactory.Create(
         streamer ?? new UntilStopped(),
         store,
@@ -416,7 +420,7 @@ public class LiveRepliesTests
             .Returns(async () => { settled.SetResult(); await release.Task; });
         using var replies = Create(new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1)), new Frames(3));
         var spend = Spend(500);
-        var reply = replies.Start("r", Request, Anonymous, spend);
+        var reply = replies.Start("r", Request, Anonymous, Settle(spend));
 
         await settled.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.False(reply.Log.IsCompleted);
@@ -430,7 +434,7 @@ public class LiveRepliesTests
     {
         using var replies = Create(new InMemoryStreamLogStore(_time, TimeSpan.FromHours(1)));
         var spend = Spend(500);
-        var reply = replies.Start("r", Request, Anonymous, spend);
+        var reply = replies.Start("r", Request, Anonymous, Settle(spend));
         reply.Log.Attach(0).Dispose(); // the client came and left
 
         await WaitUntilAsync(() => { _time.Advance(TimeSpan.FromSeconds(1)); return reply.Log.IsCompleted; });
@@ -768,7 +772,7 @@ public class LiveRepliesTests
     /// <summary>A producer that writes meta and waits to be stopped, like a long reply.</summary>
     private sealed class UntilStopped : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");
@@ -782,7 +786,9 @@ public class LiveRepliesTests
             }
 
             var summary = new StreamSummary(StreamFinishReason.Cancelled, null, null, 0, TimeSpan.Zero, 0);
+            await beforeDone(summary);
             frames.WriteDone(summary);
+            stream.Log.Complete();
             return summary;
         }
     }
@@ -800,14 +806,16 @@ public class LiveRepliesTests
             reply.Log.Publish();
         }
 
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             _frames = new SseFrameWriter(stream.Log, stream.StreamId);
             _frames.WriteMeta("r", stream.StreamId, "test", "test");
             stream.Log.Publish();
             await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
             var summary = new StreamSummary(StreamFinishReason.Cancelled, null, null, 0, TimeSpan.Zero, 0);
+            await beforeDone(summary);
             _frames.WriteDone(summary);
+            stream.Log.Complete();
             return summary;
         }
     }
@@ -815,7 +823,7 @@ public class LiveRepliesTests
     /// <summary>A producer that writes a number of chunks and finishes.</summary>
     private sealed class Frames(int chunks) : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");
@@ -827,7 +835,9 @@ public class LiveRepliesTests
             }
 
             var summary = new StreamSummary(StreamFinishReason.Stop, null, null, 0, TimeSpan.Zero, chunks);
+            await beforeDone(summary);
             frames.WriteDone(summary);
+            stream.Log.Complete();
             return summary;
         }
     }

@@ -163,14 +163,16 @@ public sealed class StreamIdProbingTests : IDisposable
     /// <summary>A reply that writes its meta frame and runs until stopped.</summary>
     private sealed class UntilStopped : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");
             stream.Log.Publish();
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             var summary = new StreamSummary(StreamFinishReason.Cancelled, null, null, 0, TimeSpan.Zero, 0);
+            await beforeDone(summary);
             frames.WriteDone(summary);
+            stream.Log.Complete();
             return summary;
         }
     }

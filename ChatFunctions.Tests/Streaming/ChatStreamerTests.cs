@@ -39,8 +39,7 @@ public class ChatStreamerTests
     private async Task<(StreamSummary Summary, List<JsonObject> Frames)> RunAsync(CancellationToken cancellationToken = default)
     {
         using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
-        var summary = await Streamer().ProduceAsync(reply, Request(), cancellationToken);
-        reply.Log.Complete(); // as LiveReplies does once the reply's cost is counted
+        var summary = await Streamer().ProduceAsync(reply, Request(), NothingBeforeDone, cancellationToken);
         return (summary, await ParseAsync(reply.Log.Copy(0, reply.Log.Published).ToArray()));
     }
 
@@ -256,11 +255,10 @@ public class ChatStreamerTests
         _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
             .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct));
 
-        var producing = Streamer().ProduceAsync(reply, Request(), reply.Stopping);
+        var producing = Streamer().ProduceAsync(reply, Request(), NothingBeforeDone, reply.Stopping);
         await WaitUntilAsync(() => model.Yielded >= 2);
         reply.Stop(StreamStopReason.Shutdown);
         var summary = await producing.WaitAsync(TimeSpan.FromSeconds(10));
-        reply.Log.Complete();
 
         var frames = await ParseAsync(reply.Log.Copy(0, reply.Log.Published).ToArray());
         Assert.Equal(StreamFinishReason.Error, summary.FinishReason);
@@ -333,16 +331,41 @@ public class ChatStreamerTests
             .Returns(BurstThenWait(release.Task));
         using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
 
-        var producing = Streamer().ProduceAsync(reply, Request(), CancellationToken.None);
+        var producing = Streamer().ProduceAsync(reply, Request(), NothingBeforeDone, CancellationToken.None);
         // The burst of three is readable while the model is still thinking.
         await WaitUntilAsync(() => System.Text.Encoding.UTF8.GetString(reply.Log.Copy(0, reply.Log.Published).ToArray()).Contains("{\"chunk\":\"c\"}", StringComparison.Ordinal));
         Assert.False(producing.IsCompleted);
 
         release.SetResult();
         var summary = await producing;
-        Assert.False(reply.Log.IsCompleted); // done is written, for the caller to publish
+        Assert.True(reply.Log.IsCompleted); // the streamer ends the log with its done frame
         Assert.Equal(4, summary.Chunks);
     }
+
+    [Fact]
+    public async Task TheDoneFrameIsPublished_OnlyOnceBeforeDoneHasReturned_WithTheSummaryItWasGiven()
+    {
+        _client.Setup(c => c.GetStreamingResponseAsync(It.IsAny<IEnumerable<ChatMessage>>(), It.IsAny<ChatOptions>(), It.IsAny<CancellationToken>()))
+            .Returns(BurstThenWait(Task.CompletedTask));
+        using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
+        var entered = new TaskCompletionSource<StreamSummary>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var producing = Streamer().ProduceAsync(reply, Request(), async summary => { entered.SetResult(summary); await release.Task; }, CancellationToken.None);
+        var told = await entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var before = await ParseAsync(reply.Log.Copy(0, reply.Log.Published).ToArray());
+        Assert.False(reply.Log.IsCompleted);
+        Assert.DoesNotContain(before, frame => frame.ContainsKey("finishReason"));
+
+        release.SetResult();
+        var summary = await producing.WaitAsync(TimeSpan.FromSeconds(10));
+        var frames = await ParseAsync(reply.Log.Copy(0, reply.Log.Published).ToArray());
+        Assert.Equal(told, summary);
+        Assert.True(reply.Log.IsCompleted);
+        Assert.Equal("stop", frames[^1]["finishReason"]!.GetValue<string>());
+    }
+
+    private static readonly Func<StreamSummary, Task> NothingBeforeDone = _ => Task.CompletedTask;
 
     private static async IAsyncEnumerable<ChatResponseUpdate> BurstThenWait(Task release)
     {
@@ -367,7 +390,7 @@ public class ChatStreamerTests
         using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
         var reader = reply.Log.Attach(0); // attached, reads nothing
 
-        var producing = Streamer().ProduceAsync(reply, Request(), reply.Stopping);
+        var producing = Streamer().ProduceAsync(reply, Request(), NothingBeforeDone, reply.Stopping);
         await WaitUntilAsync(() => reply.Log.Written >= ChatStreamer.ReaderHighWaterBytes);
         await Task.Delay(100);
         var held = model.Yielded;

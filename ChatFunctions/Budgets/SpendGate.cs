@@ -90,6 +90,14 @@ public sealed class SpendGate(
         }
     }
 
+    /// <summary>Settles what an admitted reply holds to what it spent: <paramref name="summary"/> counts it (null: the
+    /// reply failed and its spend is unknown, so its worst case stays charged).</summary>
+    public ValueTask SettleAsync(ReplySpend spend, ChatRequest request, StreamSummary? summary)
+    {
+        ArgumentNullException.ThrowIfNull(spend);
+        return summary is null ? spend.SettleAsync(null) : spend.SettleAsync(request, _chat.SystemPrompt, summary);
+    }
+
     private SpendAdmission Admit(BudgetReservation reservation) => new(new ReplySpend(budget, openReplies, reservation), null);
 
     private static SpendAdmission Refuse(RequestRejection rejection) => new(null, rejection);

@@ -37,12 +37,18 @@ public sealed class ClientRateLimiter : IDisposable
     public TimeSpan? TryAdmit(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
+        return TryAdmit(ClientAddress.Resolve(context));
+    }
+
+    /// <summary>Null when a request from <paramref name="clientAddress"/> may go ahead, else how long it should wait.</summary>
+    public TimeSpan? TryAdmit(string clientAddress)
+    {
         if (_limiter is null)
         {
             return null;
         }
 
-        using var lease = _limiter.AttemptAcquire(ClientAddress.Resolve(context));
+        using var lease = _limiter.AttemptAcquire(clientAddress);
         if (lease.IsAcquired)
         {
             return null;

@@ -1,6 +1,6 @@
 using ChatFunctions.Access;
 using ChatFunctions.Http;
-using ChatFunctions.Resumption;
+using ChatFunctions.Replies;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 
@@ -10,13 +10,14 @@ namespace ChatFunctions.Functions;
 /// the lastEventId query parameter for clients that cannot set headers), or replays it from the start.</summary>
 public sealed class ResumeStreamFunction(
     IRequestAuthenticator authenticator,
-    StreamResumer resumer,
+    IReplyService replies,
     EventStreamDelivery delivery,
     ProblemResponder problems)
 {
     [Function("ResumeStream")]
     public async Task RunAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "chat/streams/{streamId}")] HttpRequest request,
+        string streamId,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -25,10 +26,10 @@ public sealed class ResumeStreamFunction(
         try
         {
             var access = await authenticator.AuthenticateAsync(context, linked.Token);
-            var (streamId, badId) = StreamResumer.ReadStreamId(request);
-            var (_, sequence, badPosition) = badId is null ? StreamResumer.ReadPosition(request, streamId) : default;
+            var badId = ResumeRequest.CheckStreamId(streamId);
+            var (_, sequence, badPosition) = badId is null ? ResumeRequest.ReadPosition(request, streamId) : default;
             var invalid = access.Rejection ?? badId ?? badPosition;
-            var result = invalid is null ? await resumer.OpenAsync(streamId!, sequence, access.Caller!, linked.Token) : null;
+            var result = invalid is null ? await replies.ResumeAsync(streamId, sequence, access.Caller!, linked.Token) : null;
             if ((invalid ?? result!.Rejection) is { } rejection)
             {
                 await problems.RejectAsync(context, rejection);

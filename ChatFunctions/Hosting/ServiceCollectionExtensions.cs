@@ -6,6 +6,7 @@ using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
+using ChatFunctions.Replies;
 using ChatFunctions.Resumption;
 using ChatFunctions.Storage;
 using ChatFunctions.Streaming;
@@ -68,6 +69,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => TokenBudgets.Create(sp, configuration));
         services.TryAddSingleton<OpenReplies>();
         services.TryAddSingleton<SpendGate>();
+        services.TryAddSingleton<IReplyService, ReplyService>();
         return services;
     }
 

@@ -105,7 +105,7 @@ public static class StandaloneHost
             app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, context =>
             {
                 var instance = context.RequestServices.GetRequiredService(function.FunctionType);
-                return function.Invoke(instance, context.Request, context.RequestAborted);
+                return function.Invoke(instance, context);
             })
                 .WithDisplayName(function.Name);
         }

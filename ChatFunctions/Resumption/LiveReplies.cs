@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using ChatFunctions.Access;
-using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
+using ChatFunctions.Streaming;
 using Microsoft.Extensions.Hosting;
 
 namespace ChatFunctions.Resumption;
@@ -30,10 +30,10 @@ public sealed class LiveReplies : IDisposable
     /// <summary>Streams in memory here (producing, or finished and kept for the grace window because the store lacks them).</summary>
     public int Count => _streams.Count;
 
-    /// <summary>Starts producing a reply for <paramref name="caller"/>, who pays for it (<paramref name="spend"/>, settled
-    /// when the reply ends however it ends) and, when signed in, is the only one who may resume or stop it. The request
-    /// attaches its own reader to the returned reply's log.</summary>
-    public LiveReply Start(string requestId, ChatRequest request, Caller caller, ReplySpend? spend = null)
+    /// <summary>Starts producing a reply for <paramref name="caller"/>, who, when signed in, is the only one who may
+    /// resume or stop it; <paramref name="onEnded"/> hears how it ended, however it ended, before its done frame goes
+    /// out (<see cref="ReplyProducer.RunAsync"/>). The request attaches its own reader to the returned reply's log.</summary>
+    public LiveReply Start(string requestId, ChatRequest request, Caller caller, Func<StreamSummary?, ValueTask>? onEnded = null)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var stream = new LiveReply(StreamId.New(), requestId, ReplyOwner.KeyOf(caller), releasable: _persister.IsShared);
@@ -45,17 +45,17 @@ public sealed class LiveReplies : IDisposable
                 _watcher.OnLastReaderLeft(stream);
             }
         };
-        _ = RunAsync(stream, request, spend);
+        _ = RunAsync(stream, request, onEnded);
         return stream;
     }
 
     public LiveReply? Find(string streamId) => _streams.TryGetValue(streamId, out var stream) ? stream : null;
 
-    private async Task RunAsync(LiveReply stream, ChatRequest request, ReplySpend? spend)
+    private async Task RunAsync(LiveReply stream, ChatRequest request, Func<StreamSummary?, ValueTask>? onEnded)
     {
         try
         {
-            await _producer.RunAsync(stream, request, spend);
+            await _producer.RunAsync(stream, request, onEnded);
         }
         finally
         {

@@ -1,4 +1,3 @@
-using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Streaming;
@@ -9,27 +8,28 @@ namespace ChatFunctions.Resumption;
 
 /// <summary>
 /// Runs a live reply's producer (the relay, <see cref="IChatStreamer"/>) apart from any connection, beside its
-/// persister; settles what the reply cost before its done frame goes out; and decides how long the finished reply
-/// stays in memory.
+/// persister; gives whoever started the reply its ending (what it cost) before its done frame goes out; and decides
+/// how long the finished reply stays in memory.
 /// </summary>
 public sealed class ReplyProducer(
     IChatStreamer streamer,
     ReplyPersister persister,
     IOptions<ResumeOptions> options,
-    IOptions<ChatServiceOptions> chatOptions,
     TimeProvider time,
     ILogger<ReplyProducer> logger)
 {
-    private static readonly TimeSpan BudgetRecordWait = TimeSpan.FromSeconds(2);
+    /// <summary>The longest the done frame waits for <c>onEnded</c> (recording what the reply cost): a slow store
+    /// delays done by at most this.</summary>
+    public static readonly TimeSpan OnEndedWait = TimeSpan.FromSeconds(2);
 
     private readonly ResumeOptions _options = options.Value;
-    private readonly string _systemPrompt = chatOptions.Value.SystemPrompt;
 
     private TimeSpan Linger => _options.Grace > TimeSpan.FromSeconds(5) ? _options.Grace : TimeSpan.FromSeconds(5);
 
-    /// <summary>Produces <paramref name="stream"/> and ends its log; completes when the reply may leave memory: at once
-    /// when the store holds all of it, else after the grace window, so that a reconnect here can still replay it.</summary>
-    public async Task RunAsync(LiveReply stream, ChatRequest request, ReplySpend? spend)
+    /// <summary>Produces <paramref name="stream"/>; completes when the reply may leave memory: at once when the store
+    /// holds all of it, else after the grace window, so that a reconnect here can still replay it.
+    /// <paramref name="onEnded"/> hears once how the reply ended (null: the producer failed, what it spent is unknown).</summary>
+    public async Task RunAsync(LiveReply stream, ChatRequest request, Func<StreamSummary?, ValueTask>? onEnded)
     {
         ArgumentNullException.ThrowIfNull(stream);
         var persisting = persister.PersistAsync(stream);
@@ -38,25 +38,20 @@ public sealed class ReplyProducer(
         await Task.Yield();
         try
         {
-            var summary = await streamer.ProduceAsync(stream, request, stream.Stopping);
-            // The reservation settles to what the reply cost whether or not anyone is still reading (finished, failed,
-            // stopped or out of its grace window alike), and before its done frame goes out, so the caller's next
-            // request already sees it (on any instance); a slow store delays done by at most this.
-            if (spend is not null)
-            {
-                await spend.SettleAsync(request, _systemPrompt, summary).AsTask()
-                    .WaitAsync(BudgetRecordWait, time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
+            // Whether the reply finished, failed, was stopped or ran out its grace window, and whether or not anyone
+            // is still reading, its ending is told before its done frame goes out, so the caller's next request
+            // already sees what it cost (on any instance).
+            await streamer.ProduceAsync(stream, request, summary => EndedAsync(onEnded, summary), stream.Stopping);
         }
         catch (Exception ex)
         {
             // ProduceAsync ends every stream with a done frame and does not throw; if it ever did, readers still end,
-            // and the reservation stays charged (what the reply spent is unknown).
+            // and what the reply spent is unknown.
             ResumptionLog.ProducerFailed(logger, stream.RequestId, ex);
-            await (spend?.SettleAsync(null) ?? ValueTask.CompletedTask);
+            stream.Log.Complete();
+            await (onEnded?.Invoke(null) ?? ValueTask.CompletedTask);
         }
 
-        stream.Log.Complete();
         stream.MarkEnded();
 
         // Once the store has the whole reply, it leaves memory at once: a late resume here reads the same bytes from
@@ -66,6 +61,14 @@ public sealed class ReplyProducer(
         if (!await persisting)
         {
             await Task.Delay(Linger, time, CancellationToken.None);
+        }
+    }
+
+    private async Task EndedAsync(Func<StreamSummary?, ValueTask>? onEnded, StreamSummary summary)
+    {
+        if (onEnded is not null)
+        {
+            await onEnded(summary).AsTask().WaitAsync(OnEndedWait, time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 }

@@ -26,48 +26,10 @@ public sealed class StreamResumer(
     IChatStreamObserver observer,
     ILogger<StreamResumer> logger)
 {
-    public const string LastEventIdHeader = "Last-Event-ID";
-    public const string LastEventIdQuery = "lastEventId";
+    /// <summary>The field a rejected resume position is named by: the Last-Event-ID header (or its query parameter).</summary>
+    public const string PositionField = "Last-Event-ID";
 
     private readonly ResumeOptions _options = resumeOptions.Value;
-
-    /// <summary>The position to continue from: the Last-Event-ID header, else the lastEventId query parameter;
-    /// none means from the first frame. <paramref name="streamId"/> null takes the stream from the id itself.</summary>
-    public static (string? StreamId, int Sequence, RequestRejection? Rejection) ReadPosition(HttpRequest request, string? streamId)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var header = request.Headers[LastEventIdHeader];
-        string? value = header.Count > 0 ? header.ToString() : request.Query[LastEventIdQuery].ToString();
-        if (string.IsNullOrEmpty(value))
-        {
-            return streamId is null
-                ? (null, 0, Invalid("A Last-Event-ID is required."))
-                : (streamId, 0, null);
-        }
-
-        if (header.Count > 1 || !StreamId.TryParseEventId(value, out var eventStream, out var sequence))
-        {
-            return (null, 0, Invalid("Last-Event-ID must be '<streamId>:<frame number>' as sent in the stream's id fields."));
-        }
-
-        if (streamId is not null && !string.Equals(eventStream, streamId, StringComparison.Ordinal))
-        {
-            return (null, 0, Invalid("Last-Event-ID names another stream."));
-        }
-
-        return (eventStream, sequence, null);
-    }
-
-    /// <summary>The stream id at the end of /api/chat/streams/{streamId}, checked.</summary>
-    public static (string? StreamId, RequestRejection? Rejection) ReadStreamId(HttpRequest request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        var path = request.Path.Value ?? "";
-        var id = path[(path.LastIndexOf('/') + 1)..];
-        return StreamId.IsValid(id)
-            ? (id, null)
-            : (null, new RequestRejection(StatusCodes.Status400BadRequest, "streamId", "The stream id must be the 22-character id from the stream's meta frame."));
-    }
 
     public async Task<ResumeResult> OpenAsync(string streamId, int sequence, Caller caller, CancellationToken cancellationToken)
     {
@@ -300,7 +262,7 @@ public sealed class StreamResumer(
 
     private static ResumeResult Reject(RequestRejection rejection) => new(null, rejection);
 
-    private static RequestRejection Invalid(string detail) => new(StatusCodes.Status400BadRequest, LastEventIdHeader, detail);
+    private static RequestRejection Invalid(string detail) => new(StatusCodes.Status400BadRequest, PositionField, detail);
 
     private static RequestRejection BeyondEnd() => Invalid("Last-Event-ID is past the end of the stream.");
 

@@ -12,10 +12,10 @@ namespace ChatFunctions.Streaming;
 public interface IChatStreamer
 {
     /// <summary>Produces one reply into the stream's log: meta, chunks, at most one error, then exactly one done, which
-    /// is written but left for the caller to publish with <see cref="StreamLog.Complete"/> (so what the reply cost can be
-    /// counted before its client learns it ended). Never throws; <paramref name="cancellationToken"/> stops the model
-    /// call (the stream says why).</summary>
-    Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken);
+    /// ends the log (<see cref="StreamLog.Complete"/>). <paramref name="beforeDone"/> runs between the model call's end
+    /// and the done frame, so that what the reply cost is counted before its client learns it ended; the caller bounds
+    /// how long it takes. Never throws; <paramref name="cancellationToken"/> stops the model call (the stream says why).</summary>
+    Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -40,10 +40,11 @@ public sealed class ChatStreamer(
     /// <summary>The most a reply's log may hold; an upstream that sends more is cut off with an error frame.</summary>
     public long MaxReplyBytes => Math.Max(1024L * 1024, _options.MaxOutputTokens * 64L);
 
-    public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, CancellationToken cancellationToken)
+    public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(beforeDone);
         var started = time.GetTimestamp();
         var progress = new StreamProgress();
         var log = stream.Log;
@@ -84,8 +85,11 @@ public sealed class ChatStreamer(
 
         scope.Completed(summary, progress.Error);
 
+        await beforeDone(summary);
+
         // The done frame always ends the log, whoever is reading now: a reader that resumes later sees how it ended.
         frames.WriteDone(summary);
+        log.Complete();
         return summary;
     }
 

@@ -141,8 +141,7 @@ public static class Allocations
         using var source = new LiveLogSource(reply.Log, 0);
         var delivery = new StreamDelivery(TimeProvider.System, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), static () => { });
         var delivering = delivery.RunAsync(source, pipe.Writer, CancellationToken.None);
-        await streamer.ProduceAsync(reply, new ChatRequest("hi", []), CancellationToken.None);
-        reply.Log.Complete();
+        await streamer.ProduceAsync(reply, new ChatRequest("hi", []), static _ => Task.CompletedTask, CancellationToken.None);
         await delivering;
 
         await pipe.Writer.CompleteAsync();
