@@ -65,6 +65,32 @@ public class ChatRequestReaderTests
         Assert.False(string.IsNullOrWhiteSpace(result.Rejection.Detail));
     }
 
+    public static TheoryData<string, string, string> WrongTypesAndSyntax => new()
+    {
+        { "{\"message\": 5}", "message", "'message' must be a string" },
+        { "{\"message\": {\"text\": \"hi\"}}", "message", "'message' must be a string" },
+        { "{\"message\": \"hi\", \"history\": \"earlier\"}", "history", "'history' must be an array" },
+        { "{\"message\": \"hi\", \"history\": [[]]}", "history[0]", "'history[0]' must be an object" },
+        { "{\"message\": \"hi\", \"history\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": true, \"content\": \"b\"}]}", "history[1].role", "'history[1].role' must be a string" },
+        { "[]", "body", "The body must be a JSON object" },
+        { "{\"message\": \"hi\"} x", "body", "The JSON is malformed" },
+        { "{\"message\": \"hi\"}{}", "body", "The JSON is malformed" },
+        { "{\"message\": \"hi\",}", "body", "The JSON is malformed" },
+        { "{\"message\": \"hi\" /* note */}", "body", "The JSON is malformed" },
+    };
+
+    /// <summary>The field and the fault come from the exception's path and structure, not its message text.</summary>
+    [Theory]
+    [MemberData(nameof(WrongTypesAndSyntax))]
+    public async Task WrongTypes_NameTheFieldAndTheTypeItTakes_AndBrokenSyntaxNamesTheBody(string body, string field, string detail)
+    {
+        var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
+
+        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(field, result.Rejection!.Field);
+        Assert.StartsWith(detail, result.Rejection.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ValidBody_IsRead_WithHistoryInOrder()
     {
@@ -149,6 +175,8 @@ public class ChatRequestReaderTests
         { "?message=hi&history=not-json", "history" },
         { "?message=hi&history={}", "history" },
         { "?message=hi&history=[{\"role\":\"user\",\"content\":1}]", "history[0].content" },
+        { "?message=hi&history=[{\"role\":\"user\",\"content\":\"a\"},{\"role\":{},\"content\":\"b\"}]", "history[1].role" },
+        { "?message=hi&history=[]x", "history" },
         { "?message=hi&history=[{\"role\":\"system\",\"content\":\"x\"}]", "history[0].role" },
     };
 

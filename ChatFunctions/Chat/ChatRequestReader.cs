@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using ChatFunctions.Configuration;
 using Microsoft.AspNetCore.Http;
@@ -104,7 +105,8 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
         }
         catch (JsonException ex)
         {
-            return RequestRejection.BadRequest(FieldOf(ex, "body"), DescribeJsonError(ex));
+            var fault = JsonFaults.Classify(ex, body, JsonValueKind.Object);
+            return RequestRejection.BadRequest(FieldOf(fault, ex, "body"), DescribeJsonError(fault, ex, JsonValueKind.Object));
         }
 
         if (dto is null)
@@ -127,9 +129,10 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             }
             catch (JsonException ex)
             {
-                var inner = FieldOf(ex, root: "");
+                var fault = JsonFaults.Classify(ex, Encoding.UTF8.GetBytes(historyText), JsonValueKind.Array);
+                var inner = FieldOf(fault, ex, root: "");
                 return RequestRejection.BadRequest("history" + inner,
-                    "The history query parameter must be a URL-encoded JSON array of {\"role\", \"content\"} objects. " + DescribeJsonError(ex));
+                    "The history query parameter must be a URL-encoded JSON array of {\"role\", \"content\"} objects. " + DescribeJsonError(fault, ex, JsonValueKind.Array));
             }
         }
 
@@ -262,47 +265,37 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
     }
 
     /// <summary>A value of the wrong type or a repeated key names its field; broken JSON syntax names the whole document.</summary>
-    private static string FieldOf(JsonException ex, string root)
+    private static string FieldOf(JsonFault fault, JsonException ex, string root)
     {
-        if (!IsTypeMismatch(ex) && !IsDuplicateKey(ex))
+        if (fault == JsonFault.Syntax)
         {
-            return root.Length == 0 ? "" : root;
+            return root;
         }
 
-        var field = FieldNamed(ex);
+        var field = FieldNamed(fault, ex);
         return root.Length == 0 ? (field == "body" ? "" : field) : field;
     }
 
     /// <summary>The field as our contract spells it: keys match ignoring case, so "MESSAGE" is reported as "message".</summary>
-    private static string FieldNamed(JsonException ex) =>
-        IsDuplicateKey(ex) ? FieldFromJsonPath(ex.Path).ToLowerInvariant() : FieldFromJsonPath(ex.Path);
+    private static string FieldNamed(JsonFault fault, JsonException ex) =>
+        fault == JsonFault.DuplicateKey ? FieldFromJsonPath(ex.Path).ToLowerInvariant() : FieldFromJsonPath(ex.Path);
 
-    private static bool IsTypeMismatch(JsonException ex) =>
-        ex.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal);
-
-    /// <summary>System.Text.Json with AllowDuplicateProperties = false: a key given twice, in any letter case, since
-    /// names match case-insensitively and two readers could otherwise take different values.</summary>
-    private static bool IsDuplicateKey(JsonException ex) =>
-        ex.Message.StartsWith("Duplicate property", StringComparison.Ordinal);
-
-    private static string DescribeJsonError(JsonException ex)
+    private static string DescribeJsonError(JsonFault fault, JsonException ex, JsonValueKind root)
     {
         var position = $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
-        if (IsDuplicateKey(ex))
+        switch (fault)
         {
-            return $"'{FieldNamed(ex)}' is given more than once (key names are compared ignoring case); send each key once {position}.";
+            case JsonFault.DuplicateKey:
+                return $"'{FieldNamed(fault, ex)}' is given more than once (key names are compared ignoring case); send each key once {position}.";
+            case JsonFault.Syntax:
+                return $"The JSON is malformed {position}.";
         }
 
-        if (!IsTypeMismatch(ex))
+        var expected = JsonFaults.ExpectedKind(ex.Path, root) switch
         {
-            return $"The JSON is malformed {position}.";
-        }
-
-        var expected = ex.Message switch
-        {
-            var m when m.Contains("System.String", StringComparison.Ordinal) && !m.Contains("List", StringComparison.Ordinal) => "a string",
-            var m when m.Contains("List`1", StringComparison.Ordinal) => "an array",
-            var m when m.Contains("Dto", StringComparison.Ordinal) => "an object",
+            JsonValueKind.String => "a string",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.Object => "an object",
             _ => "another type",
         };
         var field = FieldFromJsonPath(ex.Path);
