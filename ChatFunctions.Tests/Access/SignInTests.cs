@@ -206,6 +206,28 @@ public sealed class SignInTests(SignedInApp fixture) : IClassFixture<SignedInApp
     }
 
     [Fact]
+    public async Task An_authority_outage_while_fetching_new_keys_is_never_a_server_error()
+    {
+        // The first token is checked against fetched metadata; then the authority goes down and a token signed by a
+        // key it never published makes the app fetch the metadata again.
+        var authority = await TestAuthority.StartAsync();
+        await using var app = await AppServer.StartAsync(authority.Settings());
+        var frames = await SseClient.ReadAllAsync(app.Client, WithBearer(SseClient.Post("hi [demo:tokens=1]"), TestAuthority.Mint(authority.UserToken())));
+        SseClient.AssertWellFormed(frames);
+        var rotated = authority.UserToken();
+        rotated.SigningCredentials = new SigningCredentials(TestAuthority.NewKey("rotated-key"), SecurityAlgorithms.RsaSha256);
+        await authority.DisposeAsync();
+
+        using var response = await app.Client.SendAsync(WithBearer(SseClient.Post("hi"), TestAuthority.Mint(rotated)));
+
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.True(response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.Unauthorized, $"{(int)response.StatusCode}: {problem}");
+        Assert.Equal(
+            response.StatusCode == HttpStatusCode.ServiceUnavailable ? "Sign-in cannot be checked." : "Sign-in required.",
+            problem["title"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Budgets_are_kept_per_signed_in_user_not_per_address()
     {
         var settings = Authority.Settings();

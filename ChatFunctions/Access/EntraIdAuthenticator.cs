@@ -33,14 +33,12 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
     private readonly HttpClient _metadataClient;
     private readonly ConfigurationManager<OpenIdConnectConfiguration> _metadata;
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
-    private readonly TimeProvider _time;
     private readonly ILogger<EntraIdAuthenticator> _logger;
 
-    public EntraIdAuthenticator(IOptions<AccessOptions> options, TimeProvider time, ILogger<EntraIdAuthenticator> logger)
+    public EntraIdAuthenticator(IOptions<AccessOptions> options, ILogger<EntraIdAuthenticator> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
-        _time = time;
         _logger = logger;
         _metadataClient = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         _metadata = new ConfigurationManager<OpenIdConnectConfiguration>(
@@ -64,29 +62,33 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
             return Unauthorized("malformed", "The Authorization header must be 'Bearer <access token>'.", invalidToken: true);
         }
 
-        OpenIdConnectConfiguration configuration;
+        var token = header["Bearer ".Length..].Trim();
         try
         {
-            configuration = await _metadata.GetConfigurationAsync(cancellationToken);
+            var configuration = await _metadata.GetConfigurationAsync(cancellationToken);
+            var result = await _handler.ValidateTokenAsync(token, Parameters(configuration));
+            if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+            {
+                // Keys rotate: fetch the metadata again (at most every five minutes, the manager's own limit) and retry once.
+                _metadata.RequestRefresh();
+                configuration = await _metadata.GetConfigurationAsync(cancellationToken);
+                result = await _handler.ValidateTokenAsync(token, Parameters(configuration));
+            }
+
+            return Authorize(result);
         }
         catch (InvalidOperationException ex)
         {
-            // No metadata yet and the authority cannot be reached: nobody's token can be checked, which is our problem, not theirs.
+            // The metadata cannot be fetched, first or again for a new key: nobody's token can be checked, which is our
+            // problem, not theirs.
             Log.AuthMetadataUnavailable(_logger, _options.MetadataAddress.Host, ex);
             return new RequestRejection(StatusCodes.Status503ServiceUnavailable, Field,
                 "Sign-in cannot be checked right now: the identity provider's metadata is unreachable.") { RetryAfter = TimeSpan.FromSeconds(30) };
         }
+    }
 
-        var token = header["Bearer ".Length..].Trim();
-        var result = await _handler.ValidateTokenAsync(token, Parameters(configuration));
-        if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
-        {
-            // Keys rotate: fetch the metadata again (at most every five minutes, the manager's own limit) and retry once.
-            _metadata.RequestRefresh();
-            configuration = await _metadata.GetConfigurationAsync(cancellationToken);
-            result = await _handler.ValidateTokenAsync(token, Parameters(configuration));
-        }
-
+    private AuthenticationResult Authorize(TokenValidationResult result)
+    {
         if (!result.IsValid)
         {
             var (reason, detail) = Describe(result.Exception);
@@ -126,9 +128,8 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
         RequireSignedTokens = true,
         RequireExpirationTime = true,
         ValidateLifetime = true,
+        // The handler checks the lifetime: exp required, nbf and exp against the clock with one minute of skew.
         ClockSkew = ClockSkew,
-        // Lifetime against our clock, so tests can move it.
-        LifetimeValidator = (notBefore, expires, _, parameters) => Validators.ValidateLifetimeAt(notBefore, expires, _time.GetUtcNow().UtcDateTime),
     };
 
     private static bool Grants(ClaimsIdentity identity)
@@ -161,29 +162,6 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
         {
             Headers = new Dictionary<string, string> { ["WWW-Authenticate"] = challenge },
         };
-    }
-
-    private static class Validators
-    {
-        public static bool ValidateLifetimeAt(DateTime? notBefore, DateTime? expires, DateTime now)
-        {
-            if (expires is null)
-            {
-                throw new SecurityTokenNoExpirationException("The token has no expiry.");
-            }
-
-            if (notBefore is { } nbf && nbf > now + ClockSkew)
-            {
-                throw new SecurityTokenNotYetValidException("The token is not valid yet.") { NotBefore = nbf };
-            }
-
-            if (expires.Value < now - ClockSkew)
-            {
-                throw new SecurityTokenExpiredException("The token has expired.") { Expires = expires.Value };
-            }
-
-            return true;
-        }
     }
 
     public void Dispose() => _metadataClient.Dispose();
