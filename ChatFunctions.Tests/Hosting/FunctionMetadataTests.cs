@@ -69,6 +69,15 @@ public class FunctionMetadataTests
     }
 
     [Fact]
+    public void Readiness_IsAnonymousGet_OnHealthReady()
+    {
+        var trigger = Trigger(ReadGeneratedMetadata(), "Readiness");
+
+        Assert.Equal("health/ready", trigger["route"]!.GetValue<string>());
+        Assert.Equal(["get"], trigger["methods"]!.AsArray().Select(m => m!.GetValue<string>()));
+    }
+
+    [Fact]
     public void FunctionClasses_AreSealed() =>
         Assert.All(FunctionRouteTable.Discover(typeof(ChatStreamFunction).Assembly), f => Assert.True(f.FunctionType.IsSealed, f.FunctionType.Name));
 

@@ -4,6 +4,7 @@ using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Health;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Replies;
@@ -70,6 +71,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<OpenReplies>();
         services.TryAddSingleton<SpendGate>();
         services.TryAddSingleton<IReplyService, ReplyService>();
+        services.AddReadinessChecks();
         return services;
     }
 

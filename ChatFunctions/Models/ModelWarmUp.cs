@@ -42,6 +42,12 @@ public sealed class ModelWarmUp(
     /// <summary>Completes when the warm-up has done all it could (tests wait on it; nothing else does).</summary>
     public Task Completion { get; private set; } = Task.CompletedTask;
 
+    /// <summary>Whether the warm-up reached the model: its token fetched (keyless Azure OpenAI) and its endpoint
+    /// answered. The demo model needs neither.</summary>
+    public bool Reached => Volatile.Read(ref _reached);
+
+    private bool _reached;
+
     /// <summary>Before any hosted service starts (Kestrel, the Functions worker's gRPC client): the most overlap.</summary>
     public Task StartingAsync(CancellationToken cancellationToken)
     {
@@ -73,6 +79,7 @@ public sealed class ModelWarmUp(
         };
         if (endpoint is null)
         {
+            Volatile.Write(ref _reached, services.GetRequiredService<IChatModelProvider>().IsAvailable);
             return;
         }
 
@@ -84,10 +91,8 @@ public sealed class ModelWarmUp(
             }
 
             await RunTheHotPathOnceAsync(cancellationToken);
-            var token = kind == ChatProviderKind.AzureOpenAI && string.IsNullOrEmpty(azure.Value.ApiKey)
-                ? services.GetRequiredService<TokenCredential>().GetTokenAsync(new TokenRequestContext([AzureOpenAIScope]), cancellationToken).AsTask()
-                : Task.CompletedTask;
-            await Task.WhenAll(token, OpenConnectionAsync(endpoint, cancellationToken));
+            await ReachAsync(kind, endpoint, cancellationToken);
+            Volatile.Write(ref _reached, true);
             Log.ModelWarmedUp(logger, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -98,6 +103,42 @@ public sealed class ModelWarmUp(
         {
             // The host is stopping.
         }
+    }
+
+    /// <summary>Reaches the model as the warm-up does (its token, a HEAD to its endpoint), for a readiness check: null
+    /// when it answered, else what failed (an exception's type, never its message).</summary>
+    public async Task<string?> ProbeAsync(CancellationToken cancellationToken)
+    {
+        var kind = ChatModelProviderFactory.ResolveKind(chat.Value, azure.Value, compatible.Value);
+        var endpoint = kind switch
+        {
+            ChatProviderKind.AzureOpenAI => azure.Value.Endpoint,
+            ChatProviderKind.OpenAICompatible => compatible.Value.BaseUrl,
+            _ => null,
+        };
+        if (endpoint is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            await ReachAsync(kind, endpoint, cancellationToken);
+            Volatile.Write(ref _reached, true);
+            return null;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            return ex.GetType().Name;
+        }
+    }
+
+    private Task ReachAsync(ChatProviderKind kind, Uri endpoint, CancellationToken cancellationToken)
+    {
+        var token = kind == ChatProviderKind.AzureOpenAI && string.IsNullOrEmpty(azure.Value.ApiKey)
+            ? services.GetRequiredService<TokenCredential>().GetTokenAsync(new TokenRequestContext([AzureOpenAIScope]), cancellationToken).AsTask()
+            : Task.CompletedTask;
+        return Task.WhenAll(token, OpenConnectionAsync(endpoint, cancellationToken));
     }
 
     /// <summary>A HEAD to the model's endpoint through the model's own HttpClient: any answer will do (Azure OpenAI's
