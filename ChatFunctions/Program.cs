@@ -1,3 +1,4 @@
+using ChatFunctions.Diagnostics;
 using ChatFunctions.Hosting;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;

@@ -1,3 +1,4 @@
+using ChatFunctions.Diagnostics;
 using System.Diagnostics;
 using ChatFunctions.Hosting;
 

@@ -32,12 +32,12 @@ public class SseFrameWriterTests
         }));
         var frames = Encoding.UTF8.GetString(bytes).Split("\n\n")[..^1].Select(f => f + "\n\n").ToArray();
 
-        Assert.Equal(3, SseFrameWriter.CountFrames(bytes));
-        Assert.Equal(0, SseFrameWriter.OffsetAfterFrames(bytes, 0));
-        Assert.Equal(Encoding.UTF8.GetByteCount(frames[0]), SseFrameWriter.OffsetAfterFrames(bytes, 1));
-        Assert.Equal(bytes.Length, SseFrameWriter.OffsetAfterFrames(bytes, 3));
-        Assert.Equal(-1, SseFrameWriter.OffsetAfterFrames(bytes, 4));
-        Assert.StartsWith($"id: {Id}:3\n", Encoding.UTF8.GetString(bytes.AsSpan(SseFrameWriter.OffsetAfterFrames(bytes, 2))), StringComparison.Ordinal);
+        Assert.Equal(3, SseFrameReader.CountFrames(bytes));
+        Assert.Equal(0, SseFrameReader.OffsetAfterFrames(bytes, 0));
+        Assert.Equal(Encoding.UTF8.GetByteCount(frames[0]), SseFrameReader.OffsetAfterFrames(bytes, 1));
+        Assert.Equal(bytes.Length, SseFrameReader.OffsetAfterFrames(bytes, 3));
+        Assert.Equal(-1, SseFrameReader.OffsetAfterFrames(bytes, 4));
+        Assert.StartsWith($"id: {Id}:3\n", Encoding.UTF8.GetString(bytes.AsSpan(SseFrameReader.OffsetAfterFrames(bytes, 2))), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public class SseFrameWriterTests
     [Fact]
     public void IsDoneFrame_TellsTheDoneFrameFromOthers()
     {
-        Assert.True(SseFrameWriter.IsDoneFrame("id: x:3\ndata: {\"done\":true,\"finishReason\":\"stop\"}\n\n"u8));
-        Assert.False(SseFrameWriter.IsDoneFrame("id: x:2\ndata: {\"chunk\":\"{\\\"done\\\":true}\"}\n\n"u8));
+        Assert.True(SseFrameReader.IsDoneFrame("id: x:3\ndata: {\"done\":true,\"finishReason\":\"stop\"}\n\n"u8));
+        Assert.False(SseFrameReader.IsDoneFrame("id: x:2\ndata: {\"chunk\":\"{\\\"done\\\":true}\"}\n\n"u8));
     }
 }

@@ -140,17 +140,3 @@ public static class ChatModelProviderFactory
         return configure is null ? inner : configure.Build(inner, services);
     }
 }
-
-/// <summary>Cross-cutting middleware around the model client (telemetry), from Microsoft.Extensions.AI.</summary>
-public interface IChatClientPipeline
-{
-    IChatClient Build(IChatClient inner, IServiceProvider services);
-}
-
-/// <summary>The one HttpClient for model calls, with the no-drain handler; owned by DI.</summary>
-public sealed class UpstreamHttpClient : IDisposable
-{
-    public HttpClient Client { get; } = UpstreamTransport.CreateHttpClient();
-
-    public void Dispose() => Client.Dispose();
-}

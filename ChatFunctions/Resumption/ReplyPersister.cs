@@ -147,7 +147,7 @@ public sealed class ReplyPersister(
                         }
 
                         stored = end;
-                        storedFrames += SseFrameWriter.CountFrames(batch.Span); // published bytes are whole frames
+                        storedFrames += SseFrameReader.CountFrames(batch.Span); // published bytes are whole frames
                         // The store has it now: the log may drop what its readers have passed, so a long reply holds a
                         // few KiB here instead of all of itself.
                         log.Release(stored, storedFrames);

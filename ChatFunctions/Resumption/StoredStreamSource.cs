@@ -165,7 +165,7 @@ public sealed class StoredStreamSource : IStreamSource
             var frame = bytes[..(end + SseFrameWriter.FrameEnd.Length)];
             bytes = bytes[frame.Length..];
             _framesSeen++;
-            if (SseFrameWriter.IsDoneFrame(frame))
+            if (SseFrameReader.IsDoneFrame(frame))
             {
                 _done = true;
             }

@@ -8,16 +8,14 @@ namespace ChatFunctions.Resumption;
 /// become a path or header, and both stores round-trip the same values.</summary>
 internal static class StreamLogKeys
 {
-    public const int StreamIdLength = 22;
-
     /// <summary>Longest owner key kept (it is a hash of the caller; blob metadata is limited to 8 KiB in all).</summary>
     public const int MaxOwnerKeyLength = 512;
 
-    /// <summary>Throws unless <paramref name="streamId"/> is exactly 22 characters of base64url ([A-Za-z0-9_-]).</summary>
+    /// <summary>Throws unless <paramref name="streamId"/> is a stream id (<see cref="StreamId.IsValid"/>).</summary>
     public static void EnsureValidStreamId(string streamId)
     {
         ArgumentNullException.ThrowIfNull(streamId);
-        if (streamId.Length != StreamIdLength || !streamId.All(IsBase64UrlChar))
+        if (!StreamId.IsValid(streamId))
         {
             throw new ArgumentException("A stream id is 22 characters of base64url ([A-Za-z0-9_-]).", nameof(streamId));
         }
@@ -64,6 +62,4 @@ internal static class StreamLogKeys
 
     public static DateTimeOffset? ParseTime(string? value) =>
         DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time) ? time : null;
-
-    private static bool IsBase64UrlChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_';
 }

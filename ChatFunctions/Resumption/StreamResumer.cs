@@ -187,7 +187,7 @@ public sealed class StreamResumer(
 
         var body = bytes[..^SseFrameWriter.FrameEnd.Length];
         var start = body.LastIndexOf(SseFrameWriter.FrameEnd);
-        return SseFrameWriter.IsDoneFrame(start < 0 ? body : body[(start + SseFrameWriter.FrameEnd.Length)..]);
+        return SseFrameReader.IsDoneFrame(start < 0 ? body : body[(start + SseFrameWriter.FrameEnd.Length)..]);
     }
 
     /// <summary>
@@ -206,7 +206,7 @@ public sealed class StreamResumer(
             if (sequence >= released)
             {
                 var held = log.Copy(reader.Position, log.Published);
-                var offset = SseFrameWriter.OffsetAfterFrames(held.Span, sequence - released);
+                var offset = SseFrameReader.OffsetAfterFrames(held.Span, sequence - released);
                 if (offset < 0)
                 {
                     live.Dispose();
@@ -231,8 +231,8 @@ public sealed class StreamResumer(
 
                 // The store holds at least everything released (release follows a stored append), byte for byte.
                 var bytes = read is null ? ReadOnlySpan<byte>.Empty : read.Bytes.Span;
-                var from = SseFrameWriter.OffsetAfterFrames(bytes, sequence);
-                var to = SseFrameWriter.OffsetAfterFrames(bytes, released);
+                var from = SseFrameReader.OffsetAfterFrames(bytes, sequence);
+                var to = SseFrameReader.OffsetAfterFrames(bytes, released);
                 if (from < 0 || to != reader.Position)
                 {
                     live.Dispose();

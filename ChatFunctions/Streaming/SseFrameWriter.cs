@@ -149,33 +149,4 @@ public sealed class SseFrameWriter : IDisposable
     }
 
     public void Dispose() => _json.Dispose();
-
-    /// <summary>Whether a frame (its bytes from "id:" to the blank line) is the done frame.</summary>
-    /// <summary>The number of whole frames in <paramref name="frames"/>.</summary>
-    public static int CountFrames(ReadOnlySpan<byte> frames) => frames.Count(FrameEnd);
-
-    /// <summary>The offset just after the <paramref name="count"/>th frame of <paramref name="frames"/>, or -1 when
-    /// they hold fewer.</summary>
-    public static int OffsetAfterFrames(ReadOnlySpan<byte> frames, int count)
-    {
-        var position = 0;
-        for (var frame = 0; frame < count; frame++)
-        {
-            var end = frames[position..].IndexOf(FrameEnd);
-            if (end < 0)
-            {
-                return -1;
-            }
-
-            position += end + FrameEnd.Length;
-        }
-
-        return position;
-    }
-
-    public static bool IsDoneFrame(ReadOnlySpan<byte> frame)
-    {
-        var data = frame.IndexOf("data: "u8);
-        return data >= 0 && frame[(data + 6)..].StartsWith("{\"done\":"u8);
-    }
 }

@@ -3,7 +3,6 @@ using System.Globalization;
 using Azure.Core;
 using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
 using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.Configuration;
@@ -15,7 +14,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-namespace ChatFunctions.Hosting;
+namespace ChatFunctions.Diagnostics;
 
 /// <summary>
 /// OpenTelemetry for both hosts. The model client is always wrapped in Microsoft.Extensions.AI's GenAI middleware

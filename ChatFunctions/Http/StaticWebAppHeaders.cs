@@ -1,8 +1,7 @@
 using System.Text.Json;
-using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 
-namespace ChatFunctions.Hosting;
+namespace ChatFunctions.Http;
 
 /// <summary>
 /// The headers the page gets in Azure, read from the staticwebapp.config.json in its build output (globalHeaders, and

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 
-namespace ChatFunctions.Hosting;
+namespace ChatFunctions.Http;
 
 /// <summary>
 /// The standalone host's limits on the request line and headers, checked by the app so that a refusal is a problem
