@@ -1,4 +1,5 @@
-import { memo, useRef } from "react";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
+import { currentHighlighter, loadHighlighter } from "../markdown/highlighter";
 import { useCopy } from "./useCopy";
 
 interface Props {
@@ -7,6 +8,8 @@ interface Props {
   /** The fence is still open (streaming): the copy button waits for the whole block. */
   open: boolean;
 }
+
+type Highlighter = NonNullable<ReturnType<typeof currentHighlighter>>;
 
 /** Lines per rendered segment: a growing block only re-renders (and re-lays-out) its last segment. */
 const SEGMENT_LINES = 50;
@@ -40,25 +43,54 @@ function useSegments(code: string): string[] {
   return rest ? [...done, rest] : done;
 }
 
-/** Code is rendered as React text, never as HTML, so nothing in it can be markup. */
+/**
+ * One segment, highlighted once per text (finished segments keep their string, so memo skips them).
+ * `html` comes from highlight.js, which escapes all of the text (markdown/highlight.ts); a language
+ * outside its set is rendered as React text.
+ */
+const Segment = memo(function Segment({ text, lang, highlighter }: { text: string; lang: string; highlighter: Highlighter | null }) {
+  const html = useMemo(() => highlighter?.highlightCode(text, lang), [text, lang, highlighter]);
+  return html === undefined ? <span className="code-segment">{text}</span> : <span className="code-segment" dangerouslySetInnerHTML={{ __html: html }} />;
+});
+
+/**
+ * While the fence is open the code is highlighted per 50-line segment, so each update costs at most
+ * one segment; a construct spanning a segment boundary (a long block comment) may be coloured
+ * approximately until the fence closes, when the whole block is highlighted once.
+ */
 export const CodeBlock = memo(function CodeBlock({ code, lang, open }: Props) {
   const [copied, copy] = useCopy();
+  const [wrap, setWrap] = useState(false);
+  const [highlighter, setHighlighter] = useState(currentHighlighter);
+  useEffect(() => {
+    if (highlighter || !lang) return;
+    let live = true;
+    loadHighlighter().then(
+      (loaded) => live && setHighlighter(loaded),
+      () => {}, // Offline or a failed chunk: the code stays plain text.
+    );
+    return () => {
+      live = false;
+    };
+  }, [highlighter, lang]);
   const segments = useSegments(code);
+  const name = lang || "code";
   return (
-    <div className={open ? "code-block open" : "code-block"}>
+    <div className={open ? "code-block open" : "code-block"} data-lang={lang || undefined}>
       <div className="code-toolbar">
-        <span className="code-lang">{lang || "code"}</span>
-        <button type="button" className="copy-code" onClick={() => copy(code)} disabled={open} aria-label={copied ? "Code copied" : `Copy ${lang || "code"} code`}>
-          <span aria-live="polite">{copied ? "Copied" : "Copy"}</span>
-        </button>
+        <span className="code-lang">{name}</span>
+        <span className="code-tools">
+          <button type="button" className="wrap-code" onClick={() => setWrap((w) => !w)} aria-pressed={wrap} aria-label={`Wrap long lines of ${name} code`}>
+            Wrap
+          </button>
+          <button type="button" className="copy-code" onClick={() => copy(code)} disabled={open} aria-label={copied ? "Code copied" : `Copy ${name} code`}>
+            <span aria-live="polite">{copied ? "Copied" : "Copy"}</span>
+          </button>
+        </span>
       </div>
-      <pre tabIndex={0} aria-label={`${lang || "Code"} code block`}>
-        <code>
-          {segments.map((segment, i) => (
-            <span className="code-segment" key={i}>
-              {segment}
-            </span>
-          ))}
+      <pre tabIndex={0} aria-label={`${lang || "Code"} code block`} className={wrap ? "wrap" : undefined}>
+        <code className="hljs">
+          {open ? segments.map((segment, i) => <Segment key={i} text={segment} lang={lang} highlighter={highlighter} />) : <Segment text={code} lang={lang} highlighter={highlighter} />}
         </code>
       </pre>
     </div>
