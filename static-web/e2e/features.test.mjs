@@ -198,7 +198,7 @@ for (const [size, viewport] of SIZES) {
       await context.close();
     });
 
-    test("titles come from the title endpoint once the first reply ends, with the chat's auth, and a rename is never replaced", async () => {
+    test("titles come from the title endpoint once the first reply ends, else from the first message; a rename is never replaced", async () => {
       const { page, context, titleRequests } = await freshChat(viewport, { title: { status: 200, body: { title: "Generated title" } } });
       await sendMessage(page, "[demo:tokens=3] **Which** title will this get?");
       assert.equal(await waitForReplyEnd(page), "done");
@@ -218,6 +218,24 @@ for (const [size, viewport] of SIZES) {
       assert.equal(await waitForReplyEnd(local.page), "done");
       await local.page.waitForFunction(() => document.querySelector(".chat-header h1")?.textContent === "Which title will this get?");
       await local.context.close();
+
+      // Renamed while the first reply streams: the endpoint is not asked, the chosen title stays.
+      const renamed = await freshChat(viewport, { title: { status: 200, body: { title: "Generated title" } } });
+      await sendMessage(renamed.page, "Rename me first [demo:tokens=300]");
+      await renamed.page.locator("article.message.assistant .reply").filter({ hasText: "token2" }).waitFor();
+      await showList(renamed.page);
+      await renamed.page.getByRole("button", { name: "Options for Rename me first", exact: true }).click();
+      await renamed.page.getByRole("menuitem", { name: "Rename" }).click();
+      await renamed.page.getByRole("textbox", { name: "Chat title" }).fill("Chosen by me");
+      await renamed.page.keyboard.press("Enter");
+      await closeList(renamed.page);
+      assert.equal(await waitForReplyEnd(renamed.page), "done");
+      assert.equal(await renamed.page.locator(".chat-header h1").innerText(), "Chosen by me");
+      // A title request would be sent as the first reply ends, before this second turn's request.
+      await sendMessage(renamed.page, "Second [demo:tokens=2]");
+      assert.equal(await waitForReplyEnd(renamed.page), "done");
+      assert.equal(renamed.titleRequests.length, 0);
+      await renamed.context.close();
     });
 
     test("first run names the model and offers starter prompts that send", async () => {
