@@ -174,7 +174,7 @@ describe("chat page against the real backend", () => {
     await sendMessage(page, "Cut me [demo:length]");
     assert.equal(await waitForReplyEnd(page), "done");
     assert.match(await lastReply(page).locator('[data-notice="length"]').innerText(), /length limit/);
-    assert.ok(await page.getByRole("button", { name: "Regenerate" }).isVisible());
+    assert.ok(await lastReply(page).getByRole("button", { name: "Regenerate" }).isVisible());
   });
 
   test("conversations survive a reload; New chat, switching and Delete work", async () => {

@@ -214,7 +214,7 @@ describe("chat page: refusals, budgets, failures", () => {
     assert.equal(await waitForReplyEnd(page), "failed");
     assert.match(await lastReply(page).locator(".notice").innerText(), /Request refused:[\s\S]*The message is too long/);
     assert.equal(await page.getByRole("button", { name: "Retry" }).count(), 0, "no Retry that cannot succeed");
-    await page.getByRole("button", { name: "Edit" }).click();
+    await lastReply(page).getByRole("button", { name: "Edit", exact: true }).click();
     assert.equal(await activeId(page), "composer-input");
     assert.equal(await page.locator("#composer-input").inputValue(), "Please refuse this one");
     assert.equal(await page.locator("article.message").count(), 0, "the refused turn left the conversation");
