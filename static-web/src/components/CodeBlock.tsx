@@ -11,8 +11,13 @@ interface Props {
 
 type Highlighter = NonNullable<ReturnType<typeof currentHighlighter>>;
 
-/** Lines per rendered segment: a growing block only re-renders (and re-lays-out) its last segment. */
-const SEGMENT_LINES = 50;
+/**
+ * Lines per rendered segment: a growing block only re-renders (re-highlights, re-lays-out) its last
+ * segment. Highlighting 10 lines costs about a millisecond, 50 lines five times that on every frame.
+ */
+const SEGMENT_LINES = 10;
+/** A finished block up to this size is highlighted again as a whole (exact across segment boundaries, ~60 ms at most). */
+const WHOLE_HIGHLIGHT_MAX_LINES = 200;
 
 /**
  * Splits growing code into segments of SEGMENT_LINES lines; finished segments are kept (same strings),
@@ -54,9 +59,10 @@ const Segment = memo(function Segment({ text, lang, highlighter }: { text: strin
 });
 
 /**
- * While the fence is open the code is highlighted per 50-line segment, so each update costs at most
- * one segment; a construct spanning a segment boundary (a long block comment) may be coloured
- * approximately until the fence closes, when the whole block is highlighted once.
+ * The code is highlighted per segment, so an update costs at most one segment; a construct spanning a
+ * segment boundary (a long block comment or string) may be coloured approximately. Once the fence
+ * closes, a block of up to WHOLE_HIGHLIGHT_MAX_LINES is highlighted again as a whole, exactly; a longer
+ * one keeps its segments (highlighting 2,000 lines at once is a long task of about half a second).
  */
 export const CodeBlock = memo(function CodeBlock({ code, lang, open }: Props) {
   const [copied, copy] = useCopy();
@@ -90,7 +96,11 @@ export const CodeBlock = memo(function CodeBlock({ code, lang, open }: Props) {
       </div>
       <pre tabIndex={0} aria-label={`${lang || "Code"} code block`} className={wrap ? "wrap" : undefined}>
         <code className="hljs">
-          {open ? segments.map((segment, i) => <Segment key={i} text={segment} lang={lang} highlighter={highlighter} />) : <Segment text={code} lang={lang} highlighter={highlighter} />}
+          {open || segments.length * SEGMENT_LINES > WHOLE_HIGHLIGHT_MAX_LINES ? (
+            segments.map((segment, i) => <Segment key={i} text={segment} lang={lang} highlighter={highlighter} />)
+          ) : (
+            <Segment text={code} lang={lang} highlighter={highlighter} />
+          )}
         </code>
       </pre>
     </div>
