@@ -62,7 +62,8 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
   // and Escape closes it and returns focus to ☰.
   useEffect(() => {
     if (!drawerModal) return;
-    sidebarRef.current?.querySelector<HTMLElement>(".new-chat")?.focus();
+    // Focus moves into the drawer, unless a shortcut already put it there (Ctrl+K → search).
+    if (!sidebarRef.current?.contains(document.activeElement)) sidebarRef.current?.querySelector<HTMLElement>(".new-chat")?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         e.preventDefault();
