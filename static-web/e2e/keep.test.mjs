@@ -46,7 +46,8 @@ function countRequests(target) {
   const seen = [];
   target.on("request", (request) => {
     const path = new URL(request.url()).pathname;
-    if (path.startsWith("/api/chat/")) seen.push({ method: request.method(), path, lastEventId: request.headers()["last-event-id"] });
+    // Turns and resumes (/api/chat/stream, /api/chat/streams/{id}); the title request after a first reply is not a turn.
+    if (path.startsWith("/api/chat/stream")) seen.push({ method: request.method(), path, lastEventId: request.headers()["last-event-id"] });
   });
   return seen;
 }
