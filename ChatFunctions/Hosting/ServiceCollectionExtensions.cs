@@ -3,12 +3,14 @@ using ChatFunctions.Access;
 using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
+using ChatFunctions.Conversations;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
 using ChatFunctions.Storage;
 using ChatFunctions.Streaming;
+using ChatFunctions.Titles;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -65,6 +67,12 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => TokenBudgets.Create(sp, configuration));
         services.TryAddSingleton<OpenReplies>();
         services.TryAddSingleton<SpendGate>();
+
+        // Generated titles and signed-in users' conversations.
+        services.AddSettings<ConversationOptions>(configuration);
+        services.TryAddSingleton<TitleService>();
+        services.TryAddSingleton(ConversationStoreFactory.Create);
+        services.TryAddSingleton<ConversationService>();
         return services;
     }
 
