@@ -86,7 +86,7 @@ public sealed class BlobConversationStore : IConversationStore
                 var result = await _container.GetBlobClient(NameOf(owner, id)).DownloadContentAsync(ct).ConfigureAwait(false);
                 var metadata = result.Value.Details.Metadata;
                 var document = new ConversationDocument(id, DecodeTitle(metadata), ReadUpdated(metadata), IsDeleted(metadata), result.Value.Content.ToMemory());
-                return new StoredConversation(document, result.Value.Details.ETag.ToString());
+                return new StoredConversation(document, result.Value.Details.ETag.ToString("H"));
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
@@ -124,7 +124,7 @@ public sealed class BlobConversationStore : IConversationStore
             var blob = _container.GetBlobClient(NameOf(owner, document.Id));
             try
             {
-                return (await UploadAsync(blob, document.Json, options, ct).ConfigureAwait(false)).ToString();
+                return (await UploadAsync(blob, document.Json, options, ct).ConfigureAwait(false)).ToString("H");
             }
             catch (RequestFailedException e) when (e.Status is 412 or 409 && e.ErrorCode is "ConditionNotMet" or "BlobAlreadyExists")
             {
@@ -164,7 +164,7 @@ public sealed class BlobConversationStore : IConversationStore
 
         var id = blob.Name[prefix.Length..^Suffix.Length];
         return ConversationId.IsValid(id)
-            ? new ConversationSummary(id, DecodeTitle(blob.Metadata), ReadUpdated(blob.Metadata), blob.Properties.ETag?.ToString() ?? "", IsDeleted(blob.Metadata))
+            ? new ConversationSummary(id, DecodeTitle(blob.Metadata), ReadUpdated(blob.Metadata), blob.Properties.ETag?.ToString("H") ?? "", IsDeleted(blob.Metadata))
             : null;
     }
 

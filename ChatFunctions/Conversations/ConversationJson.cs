@@ -7,10 +7,10 @@ namespace ChatFunctions.Conversations;
 internal sealed record TombstoneDto(string Id, bool Deleted, long DeletedAt, long UpdatedAt);
 
 /// <summary>One row of GET /api/conversations.</summary>
-internal sealed record ConversationSummaryDto(string Id, string? Title, long UpdatedAt, string ETag, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Deleted);
+internal sealed record ConversationSummaryDto(string Id, string? Title, long UpdatedAt, [property: JsonPropertyName("etag")] string ETag, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Deleted);
 
 /// <summary>What a save answers: the new version.</summary>
-internal sealed record SavedDto(string ETag);
+internal sealed record SavedDto([property: JsonPropertyName("etag")] string ETag);
 
 internal sealed record ConversationListDto(IReadOnlyList<ConversationSummaryDto> Items, string? Next);
 

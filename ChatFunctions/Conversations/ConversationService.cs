@@ -247,7 +247,7 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
                 title = titleElement.GetString();
             }
 
-            if (!root.TryGetProperty("updatedAt", out var updatedElement) || !updatedElement.TryGetInt64(out var updatedAt) || updatedAt < 0)
+            if (!root.TryGetProperty("updatedAt", out var updatedElement) || updatedElement.ValueKind != JsonValueKind.Number || !updatedElement.TryGetInt64(out var updatedAt) || updatedAt < 0)
             {
                 return (null, RequestRejection.BadRequest("updatedAt", "updatedAt must be the time of the last change, in milliseconds since 1970-01-01 UTC."));
             }
