@@ -55,30 +55,53 @@ describe("mergeConversations", () => {
     expect(asChat(mergeConversations(local, remote)).messages.map((m) => m.id)).toEqual(["b", "a", "c"]);
   });
 
-  it("unions the assistant versions of one message by version id and keeps the local selection", () => {
+  it("unions the other versions of one message by role, time and text and keeps the local shown one", () => {
     const local = chat({
-      messages: [msg("a1", 2, { role: "assistant", versions: [{ id: "v1", createdAt: 2 }, { id: "v2", createdAt: 4 }], selected: 0 })],
+      messages: [msg("a1", 4, { role: "assistant", content: "v2", versions: [{ role: "assistant", content: "v1", createdAt: 2 }], versionIndex: 1 })],
     });
     const remote = chat({
-      messages: [msg("a1", 2, { role: "assistant", versions: [{ id: "v1", createdAt: 2 }, { id: "v3", createdAt: 3 }], selected: 1 })],
+      messages: [
+        msg("a1", 4, {
+          role: "assistant",
+          content: "v2",
+          versions: [{ role: "assistant", content: "v0", createdAt: 1 }, { role: "assistant", content: "v1", createdAt: 2 }],
+          versionIndex: 2,
+        }),
+      ],
     });
 
     const merged = asChat(mergeConversations(local, remote)).messages[0];
 
-    expect(merged.versions!.map((v) => v.id)).toEqual(["v1", "v3", "v2"]);
-    expect(merged.versions![merged.selected!].id).toBe("v1");
+    expect(merged.content).toBe("v2");
+    expect(merged.versions!.map((v) => v.content)).toEqual(["v0", "v1"]);
+    expect(merged.versionIndex).toBe(2);
   });
 
-  it("selects the remote's version when the local copy has none of its own, and the newest when neither selects", () => {
-    const local = chat({ messages: [msg("a1", 2)] });
-    const remote = chat({ messages: [msg("a1", 2, { versions: [{ id: "v1", createdAt: 1 }, { id: "v2", createdAt: 2 }], selected: 0 })] });
-    const neither = chat({ messages: [msg("a1", 2, { versions: [{ id: "v1", createdAt: 1 }, { id: "v2", createdAt: 2 }] })] });
+  it("keeps a regenerate made on the other side as a version, with the turns that followed it there", () => {
+    const local = chat({
+      messages: [msg("u1", 1), msg("a1", 2, { role: "assistant", content: "old" }), msg("u2", 3), msg("a2", 4, { role: "assistant" })],
+    });
+    const remote = chat({
+      messages: [
+        msg("u1", 1),
+        msg("a1", 10, {
+          role: "assistant",
+          content: "new",
+          versions: [{ role: "assistant", content: "old", createdAt: 2, after: [msg("u2", 3), msg("a2", 4, { role: "assistant" })] }],
+          versionIndex: 1,
+        }),
+        msg("u3", 11),
+      ],
+    });
 
-    const taken = asChat(mergeConversations(local, remote)).messages[0];
-    const newest = asChat(mergeConversations(neither, chat({ messages: [msg("a1", 2)] }))).messages[0];
+    const merged = asChat(mergeConversations(local, remote));
+    const a1 = merged.messages[1];
 
-    expect(taken.versions![taken.selected!].id).toBe("v1");
-    expect(newest.versions![newest.selected!].id).toBe("v2");
+    expect(merged.messages.map((m) => m.id)).toEqual(["u1", "a1", "u2", "a2"]);
+    expect(a1.content).toBe("old");
+    expect(a1.versions!.map((v) => v.content)).toEqual(["new"]);
+    expect(a1.versions![0].after!.map((m) => m.id)).toEqual(["u3"]);
+    expect(a1.versionIndex).toBe(0);
   });
 
   it("lets a user's rename beat a generated title, and a generated title beat the fallback, whichever is newer", () => {

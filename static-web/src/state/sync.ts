@@ -9,19 +9,24 @@
  * itself off and the page stays local-only.
  */
 
-/** One answer version of an assistant message (regenerate keeps the old ones). */
+/**
+ * An other version of a message (docs/web.md, "Conversation model"): the message's fields without
+ * id/versions/versionIndex, plus `after`, the turns that followed it in that branch.
+ */
 export interface SyncVersion {
-  id: string;
+  role?: string;
+  content?: string;
   createdAt?: number;
+  after?: SyncMessage[];
   [key: string]: unknown;
 }
 
 export interface SyncMessage {
   id: string;
   createdAt: number;
-  /** Assistant versions, each with a stable id; `selected` is an index into them. */
+  /** The other versions, oldest first; the shown one is at versionIndex of versions.length + 1. */
   versions?: SyncVersion[];
-  selected?: number;
+  versionIndex?: number;
   [key: string]: unknown;
 }
 
@@ -62,28 +67,81 @@ function titleRank(conversation: SyncConversation): number {
   return TITLE_RANK[conversation.titleSource ?? "fallback"] ?? 0;
 }
 
-function mergeVersions(local: SyncMessage, remote: SyncMessage): Pick<SyncMessage, "versions" | "selected"> {
-  if (!local.versions && !remote.versions) return {};
-  const byId = new Map<string, SyncVersion>();
-  for (const version of [...(local.versions ?? []), ...(remote.versions ?? [])]) {
-    if (!byId.has(version.id)) byId.set(version.id, version);
+/** Two versions are one when they were made at the same moment with the same text. */
+function versionKey(version: { role?: unknown; createdAt?: unknown; content?: unknown }): string {
+  return `${String(version.role)}|${String(version.createdAt)}|${String(version.content)}`;
+}
+
+/** The shown version of a message as an entry of `versions`, carrying the turns after it. */
+function asVersion(message: SyncMessage, after: SyncMessage[]): SyncVersion {
+  const { id: _id, versions: _versions, versionIndex: _index, ...fields } = message;
+  return { ...fields, after };
+}
+
+/**
+ * One message of both paths: the local copy's fields and shown version, the other versions the
+ * union of both sides' (by role, createdAt and text), and, when the remote showed another version,
+ * that version with the remote turns after it, so a regenerate or edit on either side is kept.
+ */
+function mergeMessage(local: SyncMessage, remote: SyncMessage, remoteAfter: SyncMessage[] | null): SyncMessage {
+  if (!local.versions && !remote.versions && remoteAfter === null) return local;
+  const shownKey = versionKey(local);
+  const byKey = new Map<string, SyncVersion>();
+  const candidates = [...(local.versions ?? []), ...(remote.versions ?? [])];
+  if (remoteAfter !== null) candidates.push(asVersion(remote, remoteAfter));
+  for (const version of candidates) {
+    const key = versionKey(version);
+    if (key !== shownKey && !byKey.has(key)) byKey.set(key, version);
   }
-  const versions = [...byId.values()]
-    .map((version, order) => ({ version, order }))
-    .sort((a, b) => (a.version.createdAt ?? 0) - (b.version.createdAt ?? 0) || a.order - b.order)
-    .map((entry) => entry.version);
-  // The version this side was looking at stays selected; without one, the newest.
-  const selectedId =
-    (local.versions && local.selected !== undefined ? local.versions[local.selected]?.id : undefined) ??
-    (remote.versions && remote.selected !== undefined ? remote.versions[remote.selected]?.id : undefined);
-  const selected = selectedId !== undefined ? versions.findIndex((v) => v.id === selectedId) : versions.length - 1;
-  return { versions, selected: selected < 0 ? versions.length - 1 : selected };
+  const others = [...byKey.values()];
+  // All versions oldest first; the shown one keeps its place by createdAt among them.
+  const all = [...others.map((v) => ({ v, shown: false })), { v: local as SyncVersion, shown: true }].sort(
+    (a, b) => (a.v.createdAt ?? 0) - (b.v.createdAt ?? 0),
+  );
+  const versionIndex = all.findIndex((entry) => entry.shown);
+  const result: SyncMessage = { ...local, versions: all.filter((entry) => !entry.shown).map((entry) => entry.v), versionIndex };
+  if (result.versions!.length === 0) {
+    delete result.versions;
+    delete result.versionIndex;
+  }
+  return result;
+}
+
+/**
+ * The two paths merged: walked together while they hold the same message with the same shown
+ * version; where one side showed another version of a message (a regenerate or an edit), the
+ * remote branch becomes a version of the local message; where the two sides went on with
+ * different messages (two tabs sent at once), both tails are kept, by createdAt.
+ */
+function mergePaths(local: SyncMessage[], remote: SyncMessage[]): SyncMessage[] {
+  const result: SyncMessage[] = [];
+  let i = 0;
+  for (; i < local.length && i < remote.length; i++) {
+    const l = local[i];
+    const r = remote[i];
+    if (l.id !== r.id) break;
+    if (versionKey(l) !== versionKey(r)) {
+      // Branched here: the local path goes on; the remote one is kept as a version.
+      result.push(mergeMessage(l, r, remote.slice(i + 1)));
+      return [...result, ...local.slice(i + 1)];
+    }
+    result.push(mergeMessage(l, r, null));
+  }
+  const tails = [...local.slice(i).map((m, order) => ({ m, order })), ...remote.slice(i).map((m, order) => ({ m, order: order + local.length }))];
+  const seen = new Set(result.map((m) => m.id));
+  for (const { m } of tails.sort((a, b) => a.m.createdAt - b.m.createdAt || a.order - b.order)) {
+    if (seen.has(m.id)) continue;
+    seen.add(m.id);
+    result.push(m);
+  }
+  return result;
 }
 
 /**
  * The union of two copies of one conversation, so edits from two tabs or devices are both kept:
- * - messages: union by id, ordered by createdAt (ties: the local order first); for one id the local
- *   copy's fields win and the assistant versions are the union by version id;
+ * - messages: one path (docs/web.md); both sides' new turns are kept (by createdAt, ties: local
+ *   first); for one message the local copy's fields win, its other versions are the union of both
+ *   sides', and a version the remote showed (a regenerate or edit there) joins them with its turns;
  * - removed messages: union of both sides' removals, and a removed id stays out;
  * - title: a user's rename beats a generated title, which beats the fallback; between two of the
  *   same kind, the copy changed last;
@@ -99,25 +157,7 @@ export function mergeConversations(local: StoredDocument, remote: StoredDocument
     removedMessages[id] = Math.max(at, removedMessages[id] ?? 0);
   }
 
-  const remoteById = new Map(remote.messages.map((m) => [m.id, m]));
-  const seen = new Set<string>();
-  const merged: { message: SyncMessage; order: number }[] = [];
-  let order = 0;
-  for (const message of local.messages) {
-    if (seen.has(message.id)) continue;
-    seen.add(message.id);
-    const other = remoteById.get(message.id);
-    merged.push({ message: other ? { ...message, ...mergeVersions(message, other) } : message, order: order++ });
-  }
-  for (const message of remote.messages) {
-    if (seen.has(message.id)) continue;
-    seen.add(message.id);
-    merged.push({ message, order: order++ });
-  }
-  const messages = merged
-    .filter((entry) => !(entry.message.id in removedMessages))
-    .sort((a, b) => a.message.createdAt - b.message.createdAt || a.order - b.order)
-    .map((entry) => entry.message);
+  const messages = mergePaths(local.messages, remote.messages).filter((m) => !(m.id in removedMessages));
 
   const localRank = titleRank(local);
   const remoteRank = titleRank(remote);
