@@ -3,7 +3,7 @@
 // forwards every request to the backend unchanged, streaming, except:
 // - POST /api/chat/stream whose message contains a [stub:...] marker is answered here, in the same
 //   wire protocol (SSE frames with `<streamId>:<seq>` ids), for replies the demo model cannot give:
-//   a 2,000-line code block, a reply that pauses right after a list;
+//   a 2,000-line code block, a reply that pauses right after a list or inside a code block, a 400-character line of code;
 // - `dropNextStream(frames)` cuts the connection of the next streamed reply after that many frames,
 //   the way a network drop does (the backend sees its client go away);
 // - `dropStreams()` cuts every streamed reply flowing now, whenever the test chooses.
@@ -19,6 +19,12 @@ export function scriptFor(message) {
     for (let i = 1; i <= lines; i++) chunks.push(`def f${i}(x):`, ` return x * ${i}`, `  # line ${i}\n`);
     chunks.push("```\n", "\nDone.");
     return { chunks };
+  }
+  if (message.includes("[stub:long-line]")) {
+    return { chunks: ["Long line:\n\n", "```js\n", `const long = "${"x".repeat(400)}";\n`, "```\n"] };
+  }
+  if (message.includes("[stub:code-then-wait]")) {
+    return { chunks: ["Code:\n\n", "```python\n", "def f(x):\n", "    return x\n"], holdMs: 60_000 };
   }
   if (message.includes("[stub:list-then-wait]")) {
     return { chunks: ["Steps:\n\n", "1. one\n", "2. two\n", "3. three"], holdMs: 60_000 };

@@ -2,9 +2,13 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { flushSync } from "react-dom";
 import type { AuthSession } from "../api/msalSession";
 import { activeConversation, streamingMessageIn } from "../state/reducer";
+import { download, fileName, toJson, toMarkdown } from "../state/exportChat";
 import { useChat, type DeletedChat } from "../state/useChat";
+import { applyTheme, readTheme, type Theme } from "../theme";
 import { AuthControl } from "./AuthControl";
 import { Composer } from "./Composer";
+import { FirstRun } from "./FirstRun";
+import { ShortcutsDialog } from "./ShortcutsDialog";
 import { MessageList } from "./MessageList";
 import { Sidebar } from "./Sidebar";
 import { StorageNotice } from "./StorageNotice";
@@ -14,6 +18,11 @@ const SIDEBAR_ID = "conversation-sidebar";
 const PHONE_QUERY = "(max-width: 720px)";
 
 const focusComposer = () => document.getElementById("composer-input")?.focus();
+
+/** Typing in these must not trigger single-key shortcuts ("?"). */
+function isTextField(el: Element | null): boolean {
+  return el instanceof HTMLTextAreaElement || (el instanceof HTMLInputElement && !["button", "checkbox", "radio"].includes(el.type)) || (el instanceof HTMLElement && el.isContentEditable);
+}
 
 function useIsPhone(): boolean {
   const [phone, setPhone] = useState(() => typeof matchMedia !== "undefined" && matchMedia(PHONE_QUERY).matches);
@@ -45,6 +54,9 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
   }, []);
   const sidebarRef = useRef<HTMLElement>(null);
   const signedOut = auth !== null && auth.account === null;
+  const [theme, setTheme] = useState<Theme>(readTheme);
+  const [helpOpen, setHelpOpen] = useState(false);
+  const [copyNotice, setCopyNotice] = useState("");
 
   // Phone-width drawer is modal: focus moves into it, Tab stays inside, the page behind is inert,
   // and Escape closes it and returns focus to ☰.
@@ -79,11 +91,81 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
     document.title = conversation ? `${conversation.title} · Chat` : "Chat";
   }, [conversation?.title]);
 
+  const newChat = useCallback(() => {
+    chat.newChat();
+    flushSync(closeSidebar);
+    focusComposer();
+  }, [chat.newChat, closeSidebar]);
+
+  // Page-wide shortcuts. Esc stops this chat's reply from anywhere (controls that use Esc themselves, the
+  // drawer, a menu, rename, the dialog, handle it first); single keys never fire while typing.
+  const conversationId = conversation?.id;
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.isComposing) return;
+      const mod = e.ctrlKey || e.metaKey;
+      if (mod && e.shiftKey && e.key.toLowerCase() === "o") {
+        e.preventDefault();
+        newChat();
+      } else if (mod && !e.shiftKey && e.key.toLowerCase() === "k") {
+        e.preventDefault();
+        if (phone) flushSync(() => setSidebarOpen(true));
+        document.getElementById("chat-search")?.focus();
+      } else if (e.key === "Escape" && e.shiftKey) {
+        e.preventDefault();
+        focusComposer();
+      } else if (e.key === "Escape" && !drawerModal && !helpOpen && conversationId && streamingMessageIn(stateRef.current, conversationId)) {
+        e.preventDefault();
+        chat.stop(conversationId);
+      } else if (e.key === "?" && !mod && !isTextField(document.activeElement)) {
+        e.preventDefault();
+        setHelpOpen(true);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [newChat, phone, drawerModal, helpOpen, conversationId, chat.stop]);
+
+  const chooseTheme = (next: Theme) => {
+    setTheme(next);
+    applyTheme(next);
+  };
+
+  const findChat = (id: string) => state.conversations.find((c) => c.id === id);
+  const onExport = (id: string, format: "markdown" | "json") => {
+    const c = findChat(id);
+    if (!c) return;
+    if (format === "markdown") download(fileName(c, "md"), "text/markdown;charset=utf-8", toMarkdown(c));
+    else download(fileName(c, "json"), "application/json", toJson(c));
+  };
+  const onCopyMarkdown = (id: string) => {
+    const c = findChat(id);
+    if (!c) return;
+    const text = toMarkdown(c);
+    navigator.clipboard?.writeText(text).then(
+      () => setCopyNotice(`Copied “${c.title}” as Markdown.`),
+      () => setCopyNotice("Could not copy: the browser refused clipboard access."),
+    );
+  };
+
+  const forget = chat.forgetDeleted;
+  const dismissDeleted = useCallback(() => {
+    setDeleted((d) => {
+      // The Undo window is over: a reply still running in that chat stops now.
+      if (d) forget(d.conversation.id);
+      return null;
+    });
+  }, [forget]);
+
   const onDelete = (id: string) => {
     const list = [...(sidebarRef.current?.querySelectorAll<HTMLElement>(".conversation") ?? [])];
-    const index = state.conversations.findIndex((c) => c.id === id);
+    const index = list.findIndex((el) => el.dataset.conversationId === id);
     const removed = chat.deleteChat(id);
     if (!removed) return;
+    // Only one delete can be undone: an earlier one is final now.
+    if (deleted) chat.forgetDeleted(deleted.conversation.id);
     setDeleted(removed);
     // Focus goes to the conversation that takes the deleted one's place (or the one above, or New chat).
     const next = list[index + 1] ?? list[index - 1];
@@ -129,11 +211,10 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
         activeId={state.activeId}
         streaming={state.streaming}
         stats={state.stats}
-        onNew={() => {
-          chat.newChat();
-          flushSync(closeSidebar);
-          focusComposer();
-        }}
+        onNew={newChat}
+        onRename={chat.rename}
+        onExport={onExport}
+        onCopyMarkdown={onCopyMarkdown}
         onSelect={(id) => {
           chat.selectChat(id);
           if (!phone) return;
@@ -157,7 +238,20 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
             <span className="visually-hidden">Conversations</span>
           </button>
           <h1>{conversation?.title ?? "New chat"}</h1>
-          {auth && <AuthControl session={auth} />}
+          <div className="header-tools">
+            <label className="theme">
+              <span className="visually-hidden">Theme</span>
+              <select value={theme} onChange={(e) => chooseTheme(e.target.value as Theme)} aria-label="Theme">
+                <option value="system">System theme</option>
+                <option value="light">Light</option>
+                <option value="dark">Dark</option>
+              </select>
+            </label>
+            <button type="button" className="help-button" onClick={() => setHelpOpen(true)} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">
+              <span aria-hidden="true">?</span>
+            </button>
+            {auth && <AuthControl session={auth} />}
+          </div>
         </header>
         {chat.storage === "full" && (
           <StorageNotice conversations={state.conversations} onDelete={onDelete} onRetry={chat.retrySave} />
@@ -167,6 +261,9 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
           busy={streamingHere}
           onRestart={onRestart}
           onEdit={onEdit}
+          onEditMessage={chat.editMessage}
+          onSelectVersion={chat.selectVersion}
+          empty={<FirstRun modelName={chat.modelName} disabled={signedOut} onPrompt={(text) => chat.send(text) && focusComposer()} />}
           onSignIn={auth ? () => void auth.signIn() : undefined}
           onDismissAttempt={chat.dismissAttempt}
         />
@@ -179,9 +276,13 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
           onStop={() => conversation && chat.stop(conversation.id)}
         />
       </main>
-      {deleted && <UndoToast key={deleted.conversation.id} title={deleted.conversation.title} onUndo={onUndo} onDismiss={() => setDeleted(null)} />}
+      {deleted && <UndoToast key={deleted.conversation.id} title={deleted.conversation.title} onUndo={onUndo} onDismiss={dismissDeleted} />}
+      <ShortcutsDialog open={helpOpen} onClose={() => setHelpOpen(false)} />
       <div className="visually-hidden" role="status" aria-live="polite">
         {chat.announcement}
+      </div>
+      <div className="visually-hidden" role="status" aria-live="polite" data-testid="copy-status">
+        {copyNotice}
       </div>
     </div>
   );

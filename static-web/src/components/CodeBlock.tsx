@@ -1,4 +1,5 @@
-import { memo, useRef } from "react";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
+import { currentHighlighter, loadHighlighter } from "../markdown/highlighter";
 import { useCopy } from "./useCopy";
 
 interface Props {
@@ -8,8 +9,15 @@ interface Props {
   open: boolean;
 }
 
-/** Lines per rendered segment: a growing block only re-renders (and re-lays-out) its last segment. */
-const SEGMENT_LINES = 50;
+type Highlighter = NonNullable<ReturnType<typeof currentHighlighter>>;
+
+/**
+ * Lines per rendered segment: a growing block only re-renders (re-highlights, re-lays-out) its last
+ * segment. Highlighting 10 lines costs about a millisecond, 50 lines five times that on every frame.
+ */
+const SEGMENT_LINES = 10;
+/** A finished block up to this size is highlighted again as a whole (exact across segment boundaries, ~60 ms at most). */
+const WHOLE_HIGHLIGHT_MAX_LINES = 200;
 
 /**
  * Splits growing code into segments of SEGMENT_LINES lines; finished segments are kept (same strings),
@@ -40,25 +48,59 @@ function useSegments(code: string): string[] {
   return rest ? [...done, rest] : done;
 }
 
-/** Code is rendered as React text, never as HTML, so nothing in it can be markup. */
+/**
+ * One segment, highlighted once per text (finished segments keep their string, so memo skips them).
+ * `html` comes from highlight.js, which escapes all of the text (markdown/highlight.ts); a language
+ * outside its set is rendered as React text.
+ */
+const Segment = memo(function Segment({ text, lang, highlighter }: { text: string; lang: string; highlighter: Highlighter | null }) {
+  const html = useMemo(() => highlighter?.highlightCode(text, lang), [text, lang, highlighter]);
+  return html === undefined ? <span className="code-segment">{text}</span> : <span className="code-segment" dangerouslySetInnerHTML={{ __html: html }} />;
+});
+
+/**
+ * The code is highlighted per segment, so an update costs at most one segment; a construct spanning a
+ * segment boundary (a long block comment or string) may be coloured approximately. Once the fence
+ * closes, a block of up to WHOLE_HIGHLIGHT_MAX_LINES is highlighted again as a whole, exactly; a longer
+ * one keeps its segments (highlighting 2,000 lines at once is a long task of about half a second).
+ */
 export const CodeBlock = memo(function CodeBlock({ code, lang, open }: Props) {
   const [copied, copy] = useCopy();
+  const [wrap, setWrap] = useState(false);
+  const [highlighter, setHighlighter] = useState(currentHighlighter);
+  useEffect(() => {
+    if (highlighter || !lang) return;
+    let live = true;
+    loadHighlighter().then(
+      (loaded) => live && setHighlighter(loaded),
+      () => {}, // Offline or a failed chunk: the code stays plain text.
+    );
+    return () => {
+      live = false;
+    };
+  }, [highlighter, lang]);
   const segments = useSegments(code);
+  const name = lang || "code";
   return (
-    <div className={open ? "code-block open" : "code-block"}>
+    <div className={open ? "code-block open" : "code-block"} data-lang={lang || undefined}>
       <div className="code-toolbar">
-        <span className="code-lang">{lang || "code"}</span>
-        <button type="button" className="copy-code" onClick={() => copy(code)} disabled={open} aria-label={copied ? "Code copied" : `Copy ${lang || "code"} code`}>
-          <span aria-live="polite">{copied ? "Copied" : "Copy"}</span>
-        </button>
+        <span className="code-lang">{name}</span>
+        <span className="code-tools">
+          <button type="button" className="wrap-code" onClick={() => setWrap((w) => !w)} aria-pressed={wrap} aria-label={`Wrap long lines of ${name} code`}>
+            Wrap
+          </button>
+          <button type="button" className="copy-code" onClick={() => copy(code)} disabled={open} aria-label={copied ? "Code copied" : `Copy ${name} code`}>
+            <span aria-live="polite">{copied ? "Copied" : "Copy"}</span>
+          </button>
+        </span>
       </div>
-      <pre tabIndex={0} aria-label={`${lang || "Code"} code block`}>
-        <code>
-          {segments.map((segment, i) => (
-            <span className="code-segment" key={i}>
-              {segment}
-            </span>
-          ))}
+      <pre tabIndex={0} aria-label={`${lang || "Code"} code block`} className={wrap ? "wrap" : undefined}>
+        <code className="hljs">
+          {open || segments.length * SEGMENT_LINES > WHOLE_HIGHLIGHT_MAX_LINES ? (
+            segments.map((segment, i) => <Segment key={i} text={segment} lang={lang} highlighter={highlighter} />)
+          ) : (
+            <Segment text={code} lang={lang} highlighter={highlighter} />
+          )}
         </code>
       </pre>
     </div>

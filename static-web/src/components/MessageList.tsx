@@ -1,5 +1,5 @@
-import { useRef } from "react";
-import type { Conversation } from "../state/types";
+import { useRef, type ReactNode } from "react";
+import type { Conversation, Message } from "../state/types";
 import { MessageView } from "./MessageView";
 import { useAutoScroll } from "./useAutoScroll";
 
@@ -8,14 +8,21 @@ interface Props {
   busy: boolean;
   onRestart: (messageId: string) => void;
   onEdit: (messageId: string) => void;
+  onEditMessage: (messageId: string, text: string) => boolean;
+  onSelectVersion: (messageId: string, index: number) => void;
+  /** Shown while the chat is empty (first run): starter prompts and the model's name. */
+  empty: ReactNode;
   onSignIn?: () => void;
   onDismissAttempt: (messageId: string, index: number) => void;
 }
 
-export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn, onDismissAttempt }: Props) {
+export function MessageList({ conversation, busy, onRestart, onEdit, onEditMessage, onSelectVersion, empty, onSignIn, onDismissAttempt }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const messages = conversation?.messages ?? [];
-  const { pinned, onScroll, jumpToLatest } = useAutoScroll(scroller, messages, conversation?.id);
+  // A new question (send, edit) is the user's own action: the view goes to it, even when scrolled up.
+  let lastQuestion: Message | undefined;
+  for (let i = messages.length - 1; i >= 0 && !lastQuestion; i--) if (messages[i].role === "user") lastQuestion = messages[i];
+  const { pinned, onScroll, jumpToLatest } = useAutoScroll(scroller, messages, conversation?.id, lastQuestion ? `${lastQuestion.id}:${lastQuestion.createdAt}` : undefined);
 
   return (
     <div className="messages-wrap">
@@ -23,14 +30,22 @@ export function MessageList({ conversation, busy, onRestart, onEdit, onSignIn, o
           not a live log, so a screen reader is not read every token. */}
       <div className="messages" ref={scroller} onScroll={onScroll} tabIndex={0} role="region" aria-label="Messages" data-testid="messages">
         {messages.length === 0 ? (
-          <div className="empty">
-            <h2>How can I help?</h2>
-            <p>Replies stream in as they are written. Your chats stay in this browser.</p>
-          </div>
+          empty
         ) : (
           <div className="message-column">
             {messages.map((m, i) => (
-              <MessageView key={m.id} message={m} isLast={i === messages.length - 1} busy={busy} onRestart={onRestart} onEdit={onEdit} onSignIn={onSignIn} onDismissAttempt={onDismissAttempt} />
+              <MessageView
+                key={m.id}
+                message={m}
+                isLast={i === messages.length - 1}
+                busy={busy}
+                onRestart={onRestart}
+                onEdit={onEdit}
+                onEditMessage={onEditMessage}
+                onSelectVersion={onSelectVersion}
+                onSignIn={onSignIn}
+                onDismissAttempt={onDismissAttempt}
+              />
             ))}
           </div>
         )}

@@ -1,4 +1,4 @@
-import { memo } from "react";
+import { memo, useId, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { Message } from "../state/types";
 import { Markdown } from "./Markdown";
 import { ReplyMetrics } from "./ReplyMetrics";
@@ -8,10 +8,13 @@ import { useNow } from "./useNow";
 
 interface Props {
   message: Message;
-  /** Only the last reply can be regenerated or retried (the server is stateless: it re-asks that turn). */
+  /** Only the last reply can be retried (a failed or stopped one); any finished reply can be regenerated. */
   isLast: boolean;
   busy: boolean;
   onRestart: (messageId: string) => void;
+  /** Sends an edited question: the turns after it branch off, the old ones stay as a version. */
+  onEditMessage: (messageId: string, text: string) => boolean;
+  onSelectVersion: (messageId: string, index: number) => void;
   /** A refused request (4xx) cannot succeed as it is: Edit puts its text back in the box. */
   onEdit: (messageId: string) => void;
   onSignIn?: () => void;
@@ -25,26 +28,101 @@ export function isRefused(message: Message): boolean {
 }
 
 /** Memoized: during streaming only the message whose object changed re-renders. */
-export const MessageView = memo(function MessageView({ message, isLast, busy, onRestart, onEdit, onSignIn, onDismissAttempt }: Props) {
-  if (message.role === "user") {
+export const MessageView = memo(function MessageView(props: Props) {
+  if (props.message.role === "user") return <UserMessage {...props} />;
+  return <AssistantMessage {...props} />;
+});
+
+/** "‹ 2 / 3 ›": switches between the versions of a message (edits of a question, regenerated replies). */
+function VersionSwitcher({ message, busy, onSelectVersion, what }: Pick<Props, "message" | "busy" | "onSelectVersion"> & { what: string }) {
+  const count = (message.versions?.length ?? 0) + 1;
+  if (count < 2) return null;
+  const index = message.versionIndex ?? 0;
+  return (
+    <div className="versions" role="group" aria-label={`${what} versions`}>
+      <button type="button" className="version-step" onClick={() => onSelectVersion(message.id, index - 1)} disabled={busy || index === 0} aria-label={`Previous ${what.toLowerCase()} version`}>
+        <span aria-hidden="true">‹</span>
+      </button>
+      <span className="version-count" data-testid="version-count">
+        {index + 1} / {count}
+      </span>
+      <button type="button" className="version-step" onClick={() => onSelectVersion(message.id, index + 1)} disabled={busy || index === count - 1} aria-label={`Next ${what.toLowerCase()} version`}>
+        <span aria-hidden="true">›</span>
+      </button>
+    </div>
+  );
+}
+
+/** A question: Edit turns it into a box; sending the edit branches the chat from here. */
+function UserMessage({ message, busy, onEditMessage, onSelectVersion }: Props) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(message.content);
+  const box = useRef<HTMLTextAreaElement>(null);
+  const editButton = useRef<HTMLButtonElement>(null);
+  const boxId = useId();
+  useLayoutEffect(() => {
+    if (!editing || !box.current) return;
+    box.current.focus();
+    box.current.setSelectionRange(box.current.value.length, box.current.value.length);
+  }, [editing]);
+  const cancel = () => {
+    setEditing(false);
+    requestAnimationFrame(() => editButton.current?.focus());
+  };
+  const submit = () => {
+    if (draft.trim() === "" || draft.trim() === message.content) return cancel();
+    if (onEditMessage(message.id, draft)) setEditing(false);
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      cancel();
+    } else if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      submit();
+    }
+  };
+  if (editing) {
     return (
-      <article className="message user" aria-label="You said">
-        <div className="bubble">{message.content}</div>
+      <article className="message user editing" aria-label="Edit your message">
+        <label htmlFor={boxId} className="visually-hidden">
+          Edit message
+        </label>
+        <textarea id={boxId} ref={box} className="edit-box" value={draft} rows={3} onChange={(e) => setDraft(e.target.value)} onKeyDown={onKeyDown} />
+        <div className="actions">
+          <button type="button" className="action" onClick={cancel}>
+            Cancel
+          </button>
+          <button type="button" className="action primary" onClick={submit} disabled={busy || draft.trim() === ""}>
+            Send
+          </button>
+        </div>
       </article>
     );
   }
   return (
-    <AssistantMessage
-      message={message}
-      isLast={isLast}
-      busy={busy}
-      onRestart={onRestart}
-      onEdit={onEdit}
-      onSignIn={onSignIn}
-      onDismissAttempt={onDismissAttempt}
-    />
+    <article className="message user" aria-label="You said">
+      <div className="bubble">{message.content}</div>
+      <div className="user-actions">
+        <VersionSwitcher message={message} busy={busy} onSelectVersion={onSelectVersion} what="Message" />
+        <button
+          ref={editButton}
+          type="button"
+          className="action edit-message"
+          onClick={() => {
+            setDraft(message.content);
+            setEditing(true);
+          }}
+          disabled={busy}
+          aria-label="Edit message"
+        >
+          Edit
+        </button>
+      </div>
+    </article>
   );
-});
+}
 
 /** Text of earlier attempts at this turn: finished markdown, labelled with why it ended, until dismissed. */
 const PreviousAttempts = memo(function PreviousAttempts({
@@ -76,7 +154,7 @@ const PreviousAttempts = memo(function PreviousAttempts({
   );
 });
 
-function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, onDismissAttempt }: Props) {
+function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, onDismissAttempt, onSelectVersion }: Props) {
   const [copied, copy] = useCopy();
   const streaming = message.status === "streaming";
   const waiting = streaming && message.content === "";
@@ -119,6 +197,7 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, 
       <ReplyNotice message={message} onSignIn={onSignIn} />
       {!streaming && (
         <div className="message-footer">
+          <VersionSwitcher message={message} busy={busy} onSelectVersion={onSelectVersion} what="Reply" />
           <ReplyMetrics metrics={message.metrics} />
           <div className="actions">
             {message.content && (
@@ -126,7 +205,7 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, 
                 {copied ? "Copied" : "Copy"}
               </button>
             )}
-            {isLast && !failedOrStopped && (
+            {message.status === "done" && (
               <button type="button" className="action" onClick={() => onRestart(message.id)} disabled={busy}>
                 Regenerate
               </button>

@@ -9,7 +9,7 @@ const BOTTOM_SLACK_PX = 48;
  * Scrolling is instant on purpose: a smooth scroll emits intermediate positions that look like
  * the user scrolling up.
  */
-export function useAutoScroll(ref: RefObject<HTMLElement | null>, contentKey: unknown, resetKey: unknown) {
+export function useAutoScroll(ref: RefObject<HTMLElement | null>, contentKey: unknown, resetKey: unknown, sentKey?: unknown) {
   const pinnedRef = useRef(true);
   const [pinned, setPinned] = useState(true);
 
@@ -35,6 +35,14 @@ export function useAutoScroll(ref: RefObject<HTMLElement | null>, contentKey: un
   useLayoutEffect(() => {
     jumpToLatest();
   }, [resetKey, jumpToLatest]);
+
+  // The user sent (or edited) a question: pin again, so the question and its reply come into view.
+  const lastSent = useRef(sentKey);
+  useLayoutEffect(() => {
+    if (lastSent.current === sentKey) return;
+    lastSent.current = sentKey;
+    if (sentKey !== undefined) jumpToLatest();
+  }, [sentKey, jumpToLatest]);
 
   // New content: follow it if pinned. Runs in the same commit as the text (see the frame batcher).
   useLayoutEffect(() => {

@@ -1,5 +1,6 @@
 import type { Token, Tokens } from "marked";
 import { lexMarkdown, renderTokens } from "./render";
+import { provisionalTail } from "./tail";
 
 /** One top-level block of a reply. Code blocks are rendered by React (as text) so they get a copy button. */
 export type MarkdownBlock =
@@ -62,7 +63,9 @@ export class IncrementalMarkdown {
     this.wasComplete = complete;
 
     const tailStart = this.finalEnd;
-    const tail = text.slice(tailStart);
+    // While streaming, markers still open at the end are closed provisionally or held back (tail.ts):
+    // only the last paragraph changes, and it is never final, so nothing provisional is kept.
+    const tail = complete ? text.slice(tailStart) : provisionalTail(text.slice(tailStart));
     markdownStats.lexedChars += tail.length;
     const tokens = tail === "" ? [] : lexMarkdown(tail);
     const links = (tokens as Token[] & { links?: unknown }).links;

@@ -107,3 +107,21 @@ describe("sanitizer", () => {
     expect(sanitizeHtml("<p><strong>a</strong> <code>b</code></p>")).toBe("<p><strong>a</strong> <code>b</code></p>");
   });
 });
+
+describe("syntax highlighting", () => {
+  it("colours a known language and escapes everything in the code", async () => {
+    const { highlightCode } = await import("./highlight");
+    const html = highlightCode('const s = "<img src=x onerror=alert(1)>"; // <script>', "js")!;
+    expect(html).toContain('<span class="hljs-keyword">const</span>');
+    expect(html).toContain("&lt;img src=x onerror=alert(1)&gt;");
+    expect(html).toContain("&lt;script&gt;");
+    // Only spans with hljs classes: no element the model could have written.
+    expect(html.match(/<[a-z]+/g)!.every((tag) => tag === "<span")).toBe(true);
+  });
+
+  it("leaves unknown or unnamed languages to plain text", async () => {
+    const { highlightCode } = await import("./highlight");
+    expect(highlightCode("x", "")).toBeUndefined();
+    expect(highlightCode("x", "no-such-language")).toBeUndefined();
+  });
+});

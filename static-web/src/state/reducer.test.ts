@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Failure } from "../api/chatClient";
-import { activeConversation, chatReducer, initialState, streamingMessageIn, titleFrom, type ChatAction } from "./reducer";
+import { activeConversation, chatReducer, initialState, streamingMessageIn, type ChatAction } from "./reducer";
 import type { ChatState } from "./types";
 
 const run = (actions: ChatAction[], state: ChatState = initialState) => actions.reduce(chatReducer, state);
@@ -217,18 +217,43 @@ describe("chat reducer", () => {
     expect(state.conversations).toHaveLength(1);
   });
 
-  it("delete removes the conversation, its selection and its stream", () => {
-    const state = run([send(), { type: "deleteChat", id: "c1" }]);
+  it("delete of an idle chat removes the conversation, its selection and its stream", () => {
+    const state = run([send(), { type: "finish", messageId: "a1", finishReason: "stop" }, { type: "deleteChat", id: "c1" }]);
     expect(state.conversations).toEqual([]);
     expect(state.activeId).toBeNull();
     expect(state.streaming).toEqual({});
+    expect(state.deleted).toBeUndefined();
   });
 
-  it("makes a one-line title", () => {
-    expect(titleFrom("  What is\nSSE?  ")).toBe("What is");
-    expect(titleFrom("x".repeat(100))).toHaveLength(60);
-    expect(titleFrom("   ")).toBe("New chat");
+  it("delete of the open chat opens the next one given", () => {
+    let state = run([send("One", { c: "c1", u: "u1", a: "a1" }), send("Two", { c: "c2", u: "u2", a: "a2" })]);
+    state = run([{ type: "finish", messageId: "a1", finishReason: "stop" }, { type: "finish", messageId: "a2", finishReason: "stop" }], state);
+    expect(state.activeId).toBe("c2");
+    state = chatReducer(state, { type: "deleteChat", id: "c2", nextId: "c1" });
+    expect(state.activeId).toBe("c1");
   });
+
+  it("a chat deleted while replying keeps receiving its reply; Undo brings it back as it is now", () => {
+    let state = run([send("One"), { type: "appendText", messageId: "a1", text: "Par" }]);
+    const removed = activeConversation(state)!;
+    state = chatReducer(state, { type: "deleteChat", id: "c1" });
+    expect(state.conversations).toEqual([]);
+    expect(state.streaming).toEqual({ a1: "c1" });
+    state = run([{ type: "appendText", messageId: "a1", text: "tial" }], state);
+    state = chatReducer(state, { type: "restoreChat", conversation: removed, index: 0, wasActive: true });
+    expect(state.deleted).toBeUndefined();
+    expect(reply(state)).toMatchObject({ content: "Partial", status: "streaming" });
+    state = chatReducer(state, { type: "finish", messageId: "a1", finishReason: "stop" });
+    expect(reply(state)).toMatchObject({ content: "Partial", status: "done" });
+  });
+
+  it("the Undo window ending forgets a deleted replying chat and its stream", () => {
+    let state = run([send("One"), { type: "deleteChat", id: "c1" }]);
+    state = chatReducer(state, { type: "purgeDeleted", id: "c1" });
+    expect(state.deleted).toBeUndefined();
+    expect(state.streaming).toEqual({});
+  });
+
 
   it("only the streaming message object changes on append (memoized messages stay equal)", () => {
     const before = run([
@@ -277,6 +302,7 @@ describe("chat reducer", () => {
     const stored = {
       id: "c9",
       title: "t",
+      titleSource: "fallback" as const,
       createdAt: 1,
       updatedAt: 1,
       messages: [

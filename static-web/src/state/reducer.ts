@@ -1,18 +1,32 @@
 import type { Failure } from "../api/chatClient";
 import type { FinishReason, ServerMetrics, Usage } from "../api/protocol";
-import type { ChatState, Conversation, Message, PreviousAttempt, ReplyMetrics, SessionStats } from "./types";
+import { fallbackTitle } from "./titles";
+import type { ChatState, Conversation, Message, MessageVersion, PreviousAttempt, ReplyMetrics, SessionStats, TitleSource } from "./types";
 
 export type ChatAction =
   | { type: "hydrate"; conversations: Conversation[]; activeId: string | null; stats?: SessionStats }
   | { type: "newChat" }
   | { type: "selectChat"; id: string }
-  | { type: "deleteChat"; id: string }
+  /**
+   * `nextId`: the chat that opens when the deleted one was open (the one that takes its place in the list).
+   * A chat with a reply streaming leaves the list but keeps streaming (in `deleted`) until Undo or `purgeDeleted`.
+   */
+  | { type: "deleteChat"; id: string; nextId?: string | null }
+  /** The Undo window of a deleted chat ended: it is gone for good (its reply was stopped first). */
+  | { type: "purgeDeleted"; id: string }
   /** Undo of a delete: the conversation goes back where it was. */
   | { type: "restoreChat"; conversation: Conversation; index: number; wasActive: boolean }
   /** Edit after a refused request: the refused turn (question + failed reply) leaves the conversation. */
   | { type: "removeLastTurn"; conversationId: string; messageId: string }
   | { type: "send"; conversationId: string; userId: string; assistantId: string; text: string; now: number }
   | { type: "restartReply"; conversationId: string; messageId: string; now: number }
+  /** Regenerate a finished reply anywhere in the chat: the old reply and the turns after it stay as a version. */
+  | { type: "regenerate"; conversationId: string; messageId: string; now: number }
+  /** Edit an earlier question and resend: the old question and the turns after it stay as a version. */
+  | { type: "editMessage"; conversationId: string; messageId: string; text: string; assistantId: string; now: number }
+  | { type: "selectVersion"; conversationId: string; messageId: string; index: number }
+  /** `generated` never replaces a title the user chose. */
+  | { type: "setTitle"; conversationId: string; title: string; source: TitleSource }
   | { type: "meta"; messageId: string; model: string; streamId?: string; lastEventId?: string }
   | { type: "thinking"; messageId: string; at: number }
   /** `lastEventId`: the id of the frame that carried the end of `text`, so what is kept can be resumed exactly. */
@@ -94,11 +108,23 @@ function withPreviousAttempt(m: Message, reason: string): PreviousAttempt[] | un
   return [...(m.previousAttempts ?? []), { content: m.content, reason }];
 }
 
-const TITLE_LENGTH = 60;
+/** A message's fields as a version, with the turns that followed it. */
+export function toVersion(m: Message, after: Message[]): MessageVersion {
+  const { id: _id, versions: _versions, versionIndex: _index, ...fields } = m;
+  return { ...fields, after };
+}
 
-export function titleFrom(text: string): string {
-  const line = text.trim().split(/\r?\n/, 1)[0].replace(/\s+/g, " ");
-  return line.length > TITLE_LENGTH ? line.slice(0, TITLE_LENGTH - 1) + "…" : line || "New chat";
+/** Every version of the message at `index`, the shown one in its place: oldest first. */
+export function allVersions(messages: Message[], index: number): MessageVersion[] {
+  const m = messages[index];
+  const all = [...(m.versions ?? [])];
+  all.splice(m.versionIndex ?? 0, 0, toVersion(m, messages.slice(index + 1)));
+  return all;
+}
+
+/** Records from before titles had a source, or from another device: the fields this page relies on. */
+export function normalizeConversation(c: Conversation): Conversation {
+  return c.titleSource ? c : { ...c, titleSource: "fallback" };
 }
 
 /** The reply streaming in this conversation, if any. */
@@ -113,7 +139,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case "hydrate": {
       // Anything sent before the stored chats were read stays (and comes first).
       const present = new Set(state.conversations.map((c) => c.id));
-      const added = action.conversations.filter((c) => !present.has(c.id));
+      const added = action.conversations.filter((c) => !present.has(c.id)).map(normalizeConversation);
       const conversations = [...state.conversations, ...added];
       // Replies that were streaming when the page went away and can be resumed stream again here.
       const streaming = { ...state.streaming };
@@ -130,21 +156,40 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return state.conversations.some((c) => c.id === action.id) ? { ...state, activeId: action.id } : state;
 
     case "deleteChat": {
+      const removed = state.conversations.find((c) => c.id === action.id);
+      if (!removed) return state;
       const conversations = state.conversations.filter((c) => c.id !== action.id);
-      if (conversations.length === state.conversations.length) return state;
+      const replying = streamingMessageIn(state, action.id) !== undefined;
+      const next = action.nextId && conversations.some((c) => c.id === action.nextId) ? action.nextId : null;
       return {
         ...state,
         conversations,
-        activeId: state.activeId === action.id ? null : state.activeId,
-        streaming: withoutConversation(state.streaming, action.id),
+        activeId: state.activeId === action.id ? next : state.activeId,
+        // A reply keeps streaming into the deleted chat, so Undo brings it back still replying.
+        streaming: replying ? state.streaming : withoutConversation(state.streaming, action.id),
+        deleted: replying ? [...(state.deleted ?? []), removed] : state.deleted,
       };
+    }
+
+    case "purgeDeleted": {
+      if (!state.deleted?.some((c) => c.id === action.id)) return state;
+      const deleted = state.deleted.filter((c) => c.id !== action.id);
+      return { ...state, deleted: deleted.length ? deleted : undefined, streaming: withoutConversation(state.streaming, action.id) };
     }
 
     case "restoreChat": {
       if (state.conversations.some((c) => c.id === action.conversation.id)) return state;
+      // A chat deleted while replying comes back as it is now (its reply went on meanwhile).
+      const kept = state.deleted?.find((c) => c.id === action.conversation.id);
+      const deleted = state.deleted?.filter((c) => c !== kept);
       const conversations = [...state.conversations];
-      conversations.splice(Math.min(action.index, conversations.length), 0, action.conversation);
-      return { ...state, conversations, activeId: action.wasActive ? action.conversation.id : state.activeId };
+      conversations.splice(Math.min(action.index, conversations.length), 0, kept ?? action.conversation);
+      return {
+        ...state,
+        conversations,
+        activeId: action.wasActive ? action.conversation.id : state.activeId,
+        deleted: deleted?.length ? deleted : undefined,
+      };
     }
 
     case "removeLastTurn": {
@@ -177,7 +222,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ? { ...existing, messages: [...existing.messages, user, assistant], updatedAt: action.now }
         : {
             id: action.conversationId,
-            title: titleFrom(action.text),
+            title: fallbackTitle(action.text),
+            titleSource: "fallback",
             messages: [user, assistant],
             createdAt: action.now,
             updatedAt: action.now,
@@ -214,6 +260,78 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         streaming: { ...state.streaming, [last.id]: conversation.id },
         stats: { ...state.stats, replies: state.stats.replies + 1 },
       };
+    }
+
+    case "regenerate": {
+      if (streamingMessageIn(state, action.conversationId)) return state;
+      const conversation = state.conversations.find((c) => c.id === action.conversationId);
+      const messages = conversation?.messages ?? [];
+      const index = messages.findIndex((m) => m.id === action.messageId);
+      const reply = messages[index];
+      if (!conversation || reply?.role !== "assistant" || messages[index - 1]?.role !== "user") return state;
+      const versions = allVersions(messages, index);
+      const fresh: Message = {
+        id: reply.id,
+        role: "assistant",
+        content: "",
+        createdAt: action.now,
+        status: "streaming",
+        reconnects: 0,
+        versions,
+        versionIndex: versions.length,
+      };
+      const updated = { ...conversation, messages: [...messages.slice(0, index), fresh], updatedAt: action.now };
+      return {
+        ...state,
+        conversations: [updated, ...state.conversations.filter((c) => c.id !== conversation.id)],
+        streaming: { ...state.streaming, [reply.id]: conversation.id },
+        stats: { ...state.stats, replies: state.stats.replies + 1 },
+      };
+    }
+
+    case "editMessage": {
+      if (streamingMessageIn(state, action.conversationId)) return state;
+      const conversation = state.conversations.find((c) => c.id === action.conversationId);
+      const messages = conversation?.messages ?? [];
+      const index = messages.findIndex((m) => m.id === action.messageId);
+      const question = messages[index];
+      if (!conversation || question?.role !== "user" || action.text.trim() === "") return state;
+      const versions = allVersions(messages, index);
+      const edited: Message = { id: question.id, role: "user", content: action.text, createdAt: action.now, versions, versionIndex: versions.length };
+      const reply: Message = { id: action.assistantId, role: "assistant", content: "", createdAt: action.now, status: "streaming", reconnects: 0 };
+      const updated = { ...conversation, messages: [...messages.slice(0, index), edited, reply], updatedAt: action.now };
+      return {
+        ...state,
+        conversations: [updated, ...state.conversations.filter((c) => c.id !== conversation.id)],
+        streaming: { ...state.streaming, [action.assistantId]: conversation.id },
+        stats: { ...state.stats, replies: state.stats.replies + 1 },
+      };
+    }
+
+    case "selectVersion": {
+      // Switching while a reply streams would take the streaming message off the chat.
+      if (streamingMessageIn(state, action.conversationId)) return state;
+      const conversation = state.conversations.find((c) => c.id === action.conversationId);
+      const messages = conversation?.messages ?? [];
+      const index = messages.findIndex((m) => m.id === action.messageId);
+      const current = messages[index];
+      if (!conversation || !current?.versions || action.index === (current.versionIndex ?? 0)) return state;
+      const all = allVersions(messages, index);
+      const target = all[action.index];
+      if (!target) return state;
+      const { after, ...fields } = target;
+      const shown: Message = { ...fields, id: current.id, versions: all.filter((_, i) => i !== action.index), versionIndex: action.index };
+      const updated = { ...conversation, messages: [...messages.slice(0, index), shown, ...after] };
+      return { ...state, conversations: state.conversations.map((c) => (c.id === conversation.id ? updated : c)) };
+    }
+
+    case "setTitle": {
+      const conversation = state.conversations.find((c) => c.id === action.conversationId);
+      const title = action.title.trim();
+      if (!conversation || !title || (action.source !== "user" && conversation.titleSource === "user")) return state;
+      if (conversation.title === title && conversation.titleSource === action.source) return state;
+      const updated = { ...conversation, title, titleSource: action.source };
+      return { ...state, conversations: state.conversations.map((c) => (c.id === conversation.id ? updated : c)) };
     }
 
     case "meta":
@@ -371,7 +489,7 @@ function updateStreamingMessage(state: ChatState, messageId: string, update: (m:
   const conversationId = state.streaming[messageId];
   if (conversationId === undefined) return state;
   let changed = false;
-  const conversations = state.conversations.map((c) => {
+  const apply = (c: Conversation) => {
     if (c.id !== conversationId) return c;
     const messages = c.messages.map((m) => {
       if (m.id !== messageId) return m;
@@ -379,8 +497,12 @@ function updateStreamingMessage(state: ChatState, messageId: string, update: (m:
       return update(m);
     });
     return { ...c, messages };
-  });
-  return changed ? { ...state, conversations } : state;
+  };
+  const conversations = state.conversations.map(apply);
+  if (changed) return { ...state, conversations };
+  // A chat deleted while replying (Undo still possible) keeps receiving its reply.
+  const deleted = state.deleted?.map(apply);
+  return changed ? { ...state, deleted } : state;
 }
 
 function endStream(state: ChatState, messageId: string, update: (m: Message) => Message): ChatState {

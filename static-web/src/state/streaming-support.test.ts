@@ -53,6 +53,7 @@ describe("persistence (IndexedDB)", () => {
   const conversation: Conversation = {
     id: "c1",
     title: "Hi",
+    titleSource: "fallback",
     createdAt: 1,
     updatedAt: 1,
     messages: [

@@ -77,11 +77,28 @@ export interface Message {
   model?: string;
   /** While streaming: when the model was seen to start thinking (epoch ms), for "Thinking… 4 s". */
   thinkingSince?: number;
+  /**
+   * The other versions of this message (an earlier text of an edited question, an earlier reply before a
+   * Regenerate), oldest first, each with the turns that followed it then. The message itself is the version
+   * shown, at position `versionIndex` among `versions.length + 1`; switching swaps it with one of these.
+   */
+  versions?: MessageVersion[];
+  /** Position of the shown version (0-based) among all versions; absent with no other versions. */
+  versionIndex?: number;
 }
+
+/** A message as it was in another version: its fields (no id: the versions share it) and the turns after it. */
+export interface MessageVersion extends Omit<Message, "id" | "versions" | "versionIndex"> {
+  after: Message[];
+}
+
+/** Where a title comes from: the model (title endpoint), the user (rename, never overwritten) or the first message. */
+export type TitleSource = "generated" | "user" | "fallback";
 
 export interface Conversation {
   id: string;
   title: string;
+  titleSource: TitleSource;
   messages: Message[];
   createdAt: number;
   updatedAt: number;
@@ -110,4 +127,6 @@ export interface ChatState {
   /** False until the stored conversations have been read (nothing is saved before that). */
   hydrated: boolean;
   stats: SessionStats;
+  /** Chats deleted while a reply streamed, kept (not saved) until Undo brings them back or the Undo window ends. */
+  deleted?: Conversation[];
 }

@@ -2,11 +2,13 @@ import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "r
 import { flushSync } from "react-dom";
 import { authorizedFetch, type TokenSource } from "../api/auth";
 import { createChatApi, type ChatApi } from "../api/chatClient";
+import { requestModelName, requestTitle } from "../api/extras";
 import { buildHistory } from "../api/history";
 import { createFrameBatcher } from "./frameBatcher";
 import { measureFlush } from "./perf";
 import { openConversationStore, StorageFullError, writeUnsaved, type ConversationStore, type UnsavedReply } from "./persistence";
 import { chatReducer, initialState, statsDelta, streamingMessageIn } from "./reducer";
+import { byRecency } from "./chatList";
 import { createReplyLocks } from "./replyLock";
 import { MAX_RECONNECTS, runReply, type RunOutcome } from "./replyRunner";
 import type { ChatState, Conversation, Message, ReplyMetrics, SessionStats, StreamPosition } from "./types";
@@ -40,8 +42,21 @@ export interface ChatApiHooks {
   send(text: string): boolean;
   /** Stops the reply streaming in this conversation (the others keep going). */
   stop(conversationId: string): void;
-  /** Regenerate (after a finished reply) and Retry (after a failed or stopped one) both re-ask the last turn. */
+  /**
+   * Regenerate (a finished reply, anywhere: the old one and the turns after it stay as a version) and
+   * Retry (the last reply, failed or stopped: its text stays as a previous attempt).
+   */
   restart(messageId: string): void;
+  /** Edit an earlier question and send it again: the old question and what followed stay as a version. */
+  editMessage(messageId: string, text: string): boolean;
+  /** Shows another version of a message (and the turns that followed it then). */
+  selectVersion(messageId: string, index: number): void;
+  /** A title the user chose: never replaced by a generated one. */
+  rename(conversationId: string, title: string): void;
+  /** The Undo window of a delete ended: a reply still streaming in that chat stops now. */
+  forgetDeleted(conversationId: string): void;
+  /** The model's name (from /api/health, else from the last reply's meta frame). */
+  modelName: string | undefined;
   /** After a refused request: removes the refused turn and returns its text for the message box. */
   editLastTurn(messageId: string): string | undefined;
   newChat(): void;
@@ -81,7 +96,34 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   const locks = useMemo(() => createReplyLocks(), []);
   /** Replies this tab has started or picked up (each is picked up once). */
   const pickedUpRef = useRef(new Set<string>());
-  const api: ChatApi = useMemo(() => createChatApi(apiBaseUrl, authorizedFetch(tokens)), [apiBaseUrl, tokens]);
+  const apiFetch = useMemo(() => authorizedFetch(tokens), [tokens]);
+  const api: ChatApi = useMemo(() => createChatApi(apiBaseUrl, apiFetch), [apiBaseUrl, apiFetch]);
+
+  const [healthModel, setHealthModel] = useState<string | undefined>();
+  useEffect(() => {
+    const controller = new AbortController();
+    void requestModelName(apiBaseUrl, fetch, controller.signal).then((name) => !controller.signal.aborted && setHealthModel(name));
+    return () => controller.abort();
+  }, [apiBaseUrl]);
+
+  /**
+   * Once the first reply of a chat ends, asks the title endpoint for a short title; the local title
+   * (from the first message) stays when that fails, and a title the user chose is never replaced.
+   */
+  const titled = useRef(new Set<string>());
+  const generateTitle = useCallback(
+    async (messageId: string) => {
+      const found = findMessage(stateRef.current, messageId);
+      if (!found) return;
+      const { conversation } = found;
+      const [question, reply] = conversation.messages;
+      if (conversation.titleSource !== "fallback" || reply?.id !== messageId || question?.role !== "user" || titled.current.has(conversation.id)) return;
+      titled.current.add(conversation.id);
+      const title = await requestTitle(apiBaseUrl, apiFetch, question.content, found.message.content);
+      if (title) dispatch({ type: "setTitle", conversationId: conversation.id, title, source: "generated" });
+    },
+    [apiBaseUrl, apiFetch],
+  );
 
   // Read the stored conversations once.
   const storeRef = useRef<ConversationStore | null>(null);
@@ -309,6 +351,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
             setAnnouncement(`Reply failed: ${failure.message}`);
             break;
           }
+          if (result.finishReason === "stop") void generateTitle(messageId);
           dispatch({ type: "finish", messageId, ...result, client: clientMetrics() });
           setAnnouncement(
             result.finishReason === "length"
@@ -335,7 +378,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       }
       return outcome;
     },
-    [api],
+    [api, generateTitle],
   );
 
   /** A new reply (send, Regenerate, Retry): this tab owns it from the start. */
@@ -449,13 +492,44 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       const conversation = current.conversations.find((c) => c.messages.some((m) => m.id === messageId));
       if (!conversation || streamingMessageIn(current, conversation.id)) return;
       const index = conversation.messages.findIndex((m) => m.id === messageId);
+      const reply = conversation.messages[index];
       const userTurn: Message | undefined = conversation.messages[index - 1];
-      if (index !== conversation.messages.length - 1 || userTurn?.role !== "user") return;
-      dispatch({ type: "restartReply", conversationId: conversation.id, messageId, now: Date.now() });
+      if (userTurn?.role !== "user") return;
+      if (reply.status === "done") {
+        dispatch({ type: "regenerate", conversationId: conversation.id, messageId, now: Date.now() });
+      } else {
+        if (index !== conversation.messages.length - 1) return;
+        dispatch({ type: "restartReply", conversationId: conversation.id, messageId, now: Date.now() });
+      }
       startRun(messageId, userTurn.content, buildHistory(conversation.messages.slice(0, index - 1)));
     },
     [startRun],
   );
+
+  const editMessage = useCallback(
+    (messageId: string, raw: string): boolean => {
+      const text = raw.trim();
+      const current = stateRef.current;
+      const conversation = current.conversations.find((c) => c.messages.some((m) => m.id === messageId));
+      if (!text || !conversation || streamingMessageIn(current, conversation.id)) return false;
+      const index = conversation.messages.findIndex((m) => m.id === messageId);
+      if (conversation.messages[index].role !== "user") return false;
+      const assistantId = newId();
+      dispatch({ type: "editMessage", conversationId: conversation.id, messageId, text, assistantId, now: Date.now() });
+      startRun(assistantId, text, buildHistory(conversation.messages.slice(0, index)));
+      return true;
+    },
+    [startRun],
+  );
+
+  const selectVersion = useCallback((messageId: string, index: number) => {
+    const conversation = stateRef.current.conversations.find((c) => c.messages.some((m) => m.id === messageId));
+    if (conversation) dispatch({ type: "selectVersion", conversationId: conversation.id, messageId, index });
+  }, []);
+
+  const rename = useCallback((conversationId: string, title: string) => {
+    dispatch({ type: "setTitle", conversationId, title, source: "user" });
+  }, []);
 
   const editLastTurn = useCallback((messageId: string): string | undefined => {
     const current = stateRef.current;
@@ -476,21 +550,23 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
     const current = stateRef.current;
     const index = current.conversations.findIndex((c) => c.id === id);
     if (index < 0) return undefined;
-    const streamingId = streamingMessageIn(current, id);
-    if (streamingId) runsRef.current.get(streamingId)?.controller.abort();
-    dispatch({ type: "deleteChat", id });
-    // A reply that was streaming is kept as stopped, so Undo brings back what was on screen.
+    // The open chat is replaced by the one that takes its place in the list (the next one, else the one above).
+    const ordered = byRecency(current.conversations);
+    const position = ordered.findIndex((c) => c.id === id);
+    const nextId = (ordered[position + 1] ?? ordered[position - 1])?.id ?? null;
+    // A reply streaming in it goes on until the Undo window ends (forgetDeleted), so Undo brings it back running.
+    dispatch({ type: "deleteChat", id, nextId });
     const conversation = current.conversations[index];
-    const kept = streamingId
-      ? {
-          ...conversation,
-          messages: conversation.messages.map((m) =>
-            m.id === streamingId ? { ...m, status: "stopped" as const, finishReason: "cancelled" as const, restartPending: false, resuming: false, offline: undefined, followed: undefined, retryAt: undefined } : m,
-          ),
-        }
-      : conversation;
     setAnnouncement(`Deleted conversation: ${conversation.title}.`);
-    return { conversation: kept, index, wasActive: current.activeId === id };
+    return { conversation, index, wasActive: current.activeId === id };
+  }, []);
+
+  const forgetDeleted = useCallback((id: string) => {
+    const current = stateRef.current;
+    const kept = current.deleted?.find((c) => c.id === id);
+    if (!kept) return;
+    for (const m of kept.messages) if (current.streaming[m.id] === id) runsRef.current.get(m.id)?.controller.abort();
+    dispatch({ type: "purgeDeleted", id });
   }, []);
 
   const undoDelete = useCallback((deleted: DeletedChat) => {
@@ -503,5 +579,28 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
 
   const dismissAttempt = useCallback((messageId: string, index: number) => dispatch({ type: "dismissAttempt", messageId, index }), []);
 
-  return { state, announcement, storage, send, stop, restart, editLastTurn, newChat, selectChat, deleteChat, undoDelete, retrySave, dismissAttempt };
+  // The model of the newest reply when /api/health did not say.
+  const lastModel = state.conversations.find((c) => c.messages.some((m) => m.model))?.messages.filter((m) => m.model).at(-1)?.model;
+  const modelName = healthModel ?? lastModel;
+
+  return {
+    state,
+    announcement,
+    storage,
+    send,
+    stop,
+    restart,
+    editMessage,
+    selectVersion,
+    rename,
+    forgetDeleted,
+    modelName,
+    editLastTurn,
+    newChat,
+    selectChat,
+    deleteChat,
+    undoDelete,
+    retrySave,
+    dismissAttempt,
+  };
 }
