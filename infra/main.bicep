@@ -306,6 +306,8 @@ var effectivePrincipalType = !empty(principalType)
 
 var chatStreamsContainerName = 'chat-streams'
 var chatBudgetsTableName = 'chatbudgets'
+// Signed-in users' conversations, one blob each under a hash of the user's tenant and object id; kept until deleted.
+var chatConversationsContainerName = 'conversations'
 var privateNetworkAccess = vnetEnabled ? 'Disabled' : 'Enabled'
 var openAiAccountResourceName = !empty(openAiAccountName) ? openAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
 
@@ -339,6 +341,7 @@ module storage 'core/storage/storage-account.bicep' = {
     containers: [
       deploymentStorageContainerName
       chatStreamsContainerName
+      chatConversationsContainerName
     ]
     tables: [
       chatBudgetsTableName
@@ -352,14 +355,16 @@ module storage 'core/storage/storage-account.bicep' = {
       }
     ]
     publicNetworkAccess: privateNetworkAccess
-    // An HTTP app uses no queues: no Queue Data Contributor. Blobs for the host, the deployment package and stream
-    // logs; one table for token budgets, granted on that table only.
+    // An HTTP app uses no queues: no Queue Data Contributor. Blobs for the host, the deployment package, stream logs
+    // and conversations; one table for token budgets, granted on that table only. The conversations container needs
+    // no grant of its own: the host's AzureWebJobsStorage already needs Blob Data Owner on the account (it creates its
+    // own containers at run time), and a narrower role on one container adds nothing to that.
     roleAssignments: [
       {
         principalId: apiIdentity.outputs.principalId
         principalType: 'ServicePrincipal'
         roleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-        description: 'Functions host (AzureWebJobsStorage), Flex Consumption deployment package, chat-streams logs'
+        description: 'Functions host (AzureWebJobsStorage), Flex Consumption deployment package, chat-streams logs, conversations'
       }
     ]
     tableRoleAssignments: [

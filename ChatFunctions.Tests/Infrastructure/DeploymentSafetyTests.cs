@@ -113,6 +113,20 @@ public sealed class DeploymentSafetyTests
     }
 
     [Fact]
+    public async Task Conversations_HaveTheirContainerFromBicep_KeptUntilDeleted_WithNoExtraGrant()
+    {
+        var main = await BicepCli.MainTemplateAsync();
+        var storage = ArmTemplate.Module(main, "storage");
+
+        Assert.Equal(ChatFunctions.Conversations.BlobConversationStore.ContainerName, (string?)main["variables"]!["chatConversationsContainerName"]);
+        Assert.Contains("[variables('chatConversationsContainerName')]", storage.ModuleParameter("containers")!.AsArray().Select(c => (string?)c));
+        // No lifecycle rule reaches it: only the stream logs expire.
+        Assert.DoesNotContain("chatConversationsContainerName", ArmTemplate.Text(storage.ModuleParameter("deleteBlobsAfterDays")!), StringComparison.Ordinal);
+        // The one blob grant stays the one the Functions host needs; nothing account-wide is added for conversations.
+        Assert.Single(storage.ModuleParameter("roleAssignments")!.AsArray());
+    }
+
+    [Fact]
     public async Task TheFunctionApp_SetsNoSiteConfigFlexConsumptionIgnores()
     {
         var main = await BicepCli.MainTemplateAsync();

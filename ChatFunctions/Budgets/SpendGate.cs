@@ -33,7 +33,11 @@ public sealed class SpendGate(
     /// <summary>How long a refused caller is told to wait for an open-reply slot or the store.</summary>
     internal static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(30);
 
-    public async ValueTask<SpendAdmission> AdmitAsync(CallerKey caller, ChatRequest request, CancellationToken cancellationToken)
+    public ValueTask<SpendAdmission> AdmitAsync(CallerKey caller, ChatRequest request, CancellationToken cancellationToken) =>
+        AdmitAsync(caller, request, _chat.SystemPrompt, _chat.MaxOutputTokens, cancellationToken);
+
+    /// <summary>As for a reply, for a call with its own instructions and output limit (a title).</summary>
+    public async ValueTask<SpendAdmission> AdmitAsync(CallerKey caller, ChatRequest request, string systemPrompt, int maxOutputTokens, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (!openReplies.TryOpen(caller))
@@ -54,7 +58,7 @@ public sealed class SpendGate(
                 return Admit(BudgetReservation.Unlimited(caller));
             }
 
-            var worstCase = InputTokens.Count(request, _chat.SystemPrompt) + _chat.MaxOutputTokens;
+            var worstCase = InputTokens.Count(request, systemPrompt) + maxOutputTokens;
             var reservation = await budget.ReserveAsync(caller, worstCase, cancellationToken);
             switch (reservation.Outcome)
             {

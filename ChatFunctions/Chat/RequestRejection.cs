@@ -14,6 +14,9 @@ public sealed record RequestRejection(int Status, string Field, string Detail)
     /// <summary>Extra response headers (WWW-Authenticate on 401/403).</summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
+    /// <summary>The problem's type URI when the status alone does not say it (null: the status's RFC section).</summary>
+    public string? Type { get; init; }
+
     /// <summary>RFC 9457 extension members (resetAt on a spent token budget).</summary>
     public IReadOnlyDictionary<string, object?>? Extensions { get; init; }
 

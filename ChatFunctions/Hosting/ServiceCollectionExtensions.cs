@@ -3,6 +3,7 @@ using ChatFunctions.Access;
 using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
+using ChatFunctions.Conversations;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Health;
 using ChatFunctions.Http;
@@ -11,6 +12,7 @@ using ChatFunctions.Replies;
 using ChatFunctions.Resumption;
 using ChatFunctions.Storage;
 using ChatFunctions.Streaming;
+using ChatFunctions.Titles;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -72,6 +74,12 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<SpendGate>();
         services.TryAddSingleton<IReplyService, ReplyService>();
         services.AddReadinessChecks();
+
+        // Generated titles and signed-in users' conversations.
+        services.AddSettings<ConversationOptions>(configuration);
+        services.TryAddSingleton<TitleService>();
+        services.TryAddSingleton(ConversationStoreFactory.Create);
+        services.TryAddSingleton<ConversationService>();
         return services;
     }
 

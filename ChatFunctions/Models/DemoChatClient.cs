@@ -46,7 +46,9 @@ public sealed partial class DemoChatClient(IOptions<DemoOptions> options, TimePr
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
         var userMessage = list.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? string.Empty;
-        var script = DemoScript.For(userMessage);
+        var script = TitlePrompt.IsTitleRequest(list)
+            ? DemoScript.TitleFor(list.FirstOrDefault(m => m.Role == ChatRole.User)?.Text ?? string.Empty)
+            : DemoScript.For(userMessage);
         var tokens = script.Tokens;
         var limit = options?.MaxOutputTokens is { } max && max < tokens.Count ? max : int.MaxValue;
         var responseId = "demo-" + Guid.NewGuid().ToString("N")[..12];
@@ -137,6 +139,23 @@ public sealed partial class DemoChatClient(IOptions<DemoOptions> options, TimePr
 
         [GeneratedRegex(@"\S+\s*|\s+", RegexOptions.CultureInvariant)]
         private static partial Regex Token();
+
+        [GeneratedRegex(@"\[demo:[^\]]*\]", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+        private static partial Regex AnyMarker();
+
+        /// <summary>The demo's answer to the title question: the first message's first words, its markers left out,
+        /// as a model names a chat after what the user asked.</summary>
+        public static DemoScript TitleFor(string firstMessage)
+        {
+            var words = AnyMarker().Replace(firstMessage, " ").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Take(6).ToArray();
+            var title = words.Length == 0 ? "Demo chat" : string.Join(' ', words).TrimEnd('?', '.', '!', ',', ':', ';');
+            if (title.Length > 0)
+            {
+                title = char.ToUpperInvariant(title[0]) + title[1..];
+            }
+
+            return new DemoScript(Tokenize(title), -1, ChatFinishReason.Stop, null);
+        }
 
         private static DemoScript Endings(string message)
         {

@@ -29,6 +29,10 @@ public sealed class StorageAccount
         _credential = credential;
     }
 
+    /// <summary>Configured with a connection string (Azurite, or a key a developer chose), not an identity: the app then
+    /// creates what Bicep creates in Azure.</summary>
+    public bool IsConnectionString => _connectionString is not null;
+
     /// <summary>Where it points, for the start-up log (never the connection string itself: it may hold a key).</summary>
     public string Description => _connectionString is not null
         ? (_connectionString.Contains("UseDevelopmentStorage=true", StringComparison.OrdinalIgnoreCase) ? "development storage (Azurite)" : "connection string")

@@ -10,6 +10,7 @@ import { openConversationStore, StorageFullError, writeUnsaved, type Conversatio
 import { chatReducer, initialState, statsDelta, streamingMessageIn } from "./reducer";
 import { byRecency } from "./chatList";
 import { createReplyLocks } from "./replyLock";
+import { createConversationSync, syncOnFocusAndOnline, type ConversationSync, type SyncConversation } from "./sync";
 import { MAX_RECONNECTS, runReply, type RunOutcome } from "./replyRunner";
 import type { ChatState, Conversation, Message, ReplyMetrics, SessionStats, StreamPosition } from "./types";
 
@@ -154,6 +155,56 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
     };
   }, []);
 
+  // Signed-in users' chats follow them (docs/conversations.md): pulled on load, on focus and when
+  // back online; a chat is pushed once nothing in it streams (a completed reply, a rename, a version
+  // switch) and deleted on the server when deleted here. Anonymous callers: sync turns itself off.
+  const syncRef = useRef<ConversationSync | null>(null);
+  /** The version of each chat the server has (as pushed or pulled): unchanged ones are not pushed again. */
+  const syncedRef = useRef(new Map<string, Conversation>());
+  const pushToServer = useCallback((put: Conversation[], remove: string[]) => {
+    const sync = syncRef.current;
+    if (!sync || sync.state === "off") return;
+    for (const c of put) {
+      if (syncedRef.current.get(c.id) === c || c.messages.some((m) => m.status === "streaming")) continue;
+      syncedRef.current.set(c.id, c);
+      sync.push(c as unknown as SyncConversation).catch(() => syncedRef.current.delete(c.id));
+    }
+    for (const id of remove) {
+      syncedRef.current.delete(id);
+      sync.remove(id).catch(() => {});
+    }
+  }, []);
+  useEffect(() => {
+    if (!tokens || !state.hydrated) return;
+    const sync = createConversationSync({
+      apiBaseUrl,
+      fetch: apiFetch,
+      local: {
+        list: async () => stateRef.current.conversations as unknown as SyncConversation[],
+        get: async (id) => stateRef.current.conversations.find((c) => c.id === id) as unknown as SyncConversation | undefined,
+        put: async (doc) => {
+          const conversation = doc as unknown as Conversation;
+          // A chat replying here is left alone: its text grows meanwhile; it is pushed (and merged) when the reply ends.
+          if (streamingMessageIn(stateRef.current, conversation.id) !== undefined) return;
+          syncedRef.current.set(conversation.id, conversation);
+          const present = stateRef.current.conversations.some((c) => c.id === conversation.id);
+          dispatch(present ? { type: "adopt", conversation } : { type: "hydrate", conversations: [conversation], activeId: null });
+        },
+        remove: async (id) => {
+          syncedRef.current.delete(id);
+          if (stateRef.current.conversations.some((c) => c.id === id)) dispatch({ type: "deleteChat", id });
+        },
+      },
+    });
+    syncRef.current = sync;
+    sync.pull().catch(() => {});
+    const stop = syncOnFocusAndOnline(sync, window);
+    return () => {
+      stop();
+      syncRef.current = null;
+    };
+  }, [tokens, apiBaseUrl, apiFetch, state.hydrated]);
+
   // Save what changed: at once when idle, at most every SAVE_INTERVAL_MS while replies stream.
   // Conversation objects are replaced on every change (reducer), so identity tells what changed.
   const savedActiveRef = useRef<string | null>(null);
@@ -184,6 +235,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       await store.save({ put, remove, activeId, stats: added });
       for (const c of put) saved.set(c.id, c);
       for (const id of remove) saved.delete(id);
+      pushToServer(put, remove);
       savedActiveRef.current = activeId;
       savedStatsRef.current = stats;
       setStorage("ok");
