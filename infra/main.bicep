@@ -219,6 +219,13 @@ param chatTemperature string = '1'
 ])
 param chatReasoningEffort string = 'low'
 
+@description('Optional. The Azure OpenAI API the replies come from (CHAT_API): chatCompletions (default), or responses, which also streams the model\'s reasoning summaries to the page (docs/deploy.md says when to choose it).')
+@allowed([
+  'chatCompletions'
+  'responses'
+])
+param chatApi string = 'chatCompletions'
+
 @description('Optional. Tokens one caller (signed-in user, else client address) may spend per UTC day (CHAT_TOKEN_BUDGET_PER_DAY); 0 turns budgets off.')
 @minValue(0)
 param chatTokenBudgetPerDay int = 100000
@@ -498,6 +505,7 @@ module api 'app/api.bicep' = {
     chatRateLimitPerMinute: chatRateLimitPerMinute
     chatTemperature: chatTemperature
     chatReasoningEffort: chatReasoningEffort
+    chatApi: chatApi
     chatTokenBudgetPerDay: chatTokenBudgetPerDay
     chatResumeGraceSeconds: chatResumeGraceSeconds
     chatResumeRetentionMinutes: chatResumeRetentionMinutes

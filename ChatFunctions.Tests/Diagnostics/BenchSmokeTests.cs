@@ -85,7 +85,8 @@ public sealed class BenchSmokeTests
     public async Task The_allocation_measurement_runs_every_path()
     {
         var rows = await Allocations.RunAsync(500);
-        Assert.Equal(10, rows.Count);
+        Assert.Equal(12, rows.Count);
+        Assert.Equal(2, rows.Count(r => r.Path.Contains("CHAT_API=responses", StringComparison.Ordinal)));
         Assert.All(rows, r => Assert.True(r.BytesPerToken >= 0 && double.IsFinite(r.CpuMicrosecondsPerToken)));
     }
 

@@ -5,6 +5,7 @@ using ChatFunctions.Diagnostics;
 using ChatFunctions.Hosting;
 using ChatFunctions.Models;
 using ChatFunctions.Streaming;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -88,6 +89,9 @@ public class ServiceRegistrationTests
     [InlineData("CHAT_TEMPERATURE", "3", "CHAT_TEMPERATURE")]
     [InlineData("CHAT_REASONING_EFFORT", "extreme", "CHAT_REASONING_EFFORT")]
     [InlineData("CHAT_REASONING_EFFORT", "Low", "CHAT_REASONING_EFFORT")]
+    [InlineData("CHAT_API", "completions", "CHAT_API")]
+    [InlineData("CHAT_API", "", "CHAT_API")]
+    [InlineData("CHAT_API", "responses", "CHAT_API")] // with no Azure OpenAI endpoint: the demo model has no Responses API
     [InlineData("CHAT_HEARTBEAT_SECONDS", "0", "CHAT_HEARTBEAT_SECONDS")]
     [InlineData("CHAT_SYSTEM_PROMPT", "", "CHAT_SYSTEM_PROMPT")]
     [InlineData("AZURE_OPENAI_ENDPOINT", "https://example.openai.azure.com/", "AZURE_OPENAI_CHAT_DEPLOYMENT")]
@@ -106,6 +110,30 @@ public class ServiceRegistrationTests
             _ = provider.GetRequiredService<IOptions<DemoOptions>>().Value;
         });
         Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ResponsesApi_WithAnOpenAICompatibleServer_FailsAtStart_NamingCHAT_API()
+    {
+        using var provider = Build(new() { ["OPENAI_BASE_URL"] = "http://localhost:11434/v1", ["OPENAI_MODEL"] = "llama3.2", ["CHAT_API"] = "responses" });
+
+        var error = Assert.ThrowsAny<OptionsValidationException>(() => provider.GetRequiredService<IOptions<ChatServiceOptions>>().Value);
+        Assert.Contains("CHAT_API: responses needs Azure OpenAI", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ResponsesApi_WithAzureOpenAI_ChoosesAzureOpenAI()
+    {
+        using var provider = Build(new()
+        {
+            ["AZURE_OPENAI_ENDPOINT"] = "https://example.openai.azure.com/",
+            ["AZURE_OPENAI_CHAT_DEPLOYMENT"] = "gpt-5.4-mini",
+            ["CHAT_API"] = "responses",
+        });
+
+        var model = provider.GetRequiredService<IChatModelProvider>();
+        Assert.Equal(("azure-openai", "gpt-5.4-mini"), (model.Name, model.Model));
+        Assert.NotNull(model.Client.GetService<ResponsesEndingsChatClient>());
     }
 
     [Fact]

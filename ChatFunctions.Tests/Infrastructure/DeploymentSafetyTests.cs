@@ -226,6 +226,7 @@ public sealed class DeploymentSafetyTests
             ("CHAT_TOKEN_BUDGET_PER_DAY", "chatTokenBudgetPerDay", "chatTokenBudgetPerDay", "100000"),
             ("CHAT_TEMPERATURE", "chatTemperature", "chatTemperature", "1"),
             ("CHAT_REASONING_EFFORT", "chatReasoningEffort", "chatReasoningEffort", "low"),
+            ("CHAT_API", "chatApi", "chatApi", "chatCompletions"),
             ("OTEL_TRACES_SAMPLER", "tracesSampler", "tracesSampler", "microsoft.rate_limited"),
             ("OTEL_TRACES_SAMPLER_ARG", "tracesSamplerArg", "tracesSamplerArg", "5"),
         ];

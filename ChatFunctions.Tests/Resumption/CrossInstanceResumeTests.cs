@@ -25,10 +25,11 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
 {
     private const int Replies = 6;
 
-    [Fact]
-    public async Task A_stream_started_on_A_resumes_on_B_mid_reply_and_after_done_byte_for_byte_with_one_model_call()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_stream_started_on_A_resumes_on_B_mid_reply_and_after_done_byte_for_byte_with_one_model_call(string api)
     {
-        await using var apps = await TwoInstances.StartAsync(azurite.ConnectionString());
+        await using var apps = await TwoInstances.StartAsync(azurite.ConnectionString(), new Dictionary<string, string> { ["CHAT_API"] = api });
         apps.Fake.DefaultScript = ResumeAtRandomCutsTests.DeterministicReply(TimeSpan.FromMilliseconds(50));
         using var a = RawSse.NonDrainingClient(apps.A.BaseAddress);
         using var b = RawSse.NonDrainingClient(apps.B.BaseAddress);

@@ -20,6 +20,8 @@ public sealed record ReceivedFrame(string? Id, string EventType, JsonObject Data
 
     public bool IsDone => Data.ContainsKey("done");
 
+    public bool IsReasoning => Data.ContainsKey("reasoning");
+
     public string Chunk => Data["chunk"]!.GetValue<string>();
 }
 
@@ -75,7 +77,7 @@ public static class SseClient
         // At most one thinking frame, and never after text: it says the model accepted the request and sent none yet.
         Assert.True(frames.Count(f => f.IsThinking) <= 1, "at most one thinking frame");
         var thinking = frames.ToList().FindIndex(f => f.IsThinking);
-        Assert.True(thinking < 0 || !frames.Take(thinking).Any(f => f.IsChunk), "thinking comes before any chunk");
+        Assert.True(thinking < 0 || !frames.Take(thinking).Any(f => f.IsChunk || f.IsReasoning), "thinking comes before any chunk or reasoning");
         // Every id is "<streamId>:<seq>": one stream id (the meta frame's), frame numbers 1, 2, 3, …
         var streamId = frames[0].Data["meta"]!["streamId"]!.GetValue<string>();
         Assert.True(ChatFunctions.Resumption.StreamId.IsValid(streamId), $"'{streamId}' is a 22-character base64url stream id");

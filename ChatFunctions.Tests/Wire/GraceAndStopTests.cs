@@ -42,10 +42,11 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
 
         public AppProcess App { get; }
 
-        public static async Task<Host> StartAsync()
+        public static async Task<Host> StartAsync(string api)
         {
             var fake = await FakeAzureOpenAIServer.StartAsync();
             var settings = Resumption.TwoInstances.Settings(fake.Endpoint, "");
+            settings["CHAT_API"] = api;
             settings.Remove("AzureWebJobsStorage");
             settings["CHAT_RESUME_GRACE_SECONDS"] = GraceSeconds.ToString(CultureInfo.InvariantCulture);
             try
@@ -117,10 +118,11 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
         TokenInterval = TimeSpan.FromMilliseconds(intervalMs),
     };
 
-    [Fact]
-    public async Task When_nobody_resumes_within_the_grace_window_the_upstream_is_aborted_within_grace_plus_half_of_it_and_the_log_ends_cancelled()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task When_nobody_resumes_within_the_grace_window_the_upstream_is_aborted_within_grace_plus_half_of_it_and_the_log_ends_cancelled(string api)
     {
-        await using var host = await Host.StartAsync();
+        await using var host = await Host.StartAsync(api);
         host.Fake.DefaultScript = PacedReply(50, 100);
         using var client = RawSse.NonDrainingClient(host.App.BaseAddress);
         using var cts = WireHost.Timeout();
@@ -147,10 +149,11 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
         Assert.Single(host.Requests);
     }
 
-    [Fact]
-    public async Task A_reconnect_within_the_grace_window_continues_the_same_reply_and_the_upstream_is_never_aborted()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_reconnect_within_the_grace_window_continues_the_same_reply_and_the_upstream_is_never_aborted(string api)
     {
-        await using var host = await Host.StartAsync();
+        await using var host = await Host.StartAsync(api);
         host.Fake.DefaultScript = PacedReply(30, 80);
         using var client = RawSse.NonDrainingClient(host.App.BaseAddress);
         using var cts = WireHost.Timeout();
@@ -178,11 +181,13 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task DELETE_aborts_the_upstream_within_half_a_grace_window_on_the_producing_instance_and_the_stream_ends_cancelled(bool readerAttached)
+    [InlineData(true, "chatCompletions")]
+    [InlineData(false, "chatCompletions")]
+    [InlineData(true, "responses")]
+    [InlineData(false, "responses")]
+    public async Task DELETE_aborts_the_upstream_within_half_a_grace_window_on_the_producing_instance_and_the_stream_ends_cancelled(bool readerAttached, string api)
     {
-        await using var host = await Host.StartAsync();
+        await using var host = await Host.StartAsync(api);
         host.Fake.DefaultScript = PacedReply(50, 100);
         using var client = RawSse.NonDrainingClient(host.App.BaseAddress);
         var latencies = new List<double>();

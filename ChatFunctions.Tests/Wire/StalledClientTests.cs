@@ -45,14 +45,16 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         FilterChunkEvery = 0,
     };
 
-    [Fact]
-    public async Task A_client_that_stops_reading_stops_the_model_reads_so_memory_per_stalled_stream_is_bounded_by_the_socket_buffer_not_the_20_MB_reply()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_client_that_stops_reading_stops_the_model_reads_so_memory_per_stalled_stream_is_bounded_by_the_socket_buffer_not_the_20_MB_reply(string api)
     {
         await using var fake = await FakeAzureOpenAIServer.StartAsync();
         fake.DefaultScript = FastHugeReply();
         var settings = Resumption.TwoInstances.Settings(fake.Endpoint, "");
         settings.Remove("AzureWebJobsStorage");
         settings["CHAT_MAX_OUTPUT_TOKENS"] = "128000";
+        settings["CHAT_API"] = api;
         settings["CHAT_RESUME_GRACE_SECONDS"] = "0";
         settings["CHAT_CLIENT_STALL_TIMEOUT_SECONDS"] = "600";
         // A small gen0 budget, so short-lived garbage (the SDK's ~5 KB per chunk) is collected before it shows up as
@@ -104,11 +106,12 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task A_client_that_accepts_nothing_for_the_stall_timeout_is_dropped_and_its_upstream_aborted_within_the_timeout_plus_a_check_period_and_a_second_of_stalling()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_client_that_accepts_nothing_for_the_stall_timeout_is_dropped_and_its_upstream_aborted_within_the_timeout_plus_a_check_period_and_a_second_of_stalling(string api)
     {
         const int stallSeconds = 2;
-        await using var host = await WireHost.StartAsync(new Dictionary<string, string?>
+        await using var host = await WireHost.StartAsync(api, new Dictionary<string, string?>
         {
             ["CHAT_CLIENT_STALL_TIMEOUT_SECONDS"] = stallSeconds.ToString(CultureInfo.InvariantCulture),
             ["CHAT_RESUME_GRACE_SECONDS"] = "0",

@@ -14,6 +14,9 @@ public sealed class TruncatedReplyTests
     public enum Provider
     {
         AzureOpenAI,
+
+        /// <summary>Azure OpenAI with CHAT_API=responses: the Responses API's events, whose ending is response.completed.</summary>
+        AzureOpenAIResponses,
         OpenAICompatible,
     }
 
@@ -49,8 +52,9 @@ public sealed class TruncatedReplyTests
             ["CHAT_RETRY_MAX_ATTEMPTS"] = "2",
             ["CHAT_RETRY_BUDGET_SECONDS"] = "5",
         };
-        if (provider == Provider.AzureOpenAI)
+        if (provider is Provider.AzureOpenAI or Provider.AzureOpenAIResponses)
         {
+            settings["CHAT_API"] = provider == Provider.AzureOpenAIResponses ? "responses" : "chatCompletions";
             settings["CHAT_PROVIDER"] = "AzureOpenAI";
             settings["AZURE_OPENAI_ENDPOINT"] = fake.Endpoint.ToString();
             settings["AZURE_OPENAI_CHAT_DEPLOYMENT"] = "chat";

@@ -5,14 +5,16 @@ using FakeAzureOpenAI;
 
 namespace ChatFunctions.Tests.Wire;
 
-/// <summary>Scripted upstream faults, through the real SDK, as the browser sees them.</summary>
+/// <summary>Scripted upstream faults, through the real SDK, as the browser sees them: each on both APIs (CHAT_API), as
+/// the fake serves each its own way (a Chat Completions chunk stream, the Responses API's events).</summary>
 [Trait("Category", "Wire")]
 public sealed class UpstreamFaultTests
 {
-    [Fact]
-    public async Task A_429_with_a_short_retry_after_ms_is_retried_after_waiting_and_the_stream_succeeds()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_429_with_a_short_retry_after_ms_is_retried_after_waiting_and_the_stream_succeeds(string api)
     {
-        await using var host = await WireHost.StartAsync();
+        await using var host = await WireHost.StartAsync(api);
         host.Fake.Enqueue(FakeScript.Failure(429, ("retry-after-ms", "200")));
         using var cts = WireHost.Timeout();
 
@@ -29,10 +31,11 @@ public sealed class UpstreamFaultTests
         Assert.True(gap >= TimeSpan.FromMilliseconds(150), $"the retry came {gap.TotalMilliseconds:F0} ms after the 429, before retry-after-ms 200");
     }
 
-    [Fact]
-    public async Task A_429_with_a_huge_retry_after_ms_is_not_waited_out_but_told_to_the_client()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_429_with_a_huge_retry_after_ms_is_not_waited_out_but_told_to_the_client(string api)
     {
-        await using var host = await WireHost.StartAsync();
+        await using var host = await WireHost.StartAsync(api);
         host.Fake.Enqueue(FakeScript.Failure(429, ("retry-after-ms", "86400000")));
         using var cts = WireHost.Timeout();
         var stopwatch = Stopwatch.StartNew();
@@ -46,10 +49,11 @@ public sealed class UpstreamFaultTests
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"the stream took {stopwatch.Elapsed.TotalSeconds:F1} s: something waited");
     }
 
-    [Fact]
-    public async Task Three_500s_before_the_first_token_end_in_a_retryable_upstream_unavailable_error()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task Three_500s_before_the_first_token_end_in_a_retryable_upstream_unavailable_error(string api)
     {
-        await using var host = await WireHost.StartAsync();
+        await using var host = await WireHost.StartAsync(api);
         host.Fake.Enqueue(FakeScript.Failure(500), FakeScript.Failure(500), FakeScript.Failure(500));
         using var cts = WireHost.Timeout();
 
@@ -60,10 +64,11 @@ public sealed class UpstreamFaultTests
         Assert.Equal(3, host.Fake.Requests.Count);
     }
 
-    [Fact]
-    public async Task A_connection_reset_after_three_tokens_keeps_them_and_ends_with_a_retryable_error_without_retrying()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_connection_reset_after_three_tokens_keeps_them_and_ends_with_a_retryable_error_without_retrying(string api)
     {
-        await using var host = await WireHost.StartAsync();
+        await using var host = await WireHost.StartAsync(api);
         // The reset waits until the three tokens reached the browser: Kestrel's abort would drop unsent bytes.
         var threeChunksArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         host.Fake.Enqueue(new FakeScript { Tokens = ["one", " two", " three", " four", " five"], ResetAfterTokens = 3, ResetTrigger = threeChunksArrived.Task });
@@ -95,10 +100,11 @@ public sealed class UpstreamFaultTests
         Assert.Single(host.Fake.Requests);
     }
 
-    [Fact]
-    public async Task A_stall_mid_stream_ends_with_a_retryable_timeout_and_the_upstream_request_is_aborted()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_stall_mid_stream_ends_with_a_retryable_timeout_and_the_upstream_request_is_aborted(string api)
     {
-        await using var host = await WireHost.StartAsync(new Dictionary<string, string?> { ["CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS"] = "1" });
+        await using var host = await WireHost.StartAsync(api, new Dictionary<string, string?> { ["CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS"] = "1" });
         using var cts = WireHost.Timeout();
         // The idle timeout also bounds the wait for the first token: warm up (JIT, connection) so that a busy
         // machine's first call cannot take the 1 s and turn the stall into a retry before the first token.
@@ -123,17 +129,21 @@ public sealed class UpstreamFaultTests
         Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(0.9), $"the stream ended after {stopwatch.Elapsed.TotalSeconds:F2} s, before the 1 s idle timeout");
     }
 
-    [Fact]
-    public async Task A_model_that_never_answers_the_request_is_bounded_by_the_idle_timeout_and_the_request_is_aborted()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_model_that_never_answers_the_request_is_bounded_by_the_idle_timeout_and_the_request_is_aborted(string api)
     {
         // The SDK's own network timeout is off (it re-armed a timer on every read of the body): the idle timeout is
         // what bounds the wait for the status line too, each attempt, and gives up within the retry budget.
-        await using var host = await WireHost.StartAsync(new Dictionary<string, string?>
+        await using var host = await WireHost.StartAsync(api, new Dictionary<string, string?>
         {
             ["CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS"] = "1",
             ["CHAT_RETRY_MAX_ATTEMPTS"] = "2",
         });
         using var cts = WireHost.Timeout();
+        // Warm up (JIT, connection) so that a busy machine's first call cannot spend the 1 s before its request is sent.
+        FrameAssert.Done((await host.StreamAsync("warm up", null, cts.Token))[^1], "stop");
+        var warmUp = host.Fake.Requests.Count;
         var silent = new FakeScript { Tokens = ["never"], DelayBeforeHeaders = TimeSpan.FromMinutes(10) };
         host.Fake.Enqueue(silent);
         host.Fake.Enqueue(silent);
@@ -143,8 +153,8 @@ public sealed class UpstreamFaultTests
 
         stopwatch.Stop();
         FrameAssert.FailedBeforeAnyChunk(frames, "upstream_timeout", retryable: true);
-        Assert.Equal(2, host.Fake.Requests.Count);
-        foreach (var request in host.Fake.Requests)
+        Assert.Equal(2, host.Fake.Requests.Count - warmUp);
+        foreach (var request in host.Fake.Requests.Skip(warmUp))
         {
             await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
         }
@@ -153,10 +163,11 @@ public sealed class UpstreamFaultTests
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(60), $"the stream took {stopwatch.Elapsed.TotalSeconds:F0} s: nothing bounded the wait");
     }
 
-    [Fact]
-    public async Task A_content_filter_stop_keeps_the_chunks_and_ends_with_content_filter_and_no_error()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task A_content_filter_stop_keeps_the_chunks_and_ends_with_content_filter_and_no_error(string api)
     {
-        await using var host = await WireHost.StartAsync();
+        await using var host = await WireHost.StartAsync(api);
         host.Fake.Enqueue(new FakeScript { Tokens = ["Here", " is", " the"], FinishReason = "content_filter" });
         using var cts = WireHost.Timeout();
 
@@ -172,10 +183,11 @@ public sealed class UpstreamFaultTests
         Assert.Single(host.Fake.Requests);
     }
 
-    [Fact]
-    public async Task While_the_model_is_silent_before_the_first_token_keep_alive_comments_are_sent()
+    [Theory]
+    [MemberData(nameof(WireHost.Apis), MemberType = typeof(WireHost))]
+    public async Task While_the_model_is_silent_before_the_first_token_keep_alive_comments_are_sent(string api)
     {
-        await using var host = await WireHost.StartAsync(new Dictionary<string, string?> { ["CHAT_HEARTBEAT_SECONDS"] = "1" });
+        await using var host = await WireHost.StartAsync(api, new Dictionary<string, string?> { ["CHAT_HEARTBEAT_SECONDS"] = "1" });
         host.Fake.Enqueue(new FakeScript { Tokens = ["late", " reply"], DelayBeforeFirstToken = TimeSpan.FromSeconds(2.5) });
         using var cts = WireHost.Timeout();
 

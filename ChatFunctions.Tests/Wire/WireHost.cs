@@ -34,6 +34,13 @@ public sealed class WireHost : IAsyncDisposable
     /// <summary>Overall bound for one test's network work: generous, so a noisy machine never flakes.</summary>
     public static CancellationTokenSource Timeout() => new(TimeSpan.FromSeconds(30));
 
+    /// <summary>The app on the given CHAT_API (chatCompletions or responses), with <paramref name="settings"/> added.</summary>
+    public static Task<WireHost> StartAsync(string api, IReadOnlyDictionary<string, string?>? settings = null) =>
+        StartAsync(new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>()) { ["CHAT_API"] = api });
+
+    /// <summary>Both values of CHAT_API, for tests that hold for either API.</summary>
+    public static TheoryData<string> Apis() => new("chatCompletions", "responses");
+
     /// <param name="settings">Added to (and overriding) the Azure OpenAI settings; a null value removes a setting.</param>
     public static async Task<WireHost> StartAsync(
         IReadOnlyDictionary<string, string?>? settings = null,

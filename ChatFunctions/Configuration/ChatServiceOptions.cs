@@ -32,6 +32,13 @@ public sealed class ChatServiceOptions
     [AllowedValues(null, "", "none", "minimal", "low", "medium", "high", "xhigh")]
     public string? ReasoningEffort { get; set; }
 
+    /// <summary>Which Azure OpenAI API the replies come from: <c>chatCompletions</c> (default) or <c>responses</c> (the v1
+    /// Responses API, whose stream also carries the model's reasoning summaries). Azure OpenAI only: the demo model and
+    /// OpenAI-compatible servers speak Chat Completions, and <c>responses</c> with them is refused at start.</summary>
+    [ConfigurationKeyName("CHAT_API")]
+    [Required, AllowedValues(ChatApis.ChatCompletions, ChatApis.Responses)]
+    public string Api { get; set; } = ChatApis.ChatCompletions;
+
     [ConfigurationKeyName("CHAT_MAX_MESSAGE_CHARS")]
     [Range(1, 1_000_000)]
     public int MaxMessageChars { get; set; } = 8_000;
@@ -94,6 +101,13 @@ public sealed class ChatServiceOptions
     /// missing setting shows up as 503 and an unconfigured /api/health instead of demo replies.</summary>
     [ConfigurationKeyName("CHAT_DEMO_ENABLED")]
     public bool DemoEnabled { get; set; } = true;
+}
+
+/// <summary>The values of CHAT_API.</summary>
+public static class ChatApis
+{
+    public const string ChatCompletions = "chatCompletions";
+    public const string Responses = "responses";
 }
 
 public enum ChatProviderKind

@@ -43,7 +43,8 @@ public sealed class SettingsValidator<TOptions> : IValidateOptions<TOptions>
         RangeAttribute range => $"must be between {range.Minimum} and {range.Maximum}",
         RequiredAttribute => "is required",
         MaxLengthAttribute max => $"must be at most {max.Length} characters",
-        AllowedValuesAttribute allowed => $"must be one of {string.Join(", ", allowed.Values.OfType<string>().Where(v => v.Length > 0))} or empty",
+        AllowedValuesAttribute allowed => $"must be one of {string.Join(", ", allowed.Values.OfType<string>().Where(v => v.Length > 0))}"
+            + (allowed.Values.Any(v => v is null or "") ? " or empty" : ""),
         _ => "is invalid",
     };
 }
@@ -100,6 +101,14 @@ public sealed class ProviderSettingsValidator(IOptions<AzureOpenAIOptions> azure
         if (options.Provider == ChatProviderKind.OpenAICompatible && !oc.IsConfigured)
         {
             failures.Add("CHAT_PROVIDER: is OpenAICompatible but OPENAI_BASE_URL is not set.");
+        }
+
+        // The Responses API is Azure OpenAI's: the demo model has no such stream, and OpenAI-compatible local servers
+        // mostly lack the endpoint or its reasoning events, so a silent fallback would hide a misconfiguration.
+        var azureChosen = options.Provider == ChatProviderKind.AzureOpenAI || (options.Provider == ChatProviderKind.Auto && az.IsConfigured);
+        if (options.Api == ChatApis.Responses && !azureChosen)
+        {
+            failures.Add("CHAT_API: responses needs Azure OpenAI (AZURE_OPENAI_ENDPOINT and CHAT_PROVIDER Auto or AzureOpenAI); the demo model and OpenAI-compatible servers speak chatCompletions only.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

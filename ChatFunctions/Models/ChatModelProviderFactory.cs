@@ -26,7 +26,9 @@ public static class ChatModelProviderFactory
         return kind switch
         {
             ChatProviderKind.AzureOpenAI => new ChatModelProvider(ChatModelProvider.AzureOpenAIName, azure.ChatDeployment!,
-                WithPipeline(CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>, chat.ReasoningEffort), services)),
+                WithPipeline(chat.Api == ChatApis.Responses
+                    ? AzureOpenAIResponses.Create(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>, chat.ReasoningEffort)
+                    : CreateAzureOpenAI(azure, services.GetRequiredService<UpstreamHttpClient>().Client, services.GetRequiredService<TokenCredential>, chat.ReasoningEffort), services)),
             ChatProviderKind.OpenAICompatible => new ChatModelProvider(ChatModelProvider.OpenAICompatibleName, compatible.Model!,
                 WithPipeline(CreateOpenAICompatible(compatible, services.GetRequiredService<UpstreamHttpClient>().Client), services)),
             ChatProviderKind.Demo => new ChatModelProvider(ChatModelProvider.DemoName, DemoChatClient.ModelName,

@@ -135,7 +135,8 @@ public sealed class ChatStreamer(
                 : UpstreamErrorClassifier.Classify(failureCause);
 
             var delay = failure.Error.RetryAfter ?? Backoff(attempt);
-            if (progress.Chunks == 0 && failure.Error.Retryable && attempt < _options.RetryMaxAttempts
+            // Retried only while the client has seen nothing of the model's: a reasoning summary counts, as text does.
+            if (progress.Chunks == 0 && progress.ReasoningFrames == 0 && failure.Error.Retryable && attempt < _options.RetryMaxAttempts
                 && time.GetElapsedTime(started) + delay <= retryBudget)
             {
                 Log.RetryingBeforeFirstToken(logger, stream.RequestId, failure.Error.Code, failure.Status, attempt, delay.TotalMilliseconds);
@@ -159,6 +160,7 @@ public sealed class ChatStreamer(
         long started, CancellationTokenSource idle, CancellationToken cancellationToken)
     {
         var idleTimeout = TimeSpan.FromSeconds(_options.UpstreamIdleTimeoutSeconds);
+        var thinkingTimeout = TimeSpan.FromSeconds(_options.ThinkingTimeoutSeconds);
         ChatFinishReason? finish = null;
         idle.CancelAfter(idleTimeout);
         // The model client says when the model accepted the request (it is called back between two of our reads, so
@@ -194,6 +196,10 @@ public sealed class ChatStreamer(
 
                             frames.WriteChunk(text);
                             break;
+                        case TextReasoningContent { Text: { Length: > 0 } reasoning }:
+                            progress.ReasoningFrames++;
+                            frames.WriteReasoning(reasoning);
+                            break;
                         case UsageContent usage:
                             progress.Usage = usage.Details;
                             break;
@@ -220,7 +226,9 @@ public sealed class ChatStreamer(
                     await log.WaitForReadersAsync(ReaderHighWaterBytes, cancellationToken);
                 }
 
-                idle.CancelAfter(idleTimeout);
+                // Until the first text the model is thinking, however many updates without text (stream events,
+                // reasoning summaries) it sends meanwhile: the thinking timeout holds until then, the idle one after.
+                idle.CancelAfter(progress.Chunks == 0 && progress.AcceptedTimestamp is not null ? thinkingTimeout : idleTimeout);
             }
         }
 
@@ -296,6 +304,7 @@ public sealed class ChatStreamer(
     private sealed class StreamProgress
     {
         public int Chunks;
+        public int ReasoningFrames;
         public long? FirstTokenTimestamp;
         public long? AcceptedTimestamp;
         public bool ThinkingWritten;

@@ -68,6 +68,9 @@ public sealed class SseFrameWriter : IDisposable
             json.WriteEndObject();
         }, timeToFirstByte);
 
+    /// <summary>Text of the model's reasoning summary (Responses API), shown apart from the reply.</summary>
+    public void WriteReasoning(string text) => WriteFrame(static (json, text) => json.WriteString("reasoning", text), text);
+
     public void WriteChunk(string text) => WriteFrame(static (json, text) => json.WriteString("chunk", text), text);
 
     public void WriteError(StreamError error) =>

@@ -40,8 +40,11 @@ public static class Allocations
         Func<IChatClient, IChatClient> meai = static inner => WithMeaiMiddleware(inner);
 
         var protocol = CreateProtocolClient(recorded);
+        var responses = CreateResponsesClient(await RecordFakeResponsesStreamAsync(tokens, cancellationToken));
         rows.Add(await MeasureAsync("SDK: Azure OpenAI SDK + M.E.AI adapter parsing the stream (no relay)", tokens, () => DrainAsync(sdk)));
         rows.Add(await MeasureAsync("Protocol client: SDK pipeline + SseParser/Utf8JsonReader parsing the stream (no relay)", tokens, () => DrainAsync(protocol)));
+        rows.Add(await MeasureAsync("Responses API (CHAT_API=responses): OpenAI ResponsesClient + M.E.AI adapter + our ending rules parsing the stream (no relay)", tokens,
+            () => DrainAsync(responses)));
         rows.Add(await MeasureAsync("Ours: ChatStreamer → StreamLog → StreamDelivery (fake IChatClient, no telemetry)", tokens,
             () => RelayAsync(new ListChatClient(updates), services)));
         rows.Add(await MeasureAsync("Ours + M.E.AI OpenTelemetry middleware, nobody listening", tokens,
@@ -62,6 +65,8 @@ public static class Allocations
             () => RelayAsync(meai(protocol), services)));
         rows.Add(await MeasureAsync("Whole path as deployed: protocol client → GenAiTelemetryChatClient → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(protocol, services), services)));
+        rows.Add(await MeasureAsync("Whole path with CHAT_API=responses: SDK responses client → GenAiTelemetryChatClient → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
+            () => RelayAsync(telemetry.Build(responses, services), services)));
         return rows;
     }
 
@@ -75,6 +80,25 @@ public static class Allocations
         using var response = await http.PostAsync("openai/deployments/bench/chat/completions?api-version=2025-04-01-preview", content, cancellationToken);
         return await response.Content.ReadAsByteArrayAsync(cancellationToken);
     }
+
+    /// <summary>The fake server's Responses API events for one reply of <paramref name="tokens"/> tokens.</summary>
+    internal static async Task<byte[]> RecordFakeResponsesStreamAsync(int tokens, CancellationToken cancellationToken)
+    {
+        await using var fake = await FakeAzureOpenAIServer.StartAsync(cancellationToken: cancellationToken);
+        fake.DefaultScript = new FakeScript { Tokens = Enumerable.Range(0, tokens).Select(i => $"t{i} ").ToArray() };
+        using var http = new HttpClient { BaseAddress = fake.Endpoint };
+        using var content = new StringContent("""{"model":"bench","input":[{"role":"user","content":"hi"}],"stream":true}""", System.Text.Encoding.UTF8, "application/json");
+        using var response = await http.PostAsync("openai/v1/responses", content, cancellationToken);
+        return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
+
+    /// <summary>What the app deploys with CHAT_API=responses (AzureOpenAIResponses.Create), reading a recorded stream.</summary>
+    internal static IChatClient CreateResponsesClient(byte[] recorded) =>
+        AzureOpenAIResponses.Create(
+            new AzureOpenAIOptions { Endpoint = new Uri("http://127.0.0.1:9/"), ChatDeployment = "bench", ApiKey = "bench-key" },
+            new HttpClient(new RecordedStreamHandler(recorded)),
+            static () => throw new InvalidOperationException("keyed"),
+            reasoningEffort: null);
 
     /// <summary>Microsoft.Extensions.AI's OpenTelemetry middleware as the app wired it before GenAiTelemetryChatClient.</summary>
     internal static IChatClient WithMeaiMiddleware(IChatClient inner) =>

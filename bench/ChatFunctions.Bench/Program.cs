@@ -8,6 +8,7 @@ using ChatFunctions.Bench;
 //        [--app-env "DOTNET_GCgen0size=0x400000;DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0"] [--upstream-tls (relay only)]
 //        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
 //        [--gc-trace]     (the app's allocations by type and stack, collections and pauses per relay level: gc.md)
+//        [--alloc-only]   (only the in-process allocation and CPU per token of each path, both APIs: allocations.md)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --budget [--requests 1000] [--budget-tokens 100000] [--max-output 1024] [--reply-tokens 200] [--out DIR]
 //        (spend control: one caller's concurrent requests over two instances sharing Azurite; total <= budget, table = done frames)
@@ -199,6 +200,10 @@ if (!options.ContainsKey("no-alloc"))
     var table = Report.AllocationTable(rows);
     Console.WriteLine(table);
     Write(outDir, "allocations.md", table);
+    if (options.ContainsKey("alloc-only"))
+    {
+        return 0;
+    }
 }
 
 var appDll = options.ContainsKey("in-process") ? null : options.GetValueOrDefault("app-dll") ?? AppUnderTest.FindReleaseDll()

@@ -120,6 +120,13 @@ param chatTemperature string = '1'
 ])
 param chatReasoningEffort string = 'low'
 
+@description('Optional. The Azure OpenAI API the replies come from (CHAT_API): chatCompletions, or responses (the v1 Responses API, which also streams reasoning summaries).')
+@allowed([
+  'chatCompletions'
+  'responses'
+])
+param chatApi string = 'chatCompletions'
+
 @description('Optional. Worker trace sampler for the Azure Monitor exporter (OTEL_TRACES_SAMPLER): microsoft.rate_limited or microsoft.fixed_percentage.')
 @allowed([
   'microsoft.rate_limited'
@@ -168,6 +175,7 @@ var appSettings = {
   CHAT_RATE_LIMIT_PER_MINUTE: string(chatRateLimitPerMinute)
   CHAT_TEMPERATURE: chatTemperature
   CHAT_REASONING_EFFORT: chatReasoningEffort
+  CHAT_API: chatApi
   CHAT_RESUME_GRACE_SECONDS: string(chatResumeGraceSeconds)
   CHAT_RESUME_RETENTION_MINUTES: string(chatResumeRetentionMinutes)
   CHAT_CLIENT_STALL_TIMEOUT_SECONDS: string(chatClientStallTimeoutSeconds)

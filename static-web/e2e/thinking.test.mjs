@@ -4,19 +4,26 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { DESKTOP, lastReply, launchBrowser, openChat, sendMessage, startBackend, stat, waitForReplyEnd } from "./harness.mjs";
 
-// The server's timers that a silent model runs into, set low so that a short think outlasts every one of them:
-// the heartbeat (a comment when nothing was written), the model's idle timeout (which the think must not trip) and
-// the stall timeout of a client that accepts nothing (which a waiting page must not trip either).
-const timers = { CHAT_HEARTBEAT_SECONDS: 1, CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS: 1, CHAT_CLIENT_STALL_TIMEOUT_SECONDS: 2 };
-// Twice the longest timer, plus one: each fires (or would) at least once during the think.
-const thinkSeconds = 2 * Math.max(...Object.values(timers)) + 1;
+// Every timer that a silent model runs into, each set so that the think outlasts it at least twice, so that the test
+// fails if any of them treats thinking as a stall: the server's heartbeat (a comment when nothing was written, which
+// must keep coming), the model's idle timeout (which applies once tokens flow, never to the think before them), and
+// the stall timeout of a client that accepts nothing (a page that waits still reads every heartbeat). The page has no
+// silence timer of its own: a think of any length must not make it reconnect. The thinking timeout, the one timer
+// meant to end a think, stays far above it.
+const timers = { CHAT_HEARTBEAT_SECONDS: 2, CHAT_UPSTREAM_IDLE_TIMEOUT_SECONDS: 3, CHAT_CLIENT_STALL_TIMEOUT_SECONDS: 5 };
+// At least 10 s, and at least twice the longest timer plus one.
+const thinkSeconds = Math.max(10, 2 * Math.max(...Object.values(timers)) + 1);
+const thinkingTimeoutSeconds = 3 * thinkSeconds;
 
 let backend;
 let browser;
 let context;
 
 before(async () => {
-  backend = await startBackend({ tokenDelayMs: 5, env: Object.fromEntries(Object.entries(timers).map(([k, v]) => [k, String(v)])) });
+  backend = await startBackend({
+    tokenDelayMs: 5,
+    env: Object.fromEntries(Object.entries({ ...timers, CHAT_THINKING_TIMEOUT_SECONDS: thinkingTimeoutSeconds }).map(([k, v]) => [k, String(v)])),
+  });
   browser = await launchBrowser();
 });
 
@@ -37,17 +44,21 @@ describe("a model that thinks before it speaks", () => {
     assert.match(await thinking.innerText(), /^Thinking… \d+ s$/);
 
     // Watch the whole think: the counter climbs, and the reply never looks like it is waiting or reconnecting.
-    const seen = new Set();
+    const seen = [];
     while ((await lastReply(page).getAttribute("data-status")) === "streaming" && (await thinking.count()) > 0) {
       const seconds = await thinking.getAttribute("data-thinking-seconds").catch(() => null);
-      if (seconds !== null) seen.add(Number(seconds));
+      if (seconds !== null && Number(seconds) !== seen.at(-1)) seen.push(Number(seconds));
       assert.equal(await lastReply(page).locator(".typing").count(), 0, "thinking is not shown as the waiting dots");
       assert.equal(await page.locator("article.message.assistant.stale").count(), 0, "thinking is not shown as a reconnect");
+      assert.equal(await lastReply(page).locator(".notice").count(), 0, "no reconnect, resume or error notice while thinking");
       await page.waitForTimeout(200);
     }
+    // It counts up, one second at a time (a busy machine may make the loop miss one value, never go back).
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen, `the counter went back: ${seen.join(", ")}`);
+    assert.ok(seen.length >= thinkSeconds / 2, `the counter showed ${seen.length} values over a ${thinkSeconds} s think: ${seen.join(", ")}`);
     const longest = Math.max(...seen);
     // The counter shows whole seconds since the thinking frame; the frame comes at once, so it reaches the think less one.
-    assert.ok(longest >= thinkSeconds - 1, `the counter reached ${longest} s of a ${thinkSeconds} s think (saw ${[...seen].join(", ")})`);
+    assert.ok(longest >= thinkSeconds - 1, `the counter reached ${longest} s of a ${thinkSeconds} s think (saw ${seen.join(", ")})`);
 
     await waitForReplyEnd(page);
     const reply = lastReply(page);
@@ -55,6 +66,8 @@ describe("a model that thinks before it speaks", () => {
     assert.match(await reply.locator(".reply").innerText(), /ChatFunctions demo model/);
     assert.equal(await stat(page, "reconnects"), "0");
     assert.equal(await stat(page, "resumes"), "0");
+    assert.equal(await stat(page, "retries"), "0");
+    assert.equal(await reply.locator(".notice").count(), 0, "no error, reconnect or resume notice under the reply");
 
     const metrics = reply.locator(".metrics");
     assert.match(await metrics.innerText(), /thought \d+\.\d\d s/);

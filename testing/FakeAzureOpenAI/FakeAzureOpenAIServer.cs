@@ -24,7 +24,7 @@ namespace FakeAzureOpenAI;
 /// a connection reset mid-stream, a stall, a content-filter stop, and the truncations: a body that ends early, an
 /// in-stream error object, a 200 page that is not an event stream.
 /// </summary>
-public sealed class FakeAzureOpenAIServer : IAsyncDisposable
+public sealed partial class FakeAzureOpenAIServer : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly WebApplication _app;
@@ -80,6 +80,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         });
         app.MapPost("/openai/deployments/{deployment}/chat/completions", server.HandleAsync);
         app.MapPost("/v1/chat/completions", server.HandleAsync);
+        app.MapPost("/openai/v1/responses", server.HandleResponsesAsync);
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Endpoint = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -95,16 +96,20 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
         }
     }
 
-    private async Task HandleAsync(HttpContext context, string? deployment)
+    /// <summary>Records the request and takes its script; answers at once what is not a stream (a scripted failure, a
+    /// page that is not an event stream, a caller that left while no headers were sent): then null.</summary>
+    /// <param name="deployment">From the route (Azure's deployments path); null: the body's "model" names it (the v1 API).</param>
+    private async Task<(RecordedRequest Recorded, FakeScript Script)?> BeginAsync(HttpContext context, string? deployment, bool deploymentFromBody = false)
     {
         var received = Stopwatch.GetTimestamp();
         using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync(context.RequestAborted);
+        var json = JsonNode.Parse(body)!.AsObject();
         var recorded = new RecordedRequest(
             context.Request.Path + context.Request.QueryString,
-            deployment,
+            deploymentFromBody ? json["model"]?.GetValue<string>() : deployment,
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
-            JsonNode.Parse(body)!.AsObject(),
+            json,
             received)
         {
             Protocol = context.Request.Protocol,
@@ -124,7 +129,7 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                return;
+                return null;
             }
         }
 
@@ -140,11 +145,11 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             {
                 context.Response.ContentType = "application/json";
                 await context.Response.WriteAsync(errorBody);
-                return;
+                return null;
             }
 
             await context.Response.WriteAsJsonAsync(new { error = new { code = status.ToString(System.Globalization.CultureInfo.InvariantCulture), message = "scripted failure" } });
-            return;
+            return null;
         }
 
         if (script.NonStreamBody is { } page)
@@ -152,9 +157,20 @@ public sealed class FakeAzureOpenAIServer : IAsyncDisposable
             // A 200 that is not an event stream: what a proxy or gateway in the way answers with.
             context.Response.ContentType = script.NonStreamContentType;
             await context.Response.WriteAsync(page);
+            return null;
+        }
+
+        return (recorded, script);
+    }
+
+    private async Task HandleAsync(HttpContext context, string? deployment)
+    {
+        if (await BeginAsync(context, deployment) is not { } begun)
+        {
             return;
         }
 
+        var (recorded, script) = begun;
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers["apim-request-id"] = Guid.NewGuid().ToString();
@@ -404,13 +420,24 @@ public sealed record FakeScript
     /// <summary>End the body cleanly before token N (N = the token count: after the last one): no finish_reason, usage or [DONE], as a cut-off reply looks.</summary>
     public int EndAfterTokens { get; init; } = -1;
 
-    /// <summary>End the body cleanly right after the finish_reason chunk: no usage and no [DONE].</summary>
+    /// <summary>End the body cleanly right after the finish_reason chunk: no usage and no [DONE] (Responses API: after the
+    /// message's output_item.done, with no response.completed or other ending event).</summary>
     public bool EndAfterFinishReason { get; init; }
 
     /// <summary>Before token N, send <see cref="StreamErrorJson"/> as a data event and end the body (an in-stream error).</summary>
     public int StreamErrorAfterTokens { get; init; } = -1;
 
     public string StreamErrorJson { get; init; } = """{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}""";
+
+    /// <summary>Responses API: the reasoning summary's text deltas, sent after the think when the request asks for a
+    /// summary (<c>reasoning.summary</c>).</summary>
+    public IReadOnlyList<string> ReasoningSummary { get; init; } = [];
+
+    /// <summary>Responses API: end with <c>response.failed</c> (this error code) instead of the finish reason's event.</summary>
+    public string? ResponseFailedCode { get; init; }
+
+    /// <summary>Responses API: the code of the <c>error</c> event sent at <see cref="StreamErrorAfterTokens"/>.</summary>
+    public string StreamErrorCode { get; init; } = "server_error";
 
     /// <summary>When set, answer 200 with this body and <see cref="NonStreamContentType"/> instead of an event stream.</summary>
     public string? NonStreamBody { get; init; }

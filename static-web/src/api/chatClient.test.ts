@@ -60,6 +60,23 @@ describe("streamChat", () => {
     expect(result.metrics).toMatchObject({ timeToFirstByteMs: 120.5, thinkingMs: 4000, timeToFirstTokenMs: 4120.5 });
   });
 
+  it("reports reasoning frames apart from chunks, in order, with their frame ids", async () => {
+    const { fetchImpl } = sseFetch([
+      meta,
+      frame(2, { thinking: { timeToFirstByteMs: 80 } }),
+      frame(3, { reasoning: "**Weighing** the" }),
+      frame(4, { reasoning: " question" }),
+      frame(5, { chunk: "Answer" }),
+      done(6),
+    ]);
+    const seen: string[] = [];
+    await streamChat("/api/chat/stream", { message: "hi", history: [] }, new AbortController().signal, {
+      onReasoning: (t, id) => seen.push(`reasoning:${t}@${id}`),
+      onChunk: (t) => seen.push(`chunk:${t}`),
+    }, fetchImpl);
+    expect(seen).toEqual(["reasoning:**Weighing** the@3", "reasoning: question@4", "chunk:Answer"]);
+  });
+
   it("POSTs JSON with the history and streams chunks until done", async () => {
     const { promise, chunks, metas, calls } = await collect([
       meta,

@@ -37,6 +37,8 @@ export interface StreamCallbacks {
   /** The model accepted the request and is thinking (no text yet). */
   onThinking?: () => void;
   onChunk: (text: string, eventId: string) => void;
+  /** A delta of the model's reasoning summary, with the SSE id of its frame. */
+  onReasoning?: (text: string, eventId: string) => void;
 }
 
 export interface StreamResult {
@@ -154,6 +156,9 @@ export async function readChatStream(
           break;
         case "chunk":
           callbacks.onChunk(frame.text, event.lastEventId);
+          break;
+        case "reasoning":
+          callbacks.onReasoning?.(frame.text, event.lastEventId);
           break;
         case "error":
           serverError =

@@ -54,6 +54,8 @@ export interface ServerError {
 export type Frame =
   | { kind: "meta"; requestId: string; streamId: string; provider: string; model: string }
   | { kind: "chunk"; text: string }
+  /** A delta of the model's reasoning summary (CHAT_API=responses): not part of the reply. */
+  | { kind: "reasoning"; text: string }
   /** The model accepted the request and has sent no text yet: it is thinking. */
   | { kind: "thinking" }
   | { kind: "error"; error: ServerError }
@@ -73,6 +75,8 @@ export function decodeFrame(data: string): Frame {
   if (!isObject(json)) return { kind: "unknown", raw: data };
 
   if (typeof json.chunk === "string") return { kind: "chunk", text: json.chunk };
+
+  if (typeof json.reasoning === "string") return { kind: "reasoning", text: json.reasoning };
 
   if (isObject(json.thinking)) return { kind: "thinking" };
 

@@ -194,6 +194,13 @@ function AssistantMessage({ message, isLast, busy, onRestart, onEdit, onSignIn, 
           <Markdown text={message.content} complete={!streaming} />
         )}
       </div>
+      {message.reasoning && (
+        // Collapsed: the summary is there for who wants it, the reply stays what is read first.
+        <details className="reasoning">
+          <summary>Thinking</summary>
+          <Markdown text={message.reasoning} complete={!streaming} />
+        </details>
+      )}
       <ReplyNotice message={message} onSignIn={onSignIn} />
       {!streaming && (
         <div className="message-footer">

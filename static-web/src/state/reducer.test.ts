@@ -57,6 +57,24 @@ describe("chat reducer", () => {
     expect(state.streaming).toEqual({});
   });
 
+  it("keeps the reasoning summary apart from the reply, moves the stream's cursor with it, and drops it on a restart", () => {
+    const meta: ChatAction = { type: "meta", messageId: "a1", model: "m", streamId: "s", lastEventId: "s:1" };
+    const reasoned = run([
+      send(),
+      meta,
+      { type: "appendReasoning", messageId: "a1", text: "**Weighing**", lastEventId: "s:3" },
+      { type: "appendReasoning", messageId: "a1", text: " it", lastEventId: "s:4" },
+      { type: "appendText", messageId: "a1", text: "Answer", lastEventId: "s:5" },
+    ]);
+    expect(reply(reasoned)).toMatchObject({ content: "Answer", reasoning: "**Weighing** it", stream: { streamId: "s", lastEventId: "s:5" } });
+    // A resume after a reasoning frame asks for what follows it, not for the summary again.
+    const afterSummary = run([send(), meta, { type: "appendReasoning", messageId: "a1", text: "x", lastEventId: "s:3" }]);
+    expect(reply(afterSummary).stream).toEqual({ streamId: "s", lastEventId: "s:3" });
+
+    const restarted = run([{ type: "reconnecting", messageId: "a1", attempt: 1, retryAt: 2, reason: networkFailure, network: true }], reasoned);
+    expect(reply(restarted).reasoning).toBeUndefined();
+  });
+
   it("marks when the model started thinking, keeps the first mark on a replay, and forgets it on a restart and at the end", () => {
     const thinking = run([send(), { type: "thinking", messageId: "a1", at: 1000 }, { type: "thinking", messageId: "a1", at: 5000 }]);
     expect(reply(thinking).thinkingSince).toBe(1000);

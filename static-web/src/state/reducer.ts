@@ -31,6 +31,8 @@ export type ChatAction =
   | { type: "thinking"; messageId: string; at: number }
   /** `lastEventId`: the id of the frame that carried the end of `text`, so what is kept can be resumed exactly. */
   | { type: "appendText"; messageId: string; text: string; lastEventId?: string }
+  /** A delta of the model's reasoning summary; `lastEventId` as for appendText. */
+  | { type: "appendReasoning"; messageId: string; text: string; lastEventId?: string }
   /** The turn is asked again automatically; the text so far becomes a previous attempt. `network`: a drop, not a server error. */
   | { type: "reconnecting"; messageId: string; attempt: number; retryAt: number; reason: Failure; network: boolean }
   | { type: "resuming"; messageId: string; attempt: number; retryAt: number; reason: Failure }
@@ -354,6 +356,14 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         ...(m.restartPending ? { restartPending: false, retryAt: undefined } : null),
       }));
 
+    case "appendReasoning":
+      if (action.text === "") return state;
+      return updateStreamingMessage(state, action.messageId, (m) => ({
+        ...m,
+        reasoning: (m.reasoning ?? "") + action.text,
+        stream: m.stream && action.lastEventId ? { streamId: m.stream.streamId, lastEventId: action.lastEventId } : m.stream,
+      }));
+
     case "reconnecting": {
       const next = updateStreamingMessage(state, action.messageId, (m) => ({
         ...m,
@@ -363,8 +373,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         stream: undefined,
         reconnects: action.attempt,
         restartPending: true,
-        // A new request: the model has not accepted it yet.
+        // A new request: the model has not accepted it yet, nor reasoned.
         thinkingSince: undefined,
+        reasoning: undefined,
         resuming: false,
         offline: false,
         retryAt: action.retryAt,

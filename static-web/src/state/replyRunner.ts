@@ -41,6 +41,8 @@ export interface RunEvents {
   onThinking?(): void;
   /** `eventId`: the SSE id of the frame that carried `text`. */
   onChunk(text: string, eventId: string): void;
+  /** A delta of the model's reasoning summary; `eventId`: the SSE id of its frame. */
+  onReasoning?(text: string, eventId: string): void;
   /** The reply is re-asked from the start (new stream). `network`: because of a drop, not a server error. */
   onRestarting(attempt: number, retryAt: number, reason: Failure, network: boolean): void;
   /** The connection dropped mid-reply; the same stream will be resumed where it stopped. */
@@ -151,6 +153,10 @@ export async function runReply(
             onChunk: (text, eventId) => {
               progressed = true;
               events.onChunk(text, eventId);
+            },
+            onReasoning: (text, eventId) => {
+              progressed = true;
+              events.onReasoning?.(text, eventId);
             },
           },
           current,

@@ -75,6 +75,8 @@ export interface Message {
   reconnectReason?: Failure;
   metrics?: ReplyMetrics;
   model?: string;
+  /** The model's reasoning summary (CHAT_API=responses), shown apart from the reply and never sent back as history. */
+  reasoning?: string;
   /** While streaming: when the model was seen to start thinking (epoch ms), for "Thinking… 4 s". */
   thinkingSince?: number;
   /**

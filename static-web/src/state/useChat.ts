@@ -354,6 +354,11 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
         {
           onMeta: (meta, eventId) => dispatch({ type: "meta", messageId, model: meta.model, streamId: meta.streamId, lastEventId: eventId }),
           onThinking: () => dispatch({ type: "thinking", messageId, at: Date.now() }),
+          onReasoning: (text, eventId) => {
+            // Text first, so that the reply's own order holds; reasoning is rare and short, no batching needed.
+            batcher.flush();
+            dispatch({ type: "appendReasoning", messageId, text, lastEventId: eventId });
+          },
           onChunk: (text, eventId) => {
             const now = performance.now();
             firstTextAt ??= now;
