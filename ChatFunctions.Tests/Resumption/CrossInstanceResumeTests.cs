@@ -14,7 +14,7 @@ using Xunit.Abstractions;
 namespace ChatFunctions.Tests.Resumption;
 
 /// <summary>
-/// Two app processes sharing one Azurite (issue 8, "Cross-instance"): a stream started on A resumes on B mid-reply
+/// Two app processes sharing one Azurite: a stream started on A resumes on B mid-reply
 /// (B replays the stored frames and follows new ones until done) and after done (a replay), byte for byte; an expired
 /// stream is 410 on both. Stops across instances: <see cref="CrossInstanceStopTests"/>. The resume delay behind the producer is printed; only a
 /// generous bound is asserted (the real numbers are the benchmark's, docs/benchmarks.md).

@@ -326,7 +326,7 @@ public sealed class LiveReplies : IDisposable
 
         if (_options.GraceSeconds == 0)
         {
-            // No grace: a disconnect stops the model at once, as before resumable streams.
+            // No grace: a disconnect stops the model at once, since nothing waits for a reconnect.
             Interlocked.Exchange(ref stream.Watching, 0);
             Abandon(stream);
             return;

@@ -150,7 +150,6 @@ public sealed class SseFrameWriter : IDisposable
 
     public void Dispose() => _json.Dispose();
 
-    /// <summary>Whether a frame (its bytes from "id:" to the blank line) is the done frame.</summary>
     /// <summary>The number of whole frames in <paramref name="frames"/>.</summary>
     public static int CountFrames(ReadOnlySpan<byte> frames) => frames.Count(FrameEnd);
 
@@ -173,6 +172,7 @@ public sealed class SseFrameWriter : IDisposable
         return position;
     }
 
+    /// <summary>Whether a frame (its bytes from "id:" to the blank line) is the done frame.</summary>
     public static bool IsDoneFrame(ReadOnlySpan<byte> frame)
     {
         var data = frame.IndexOf("data: "u8);

@@ -39,7 +39,7 @@ public sealed class AppUnderTest : IAsyncDisposable
     /// <remarks>
     /// HttpClient's HTTP/2 stream rents a 16 KiB buffer from the shared ArrayPool for each burst of a reply's data
     /// and returns it once read; at many open streams more are out at once than the pool's default 32 per core
-    /// keeps, and each one it could not keep became garbage (docs/benchmarks.md §10).
+    /// keeps, and each one it could not keep became garbage (docs/benchmarks-history.md §10).
     /// </remarks>
     public static IReadOnlyDictionary<string, string> RuntimeEnvironment { get; } = new Dictionary<string, string>
     {
