@@ -43,7 +43,13 @@ describe("a model that thinks before it speaks", () => {
       if (seconds !== null) seen.add(Number(seconds));
       assert.equal(await lastReply(page).locator(".typing").count(), 0, "thinking is not shown as the waiting dots");
       assert.equal(await page.locator("article.message.assistant.stale").count(), 0, "thinking is not shown as a reconnect");
-      await page.waitForTimeout(200);
+      // Until the counter moves on or the think ends (the page redraws it every 250 ms).
+      await page.waitForFunction((previous) => {
+        const replies = document.querySelectorAll("article.message.assistant");
+        const last = replies[replies.length - 1];
+        const counter = last?.querySelector(".thinking");
+        return !counter || last.getAttribute("data-status") !== "streaming" || counter.getAttribute("data-thinking-seconds") !== previous;
+      }, seconds, { timeout: (thinkSeconds + 10) * 1000 });
     }
     const longest = Math.max(...seen);
     // The counter shows whole seconds since the thinking frame; the frame comes at once, so it reaches the think less one.
