@@ -162,8 +162,10 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
 
     private static async Task WaitUntilStoredAsync(HttpClient b, string streamId, string transcript, CancellationToken cancellationToken)
     {
-        // The producer appends its last batch within a flush interval after done.
-        for (var attempt = 0; attempt < 50; attempt++)
+        // The producer appends its last batch within a flush interval after done: polled until it has, within a bound
+        // that only ends a test that would hang (a loaded Azurite answers in seconds, not in the interval).
+        var polling = System.Diagnostics.Stopwatch.StartNew();
+        while (polling.Elapsed < TimeSpan.FromSeconds(30))
         {
             using var response = await b.GetAsync($"/api/chat/streams/{streamId}", cancellationToken);
             if (response.StatusCode == HttpStatusCode.OK && await response.Content.ReadAsStringAsync(cancellationToken) == transcript)

@@ -274,7 +274,7 @@ public class ChatStreamerTests
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition() && clock.Elapsed < TimeSpan.FromSeconds(15))
+        while (!condition() && clock.Elapsed < TestInfrastructure.SteppedTime.StepBound)
         {
             await Task.Delay(1);
         }

@@ -138,10 +138,12 @@ public sealed class AppUnderTest : IAsyncDisposable
             {
             }
 
-            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+            // A hang bound, not a start-time measurement (the cold-start mode measures that): a loaded 2-core CI
+            // machine was seen to take over 30 s to start the app.
+            if (deadline.Elapsed > TimeSpan.FromSeconds(120))
             {
                 process.Kill(entireProcessTree: true);
-                throw new TimeoutException("the app did not answer /api/health within 30 s");
+                throw new TimeoutException("the app did not answer /api/health within 120 s");
             }
 
             await Task.Delay(100, cancellationToken);
