@@ -39,6 +39,7 @@ step "Page: unit tests"
 (cd static-web && npm test)
 
 step "Page: browser tests against the real backend (demo model)"
-(cd static-web && CHATFUNCTIONS_DLL="$root/ChatFunctions/bin/$configuration/net10.0/ChatFunctions.dll" npm run test:e2e)
+# The page was built above (the backend serves static-web/dist) and nothing has changed it since.
+(cd static-web && CHATFUNCTIONS_DLL="$root/ChatFunctions/bin/$configuration/net10.0/ChatFunctions.dll" npm run test:e2e:built)
 
 step "All tests passed"

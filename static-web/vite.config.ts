@@ -20,5 +20,9 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "src/**/*.test.tsx", "scripts/**/*.test.mjs"],
     environment: "node",
+    // No page test asserts a duration: the timeout only ends a test that hangs. Vitest's default (5 s) is a
+    // wall-clock bound that a loaded CI machine (2 cores shared with builds) exceeds for tests that do real work.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });

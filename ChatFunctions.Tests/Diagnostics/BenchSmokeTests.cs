@@ -40,7 +40,9 @@ public sealed class BenchSmokeTests
         {
             Assert.True(s.ModelFirstTokenMs >= row.Think.TotalMilliseconds - allowance, $"{row.Effort}: the model took {s.ModelFirstTokenMs} ms of a {row.Think.TotalMilliseconds} ms think");
             Assert.True(s.ClientTtftMs >= s.ModelFirstTokenMs, $"{row.Effort}: the client's TTFT {s.ClientTtftMs} ms includes the model's {s.ModelFirstTokenMs} ms");
-            Assert.True(s.BeforeModelMs >= 0 && s.AfterModelMs >= 0);
+            // The split adds up: the client's wait is the part before the model, the model's, and the part after.
+            // (each part is rounded to a 100 ns tick: three of them differ from the whole by less than a microsecond).
+            Assert.InRange(s.BeforeModelMs + s.ModelFirstTokenMs + s.AfterModelMs, s.ClientTtftMs - 0.001, s.ClientTtftMs + 0.001);
             Assert.NotNull(s.ThinkingFrameMs);
             Assert.True(s.ServerThinkingMs >= row.Think.TotalMilliseconds - allowance);
             Assert.Equal(ThinkBench.ReasoningTokens, s.ReasoningTokens);
@@ -69,10 +71,10 @@ public sealed class BenchSmokeTests
             Assert.Equal(0, level.ReorderedStreams);
             Assert.Equal(0, level.IdGapStreams);
             Assert.Equal(0, level.FailedStreams);
+            // One latency per token received and one time to first byte per stream: what the report's percentiles are
+            // of. Their values are the benchmark's to report (bench/), not a smoke test's to bound.
             Assert.Equal(60, level.AddedLatencyMs.Count);
-            Assert.InRange(level.AddedLatencyMs.P50, 0, 10_000);
-            Assert.InRange(level.AddedLatencyMs.Max, level.AddedLatencyMs.P99, 10_000);
-            Assert.InRange(level.TimeToFirstByteMs.P50, 0, 10_000);
+            Assert.Equal(3, level.TimeToFirstByteMs.Count);
         }
 
         var chart = Report.LatencyChart(sweep);
@@ -86,8 +88,9 @@ public sealed class BenchSmokeTests
     {
         var rows = await Allocations.RunAsync(500);
         Assert.Equal(12, rows.Count);
+        Assert.Equal(12, rows.Select(r => r.Path).Distinct().Count());
         Assert.Equal(2, rows.Count(r => r.Path.Contains("CHAT_API=responses", StringComparison.Ordinal)));
-        Assert.All(rows, r => Assert.True(r.BytesPerToken >= 0 && double.IsFinite(r.CpuMicrosecondsPerToken)));
+        Assert.All(rows, r => Assert.Equal(500, r.Tokens));
     }
 
     [Fact]

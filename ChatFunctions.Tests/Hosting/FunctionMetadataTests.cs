@@ -88,7 +88,7 @@ public class FunctionMetadataTests
         var host = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "host.json")))!;
 
         Assert.Equal(StandaloneHost.RoutePrefix, host["extensions"]?["http"]?["routePrefix"]?.GetValue<string>() ?? "api");
-        // A customHeaders Content-Type would overwrite text/event-stream (shared pitfalls).
+        // A customHeaders Content-Type applies to every response and would overwrite text/event-stream on the stream.
         Assert.Null(host["extensions"]?["http"]?["customHeaders"]?["Content-Type"]);
         Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "host.json")), "host.json is linked into the build output");
         // The worker exports with OpenTelemetry; the host must too, or Application Insights gets host and worker logs twice.

@@ -4,7 +4,7 @@ using ChatFunctions.Tests.Infrastructure;
 namespace ChatFunctions.Tests.Hosting;
 
 /// <summary>
-/// The runtime settings the benchmark measured and kept (docs/benchmarks.md §2 and §9) are in the app's
+/// The runtime settings the benchmark measured and kept (docs/benchmarks-history.md §2 and §9) are in the app's
 /// runtimeconfig.json, the file the Functions host's worker process and `dotnet ChatFunctions.dll` both read.
 /// </summary>
 public class RuntimeSettingsTests

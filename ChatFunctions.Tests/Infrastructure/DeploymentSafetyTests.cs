@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace ChatFunctions.Tests.Infrastructure;
 
 /// <summary>
-/// Issue 10 on the compiled ARM: `azd up` cannot fail halfway on a region or a soft-deleted account, nothing broader
+/// On the compiled ARM: `azd up` cannot fail halfway on a region or a soft-deleted account, nothing broader
 /// than needed is granted or exposed, and the optional network isolation and sign-in exist only when switched on.
 /// </summary>
 [Trait("Category", "Infrastructure")]

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ChatFunctions.Tests.Resumption;
 
 /// <summary>
-/// Hostile stream ids and Last-Event-IDs over real HTTP (issue 8, "Bad input"): each gets a clean 4xx problem naming
+/// Hostile stream ids and Last-Event-IDs over real HTTP: each gets a clean 4xx problem naming
 /// the field, or a correct replay; never a 500, never a hang, and never a frame of a stream the request did not name.
 /// </summary>
 [Trait("Category", "Resume")]

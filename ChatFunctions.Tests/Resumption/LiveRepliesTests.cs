@@ -8,7 +8,7 @@ using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
+using ChatFunctions.Tests.TestInfrastructure;
 using Moq;
 
 namespace ChatFunctions.Tests.Resumption;
@@ -16,7 +16,7 @@ namespace ChatFunctions.Tests.Resumption;
 /// <summary>The grace window, stop requests from other instances, persistence failures and budgets, with a fake clock.</summary>
 public class LiveRepliesTests
 {
-    private readonly FakeTimeProvider _time = new();
+    private readonly SteppedTime _time = new();
     private readonly Mock<IChatStreamObserver> _observer = new();
     private readonly ResumeOptions _options = new() { GraceSeconds = 30, FlushMilliseconds = 250 };
     private readonly Mock<ITokenBudget> _budget = new();
@@ -44,14 +44,27 @@ public class LiveRepliesTests
     private static readonly ChatRequest Request = new("hi", []);
     private static readonly Caller Anonymous = Caller.Anonymous("127.0.0.1");
 
+    /// <summary>Polls a condition that work on the thread pool makes true; the bound only ends a test that would hang.</summary>
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
-        for (var i = 0; i < 500 && !condition(); i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition() && clock.Elapsed < SteppedTime.StepBound)
         {
-            await Task.Delay(10);
+            await Task.Delay(1);
         }
 
         Assert.True(condition());
+    }
+
+    /// <summary>Until the producer has written its meta frame and, with a shared store, the persister waits for its
+    /// first beat: from here on each step of the clock is a beat both have seen.</summary>
+    private async Task StartedAsync(LiveReply reply, bool sharedStore)
+    {
+        await WaitUntilAsync(() => reply.Log.Published > 0);
+        if (sharedStore)
+        {
+            await WaitUntilAsync(() => _time.CreatedWithDue(_options.FlushInterval) >= 1);
+        }
     }
 
     [Fact]
@@ -61,8 +74,7 @@ public class LiveRepliesTests
         var reply = replies.Start("r", Request, Anonymous);
         reply.Log.Attach(0).Dispose(); // the client came and left
 
-        _time.Advance(TimeSpan.FromSeconds(29));
-        await Task.Delay(50);
+        await _time.AdvanceAsync(TimeSpan.FromSeconds(29), until: () => reply.StopReason != StreamStopReason.None);
         Assert.Equal(StreamStopReason.None, reply.StopReason);
 
         _time.Advance(TimeSpan.FromSeconds(1));
@@ -78,13 +90,14 @@ public class LiveRepliesTests
         reply.Log.Attach(0).Dispose();
         _time.Advance(TimeSpan.FromSeconds(20));
         var back = reply.Log.Attach(0);
-        _time.Advance(TimeSpan.FromSeconds(60));
-        await Task.Delay(50);
-        Assert.Equal(StreamStopReason.None, reply.StopReason);
+        var mark = _time.Now();
+        _time.Advance(TimeSpan.FromSeconds(60)); // the first window's timer fires with the reader back
 
         back.Dispose();
-        _time.Advance(TimeSpan.FromSeconds(29));
-        await Task.Delay(50);
+        // Whichever way the woken watcher and this detach interleave, one watcher arms the new window's timer.
+        await _time.WaitForTimersAsync(mark, 1, until: () => reply.StopReason != StreamStopReason.None);
+        Assert.Equal(StreamStopReason.None, reply.StopReason);
+        await _time.AdvanceAsync(TimeSpan.FromSeconds(29), until: () => reply.StopReason != StreamStopReason.None);
         Assert.Equal(StreamStopReason.None, reply.StopReason);
         _time.Advance(TimeSpan.FromSeconds(2));
         await WaitUntilAsync(() => reply.StopReason == StreamStopReason.Abandoned);
@@ -116,7 +129,7 @@ public class LiveRepliesTests
         using var replies = Create(store, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         var reader = reply.Log.Attach(0);
-        await WaitUntilAsync(() => memory.Count == 1);
+        await StartedAsync(reply, sharedStore: true);
         if (!readerAttached)
         {
             reader.Dispose();
@@ -153,7 +166,7 @@ public class LiveRepliesTests
         using var replies = Create(store, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         using var reader = reply.Log.Attach(0);
-        await WaitUntilAsync(() => memory.Count == 1);
+        await StartedAsync(reply, sharedStore: true);
 
         async Task<int> StoredChunksAfterBeatsAsync(int beats)
         {
@@ -225,8 +238,7 @@ public class LiveRepliesTests
         while (!stopping.IsCompleted)
         {
             Assert.True(_time.GetUtcNow() - asked <= resumer.StopConfirmWait + _options.FlushInterval, "the stop waited past its confirmation wait");
-            _time.Advance(_options.FlushInterval / 2);
-            await Task.Delay(5);
+            await _time.AdvanceAsync(_options.FlushInterval / 2, until: () => stopping.IsCompleted);
         }
 
         var rejection = await stopping;
@@ -245,8 +257,7 @@ public class LiveRepliesTests
         }
 
         reader.Advance(reply.Log.Published);
-        _time.Advance(TimeSpan.FromMilliseconds(250));
-        await Task.Delay(10);
+        await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => reply.Log.IsCompleted);
     }
 
     [Fact]
@@ -265,22 +276,19 @@ public class LiveRepliesTests
             var reads = StateReads();
             for (var tick = 0; tick < 4; tick++)
             {
-                _time.Advance(TimeSpan.FromMilliseconds(250));
-                await Task.Yield();
+                await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => reply.StopReason != StreamStopReason.None);
             }
 
             // The persister saw this mark (it reads the state when the model sent nothing new) before the clock goes on.
             await WaitUntilAsync(() => StateReads() > reads);
         }
 
-        await Task.Delay(50);
         Assert.Equal(StreamStopReason.None, reply.StopReason);
 
-        _time.Advance(TimeSpan.FromSeconds(31)); // the follower left too
+        await _time.AdvanceAsync(TimeSpan.FromSeconds(31), until: () => reply.StopReason != StreamStopReason.None); // the follower left too
         for (var i = 0; i < 200 && reply.StopReason == StreamStopReason.None; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(5);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => reply.StopReason != StreamStopReason.None);
         }
 
         Assert.Equal(StreamStopReason.Abandoned, reply.StopReason);
@@ -304,7 +312,7 @@ public class LiveRepliesTests
         {
             for (var i = 0; i < 4; i++)
             {
-                _time.Advance(TimeSpan.FromMilliseconds(250));
+                await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => replies.Find(reply.StreamId) is null);
             }
 
             reader.TryCopy(received, int.MaxValue);
@@ -315,8 +323,9 @@ public class LiveRepliesTests
         Assert.Equal(100, Encoding.UTF8.GetString(received.WrittenSpan).Split("\"chunk\"").Length - 1);
         for (var i = 0; i < 100; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(250)); // the persister tries once per flush interval
-            await Task.Delay(10);
+            // The persister tries once per flush interval and waits for the next; once it has given up it arms no timer,
+            // nor does the reply once it has lingered and left memory.
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => replies.Find(reply.StreamId) is null);
         }
 
         Assert.Equal(3, store.Invocations.Count(i => i.Method.Name == "AppendAsync")); // gives up after three
@@ -335,12 +344,12 @@ public class LiveRepliesTests
         using var replies = Create(store.Object, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         var reader = reply.Log.Attach(0);
+        await StartedAsync(reply, sharedStore: true);
 
         for (var i = 0; i < 16; i++) // 4 s with a reader: an append every ContactBeats intervals, not every one
         {
             streamer.Write(reply);
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(10);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250));
             reader.Advance(reply.Log.Published);
         }
 
@@ -356,8 +365,7 @@ public class LiveRepliesTests
         for (var i = 0; i < 8; i++) // 2 s without: every interval
         {
             streamer.Write(reply);
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(10);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250));
         }
 
         lock (appends)
@@ -381,12 +389,12 @@ public class LiveRepliesTests
         var reply = replies.Start("r", Request, Anonymous);
         using var reader = new LiveLogSource(reply.Log, 0);
         var received = new System.Buffers.ArrayBufferWriter<byte>();
+        await StartedAsync(reply, sharedStore: true);
 
         for (var i = 0; i < 80; i++) // 20 s of a reply read as it comes
         {
             streamer.Write(reply);
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(5);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250));
             reader.TryCopy(received, int.MaxValue);
         }
 
@@ -400,8 +408,8 @@ public class LiveRepliesTests
         reader.Dispose(); // after the done frame, as a client that read the whole reply leaves
         for (var i = 0; i < 8; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(5);
+            // The persister stores the last batch on its beat and ends, and the reply leaves memory: no timer after that.
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => replies.Find(reply.StreamId) is null);
         }
 
         // One every ContactBeats intervals for 20 s (the first may come before the reader attached), and the last batch
@@ -451,11 +459,11 @@ public class LiveRepliesTests
         using var replies = Create(store, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         await WaitUntilAsync(() => store.Count == 1);
+        await StartedAsync(reply, sharedStore: false);
         for (var i = 0; i < 12; i++) // 3 s of chunks, no reader: a shared store would have had 12 appends by now
         {
             streamer.Write(reply);
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(5);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250));
         }
 
         Assert.True(reply.Log.Published > 0);
@@ -487,8 +495,8 @@ public class LiveRepliesTests
         using var replies = live = Create(store.Object, new Frames(40));
         var reply = replies.Start("r", Request, Anonymous);
 
-        await WaitUntilAsync(() => { lock (appends) { return appends.Count > 0; } });
-        await Task.Delay(50);
+        // The reply leaves memory after its one append: nothing of it runs any more.
+        await WaitUntilAsync(() => replies.Find(reply.StreamId) is null);
         var append = Assert.Single(appends);
         Assert.Equal(0, append.Offset);
         Assert.True(append.Completed);
@@ -578,16 +586,15 @@ public class LiveRepliesTests
             .ThrowsAsync(new StreamLogUnavailableException("down"));
         using var replies = Create(store.Object, new Frames(5));
         var reply = replies.Start("r", Request, Anonymous);
-        await WaitUntilAsync(() =>
+        int Appends() => store.Invocations.Count(i => i.Method.Name == "AppendAsync");
+        while (Appends() < 3) // the persister gives up after the third
         {
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            return store.Invocations.Count(i => i.Method.Name == "AppendAsync") == 3; // the persister gives up
-        });
-        var gaveUpAt = _time.GetUtcNow();
-        await Task.Delay(50);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => Appends() >= 3);
+        }
 
-        _time.Advance(TimeSpan.FromSeconds(29) - (_time.GetUtcNow() - gaveUpAt));
-        await Task.Delay(50);
+        // Having given up, the persister arms no timer; the reply arms the grace window it stays in memory for.
+        await WaitUntilAsync(() => _time.CreatedWithDue(_options.Grace) == 1);
+        await _time.AdvanceAsync(TimeSpan.FromSeconds(29), until: () => replies.Find(reply.StreamId) is null);
         Assert.Same(reply, replies.Find(reply.StreamId));
 
         _time.Advance(TimeSpan.FromSeconds(2));
@@ -687,8 +694,7 @@ public class LiveRepliesTests
     {
         for (var i = 0; i < 400 && !condition(); i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(5);
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: condition);
         }
 
         Assert.True(condition());
@@ -734,9 +740,9 @@ public class LiveRepliesTests
         var reply = replies.Start("r", Request, Anonymous);
         await WaitUntilAsync(() => reply.Log.IsCompleted);
         await WaitUntilAsync(() => _observer.Invocations.Any(i => i.Method.Name == nameof(IChatStreamObserver.StoreFailed) && (string)i.Arguments[0] == "append"));
+        await WaitUntilAsync(() => _time.CreatedWithDue(_options.Grace) == 1); // the grace window it stays for
 
-        _time.Advance(TimeSpan.FromSeconds(29));
-        await Task.Delay(50);
+        await _time.AdvanceAsync(TimeSpan.FromSeconds(29), until: () => replies.Find(reply.StreamId) is null);
         Assert.Same(reply, replies.Find(reply.StreamId));
         Assert.Equal(0, store.TotalBytes);
 

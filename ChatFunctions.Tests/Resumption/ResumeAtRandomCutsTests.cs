@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ChatFunctions.Tests.Resumption;
 
 /// <summary>
-/// Issue 8's promise, tested the way connections really fail: a deterministic reply is cut at 100 random (seeded,
+/// The resume promise (a dropped connection continues the same reply), tested the way connections really fail: a deterministic reply is cut at 100 random (seeded,
 /// reproducible) byte positions, and each time the client resumes with the id of the last whole frame it had. The
 /// frames it kept plus the resumed ones must equal the uninterrupted transcript byte for byte (only the stream id,
 /// request id and timing metrics differ between runs), and the model must have been called once per reply.

@@ -41,7 +41,6 @@ public sealed class ResumeBenchSmokeTests(AzuriteServer azurite)
         Assert.True(on.TransactionsByKind!.GetValueOrDefault("append") >= 1, ResumeBench.Describe(on.TransactionsByKind!));
         Assert.Equal(0, on.ResumeFailures);
         Assert.InRange(on.ResumeDelayMs!.Count, 2 * 9, 2 * 12);
-        Assert.InRange(on.ResumeDelayMs.P50, -100, 10_000);
         Assert.Contains("| 3 | on |", ResumeBench.Table(result), StringComparison.Ordinal);
     }
 }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Resumption;
 using ChatFunctions.Tests.TestInfrastructure;
 using ChatFunctions.Tests.Wire;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,7 @@ using Xunit.Abstractions;
 namespace ChatFunctions.Tests.Resumption;
 
 /// <summary>
-/// Storage goes away mid-stream (issue 8: "a storage outage mid-stream degrades resumability only"): Azurite is
+/// Storage goes away mid-stream, which must cost resumability only: Azurite is
 /// stopped while a reply streams from instance A. The live reply completes byte-complete; a resume on instance B (a
 /// separate process that can only read the store) fails cleanly with a problem, never a 500 or a hang; A logs the
 /// failure and counts it in chatfunctions.stream.store_failures. It starts and kills its own Azurite, in the Azurite
@@ -32,7 +33,14 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
         {
             var connectionString = azurite.ConnectionString();
             await using var a = await WireHost.StartAsync(new Dictionary<string, string?> { ["AzureWebJobsStorage"] = connectionString });
-            a.Fake.DefaultScript = ResumeAtRandomCutsTests.DeterministicReply(TimeSpan.FromMilliseconds(50));
+            // The model holds the second half of its reply until storage has stopped: the outage is mid-reply however
+            // long stopping Azurite takes.
+            var storageStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            a.Fake.DefaultScript = ResumeAtRandomCutsTests.DeterministicReply(TimeSpan.FromMilliseconds(50)) with
+            {
+                HoldAfterTokens = 20,
+                Hold = storageStopped.Task,
+            };
             await using var b = await AppProcess.StartAsync(TwoInstances.Settings(a.Fake.Endpoint, connectionString));
             using var failures = new StoreFailureCounter(a.App.Services.GetRequiredService<IMeterFactory>());
             using var clientA = RawSse.NonDrainingClient(a.App.BaseAddress);
@@ -44,10 +52,18 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             using var cut = response;
             var first = await reader.ReadAsync(4, cts.Token);
             var streamId = RawSse.StreamIdOf(first[0].Text);
-            await Task.Delay(400, cts.Token); // at least one flush interval: the first frames are stored
+            // The first frames are stored (the first append lands a flush interval after the start): polled in the store.
+            var store = a.App.Services.GetRequiredService<IStreamLogStore>();
+            var storing = Stopwatch.StartNew();
+            while ((await store.ReadAsync(streamId, 0, cts.Token))?.Bytes.Length is not > 0)
+            {
+                Assert.True(storing.Elapsed < TimeSpan.FromSeconds(30), "the stream's first frames never reached the store");
+                await Task.Delay(20, cts.Token);
+            }
 
             await azurite.DisposeAsync();
             stopped = true;
+            storageStopped.SetResult();
             var stoppedAt = Stopwatch.GetTimestamp();
 
             // The live reply completes, every token, in order, ending the way a complete reply ends.
@@ -75,8 +91,14 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             using var stop = await clientB.DeleteAsync($"/api/chat/streams/{streamId}", cts.Token);
             Assert.True(stop.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.NotFound, $"DELETE on B: {(int)stop.StatusCode}");
 
-            // On A, the producer, the stream still resumes from memory.
-            Assert.Equal(transcript, await RawSse.ReadAllAsync(clientA, RawSse.Resume(streamId, null), cts.Token));
+            // On A, the producer, the stream still resumes from memory: from the frames written after storage stopped
+            // (the model held them back until then). Frames before may have been stored and released from memory, and
+            // only the store can give those back.
+            var all = first.Concat(rest).ToList();
+            var afterHold = all.Select((f, i) => (f, i)).Where(x => x.f.Text.Contains("\"chunk\"", StringComparison.Ordinal)).ElementAt(20).i;
+            var lastBefore = all[afterHold - 1].Text.Split('\n').First(l => l.StartsWith("id: ", StringComparison.Ordinal))[4..];
+            Assert.Equal(string.Concat(all.Skip(afterHold).Select(f => f.Text)),
+                await RawSse.ReadAllAsync(clientA, RawSse.Resume(streamId, lastBefore), cts.Token));
 
             // Logged (without text) and counted.
             var logged = await a.Logs.WaitForAsync(e => e.EventId.Name == "StoreWriteFailed", TimeSpan.FromSeconds(20));

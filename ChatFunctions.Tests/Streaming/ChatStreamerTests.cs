@@ -268,11 +268,13 @@ public class ChatStreamerTests
         Assert.True(model.Stopped);
     }
 
+    /// <summary>Polls a condition the relay makes true on the thread pool; the bound only ends a test that would hang.</summary>
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
-        for (var i = 0; i < 500 && !condition(); i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition() && clock.Elapsed < TestInfrastructure.SteppedTime.StepBound)
         {
-            await Task.Delay(10);
+            await Task.Delay(1);
         }
 
         Assert.True(condition());
@@ -284,12 +286,16 @@ public class ChatStreamerTests
 
         public bool Stopped { get; private set; }
 
+        /// <summary>Called each time the relay asks for the next update, before it is produced.</summary>
+        public Action? OnAsk { get; set; }
+
         public async IAsyncEnumerable<ChatResponseUpdate> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken, int pauseAfter = -1)
         {
             try
             {
                 while (true)
                 {
+                    OnAsk?.Invoke();
                     if (Yielded == pauseAfter)
                     {
                         // The model is thinking: a read is pending when the client leaves.
@@ -389,18 +395,28 @@ public class ChatStreamerTests
             .Returns((IEnumerable<ChatMessage> _, ChatOptions? _, CancellationToken ct) => model.StreamAsync(ct));
         using var reply = new LiveReply(StreamId.New(), "req", ownerKey: null);
         var reader = reply.Log.Attach(0); // attached, reads nothing
+        // Each time the relay asks the model for more, the attached reader is at most the high-water mark behind, plus
+        // the one update (1,000 bytes and its frame) written after the last look: so while it reads nothing, the relay
+        // asks for nothing once the log is that far ahead. Checked at every ask, not by watching the clock.
+        long mostBehind = 0;
+        model.OnAsk = () => mostBehind = Math.Max(mostBehind, reply.Log.Written - reader.Position);
 
         var producing = Streamer().ProduceAsync(reply, Request(), NothingBeforeDone, reply.Stopping);
         await WaitUntilAsync(() => reply.Log.Written >= ChatStreamer.ReaderHighWaterBytes);
-        await Task.Delay(100);
         var held = model.Yielded;
-        await Task.Delay(200);
-
-        Assert.Equal(held, model.Yielded); // paused
-        Assert.InRange(reply.Log.Written, ChatStreamer.ReaderHighWaterBytes, ChatStreamer.ReaderHighWaterBytes + 2048);
 
         reader.Advance(reply.Log.Published); // it caught up: reading goes on
         await WaitUntilAsync(() => model.Yielded > held + 5);
+        for (var i = 0; i < 3; i++) // falls behind and catches up again, each time asked for more only once it has
+        {
+            var yielded = model.Yielded;
+            await WaitUntilAsync(() => reply.Log.Written - reader.Position >= ChatStreamer.ReaderHighWaterBytes);
+            reader.Advance(reply.Log.Published);
+            await WaitUntilAsync(() => model.Yielded > yielded + 5);
+        }
+
+        model.OnAsk = null;
+        Assert.InRange(mostBehind, ChatStreamer.ReaderHighWaterBytes - 2048, ChatStreamer.ReaderHighWaterBytes + 2048);
 
         reader.Dispose(); // it left: nobody holds the model back
         var yieldedWhenLeft = model.Yielded;

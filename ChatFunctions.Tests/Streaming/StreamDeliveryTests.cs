@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
+using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ChatFunctions.Tests.Streaming;
@@ -24,6 +25,66 @@ public class StreamDeliveryTests
         var text = Encoding.UTF8.GetString(System.Buffers.BuffersExtensions.ToArray(read.Buffer));
         reader.AdvanceTo(read.Buffer.End);
         return text;
+    }
+
+    /// <summary>Waits until the delivery has flushed bytes the client has not read: its flush has started (it marks
+    /// the start before committing), and with a pipe that refuses more it is waiting on the client.</summary>
+    private static async Task WaitForUnreadAsync(PipeReader reader)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            if (reader.TryRead(out var read))
+            {
+                var any = !read.Buffer.IsEmpty;
+                reader.AdvanceTo(read.Buffer.Start);
+                if (any)
+                {
+                    return;
+                }
+            }
+
+            Assert.True(clock.Elapsed < SteppedTime.StepBound, "the delivery never flushed the frame");
+            await Task.Delay(1);
+        }
+    }
+
+    /// <summary>Waits until <paramref name="source"/> has been waited on more than <paramref name="waits"/> times: the
+    /// delivery has done everything it had to and sleeps until the log grows or its timer nudges it.</summary>
+    private static async Task WaitUntilIdleAsync(WatchedSource source, int waits)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Volatile.Read(ref source.Waits) <= waits)
+        {
+            Assert.True(clock.Elapsed < SteppedTime.StepBound, "the delivery never went back to waiting");
+            await Task.Delay(1);
+        }
+    }
+
+    /// <summary>A source that counts the delivery's waits and its timer's nudges (the only thing that wakes an idle
+    /// delivery when the log does not grow).</summary>
+    private sealed class WatchedSource(IStreamSource inner) : IStreamSource
+    {
+        public int Waits;
+        public int Nudges;
+
+        public bool IsFinished => inner.IsFinished;
+
+        public bool TryCopy(IBufferWriter<byte> destination, int maxBytes) => inner.TryCopy(destination, maxBytes);
+
+        public ValueTask WaitAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Waits);
+            return inner.WaitAsync(cancellationToken);
+        }
+
+        public void Nudge()
+        {
+            Interlocked.Increment(ref Nudges);
+            inner.Nudge();
+        }
+
+        public void Dispose() => inner.Dispose();
     }
 
     [Fact]
@@ -50,15 +111,19 @@ public class StreamDeliveryTests
         var time = new FakeTimeProvider();
         var log = new StreamLog();
         var pipe = new Pipe();
-        using var source = new LiveLogSource(log, 0);
+        using var source = new WatchedSource(new LiveLogSource(log, 0));
         var delivery = new StreamDelivery(time, Heartbeat, Stall, () => { });
         var running = delivery.RunAsync(source, pipe.Writer, CancellationToken.None);
 
         time.Advance(TimeSpan.FromSeconds(10));
+        var waits = Volatile.Read(ref source.Waits);
         WriteFrame(log, "x");
         Assert.DoesNotContain("keep-alive", await ReadAvailableAsync(pipe.Reader), StringComparison.Ordinal);
+        await WaitUntilIdleAsync(source, waits); // the frame's write is done and counted as the last write
+        var nudges = Volatile.Read(ref source.Nudges);
         time.Advance(TimeSpan.FromSeconds(11)); // 21 s since the start, 11 s since the frame
-        await Task.Delay(50);
+        // The timer runs within Advance and is all that could wake the idle delivery: it did not, so nothing was written.
+        Assert.Equal(nudges, Volatile.Read(ref source.Nudges));
         Assert.False(pipe.Reader.TryRead(out _));
 
         time.Advance(TimeSpan.FromSeconds(4)); // 15 s since the frame
@@ -81,11 +146,11 @@ public class StreamDeliveryTests
         var running = delivery.RunAsync(source, pipe.Writer, CancellationToken.None);
 
         WriteFrame(log, new string('z', 200));
-        await Task.Delay(50);
+        await WaitForUnreadAsync(pipe.Reader); // the delivery is waiting on the full pipe: the stall counts from here
         time.Advance(Stall - TimeSpan.FromSeconds(8));
-        await Task.Delay(50);
-        Assert.False(running.IsCompleted);
+        // The timer runs within Advance and drops a stalled client there: it did not, so the delivery still waits.
         Assert.Equal(0, aborted);
+        Assert.False(running.IsCompleted);
 
         time.Advance(TimeSpan.FromSeconds(16)); // past the stall timeout by more than a timer tick
         Assert.Equal(DeliveryEnd.Stalled, await running.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -106,7 +171,7 @@ public class StreamDeliveryTests
         for (var i = 0; i < 5; i++)
         {
             WriteFrame(log, new string('z', 100));
-            await Task.Delay(50); // the delivery copies the frame and waits on the full pipe
+            await WaitForUnreadAsync(pipe.Reader); // the delivery copied the frame and waits on the full pipe
             time.Advance(TimeSpan.FromSeconds(20)); // slower than anyone would like, yet it reads within the timeout
             await ReadAvailableAsync(pipe.Reader).WaitAsync(TimeSpan.FromSeconds(10));
             Assert.Equal(0, dropped);

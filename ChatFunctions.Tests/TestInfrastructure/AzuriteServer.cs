@@ -40,7 +40,8 @@ public sealed class AzuriteServer : IAsyncLifetime
         var ports = FreePorts(3);
         (BlobPort, TablePort) = (ports[0], ports[2]);
         _process = StartProcess(ports, _dataDirectory);
-        await WaitUntilListeningAsync([BlobPort, TablePort], TimeSpan.FromSeconds(60));
+        // A hang bound: Node.js starting Azurite on two loaded cores (the suite, other builds) took over 60 s.
+        await WaitUntilListeningAsync([BlobPort, TablePort], TimeSpan.FromSeconds(180));
     }
 
     public Task DisposeAsync()

@@ -2,7 +2,8 @@ using ChatFunctions.Tests.TestInfrastructure;
 
 namespace ChatFunctions.Tests.Wire;
 
-/// <summary>Azure OpenAI's stream shape (shared pitfalls): empty-choices and filter-only chunks, usage on a last empty-choices chunk.</summary>
+/// <summary>Azure OpenAI's stream shape: a first chunk with empty choices and only prompt filter results, filter-only
+/// chunks with asynchronous content filtering, and usage on a last empty-choices chunk (stream_options.include_usage).</summary>
 [Trait("Category", "Wire")]
 public sealed class AzureOpenAIStreamQuirksTests
 {

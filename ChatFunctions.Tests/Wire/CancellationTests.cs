@@ -19,8 +19,9 @@ public sealed class SerialWireGroup
 }
 
 /// <summary>
-/// A browser that leaves mid-reply must stop the model at once (shared pitfalls: a draining handler keeps the
-/// upstream generating, and billing, for up to 2 s). Measured end to end: client disconnect to upstream abort.
+/// A browser that leaves mid-reply must stop the model at once: .NET's HTTP handler drains a response disposed mid-body
+/// (up to 2 s / 1 MB by default), which keeps the upstream generating, and billing. Measured end to end: client
+/// disconnect to upstream abort.
 /// </summary>
 [Trait("Category", "Wire")]
 [Collection(SerialWireGroup.Name)]
@@ -49,7 +50,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
         TokenInterval = TokenInterval,
     };
 
-    /// <summary>With no grace window a disconnect stops the reply at once, as before resumable streams.</summary>
+    /// <summary>With no grace window a disconnect stops the reply at once: nothing waits for a reconnect.</summary>
     private static readonly Dictionary<string, string?> NoGrace = new() { ["CHAT_RESUME_GRACE_SECONDS"] = "0" };
 
     [Fact]

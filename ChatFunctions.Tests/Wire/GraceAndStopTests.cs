@@ -9,10 +9,10 @@ using Xunit.Abstractions;
 namespace ChatFunctions.Tests.Wire;
 
 /// <summary>
-/// A disconnect is not a stop (issue 8): the model call goes on for the grace window, so a reconnect continues the
+/// A disconnect is not a stop: the model call goes on for the grace window, so a reconnect continues the
 /// same reply; when nobody comes back, the upstream is cancelled so billing stops; an explicit DELETE stops it at once.
-/// Measured against the fake Azure OpenAI, which records when the app abandoned its request. With grace 0 the old
-/// immediate abort holds: <see cref="CancellationTests"/>. The app runs as its own process, so its timers keep
+/// Measured against the fake Azure OpenAI, which records when the app abandoned its request. With grace 0 a disconnect
+/// aborts at once: <see cref="CancellationTests"/>. The app runs as its own process, so its timers keep
 /// time whatever else the test process is running (a thread pool shared with hundreds of parallel tests delayed an
 /// in-process app's one-second timer by half a second).
 /// </summary>

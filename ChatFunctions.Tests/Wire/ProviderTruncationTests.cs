@@ -6,7 +6,7 @@ using Microsoft.Extensions.AI;
 namespace ChatFunctions.Tests.Wire;
 
 /// <summary>
-/// Issue 9 at the provider: a reply that did not end the way a complete reply ends must look different from one that
+/// At the provider: a reply that did not end the way a complete reply ends must look different from one that
 /// did. What the model client yields (updates, finish reason, exception) for each way a stream can be cut short, for
 /// Azure OpenAI and the OpenAI-compatible provider alike.
 /// </summary>

@@ -4,7 +4,7 @@ using FakeAzureOpenAI;
 namespace ChatFunctions.Tests.Wire;
 
 /// <summary>
-/// Issue 9, end to end: every way a model stream can end without the protocol's ending (finish_reason, then [DONE])
+/// End to end: every way a model stream can end without the protocol's ending (finish_reason, then [DONE])
 /// reaches the client as cut off (an error frame and finishReason "error"), never as "stop", and keeps the text
 /// already sent, whichever provider the app talks to.
 /// </summary>

@@ -28,7 +28,7 @@ namespace ChatFunctions.Diagnostics;
 /// </list>
 /// Nothing is exported locally unless one is set. Prompt and reply text are never put in telemetry.
 /// Trace volume to Azure Monitor is set by OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (see <see cref="TraceSampling"/>):
-/// under host.json's telemetryMode OpenTelemetry, the classic samplingSettings there no longer apply.
+/// under host.json's telemetryMode OpenTelemetry, the classic samplingSettings there do not apply.
 /// </summary>
 public static class TelemetryExtensions
 {

@@ -61,7 +61,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<ProblemResponder>();
         services.TryAddSingleton<ClientRateLimiter>();
 
-        // Sign-in and token budgets (issue 10).
+        // Sign-in and token budgets.
         services.AddSettings<AccessOptions>(configuration);
         services.AddSingleton<IValidateOptions<AccessOptions>, AccessSettingsValidator>();
         services.AddSettings<TokenBudgetOptions>(configuration);

@@ -53,7 +53,7 @@ public static class StandaloneHost
         builder.Services.AddChatFunctions(builder.Configuration);
         builder.Services.AddTelemetry(builder.Configuration);
         // A function class is created per request by the container, not by ActivatorUtilities.CreateFactory, which
-        // compiles an expression tree per class at start (on the cold start's path; docs/benchmarks.md "Cold start").
+        // compiles an expression tree per class at start (on the cold start's path; docs/benchmarks-history.md "Cold start").
         var functions = FunctionRouteTable.Discover(typeof(StandaloneHost).Assembly);
         foreach (var function in functions)
         {

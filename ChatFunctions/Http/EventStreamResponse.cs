@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace ChatFunctions.Http;
 
-/// <summary>Response headers and settings that keep an SSE stream flowing through proxies (see shared pitfalls).</summary>
+/// <summary>Response headers and settings that keep an SSE stream flowing through proxies: an event-stream content
+/// type, no caching, no transformation or compression, and no buffering in Kestrel or a reverse proxy, any of which
+/// would hold frames back until the reply ends.</summary>
 public static class EventStreamResponse
 {
     public const string ContentType = "text/event-stream; charset=utf-8";

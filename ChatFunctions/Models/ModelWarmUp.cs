@@ -18,7 +18,7 @@ namespace ChatFunctions.Models;
 /// after a scale from zero then finds them ready instead of paying for them before its first token.
 /// </summary>
 /// <remarks>
-/// Nothing waits for it: the host starts and requests are served as before, and whatever the warm-up has not done
+/// Nothing waits for it: the host starts and requests are served whether or not it has finished, and whatever the warm-up has not done
 /// yet, or failed to do, the first request does itself.
 /// </remarks>
 public sealed class ModelWarmUp(

@@ -10,9 +10,9 @@ namespace ChatFunctions.Models;
 /// service's response body in the message, and error bodies can quote the prompt; spans, logs and exception events
 /// above this point never see it.</item>
 /// <item>The SDK's parsed chunk (RawRepresentation, some 3–4 KB a token) is dropped as soon as an update is converted.
-/// Microsoft.Extensions.AI's OpenTelemetry middleware (since replaced by GenAiTelemetryChatClient) kept every update
-/// of a stream until it ended, so an open stream grew by that much per token already sent (docs/benchmarks.md);
-/// nothing of ours reads the raw objects.</item>
+/// Anything above that keeps updates (Microsoft.Extensions.AI's OpenTelemetry middleware keeps every update of a
+/// stream until it ends, which is why GenAiTelemetryChatClient stands in for it) would otherwise grow an open stream by
+/// that much per token already sent (docs/benchmarks-history.md); nothing of ours reads the raw objects.</item>
 /// </list>
 /// </summary>
 public sealed class SdkBoundaryChatClient(IChatClient inner) : DelegatingChatClient(inner)

@@ -9,9 +9,9 @@ namespace ChatFunctions.Models;
 /// </summary>
 /// <remarks>
 /// Requests ask for HTTP/2, which Azure OpenAI speaks over TLS: one connection carries as many streams as the server
-/// allows (more connections open beyond that), so an open stream no longer holds its own socket, TLS session and
+/// allows (more connections open beyond that), so an open stream does not hold its own socket, TLS session and
 /// buffers. Measured
-/// at 1,000 streams over TLS (docs/benchmarks.md, "Memory per open stream"): app RSS 181–199 → 72–75 KiB per stream,
+/// at 1,000 streams over TLS (docs/benchmarks-history.md, "Memory per open stream"): app RSS 181–199 → 72–75 KiB per stream,
 /// CPU 52–58 → 36–42 µs per token. A server without HTTP/2, and any plain http:// endpoint (a local Ollama), keeps
 /// HTTP/1.1. Cancelling a stream resets just that stream (RST_STREAM), at once.
 /// </remarks>

@@ -429,7 +429,7 @@ public sealed class StreamLog : IBufferWriter<byte>
     /// <remarks>
     /// The wake-up is one reusable signal per reader, completed without a thread hop: the reader's continuation (copy
     /// into its response pipe, flush) runs on the thread that published, usually the producer's right after it wrote
-    /// the frame. That saves a thread-pool hop and an allocation per token (docs/benchmarks.md "Reader wake-ups").
+    /// the frame. That saves a thread-pool hop and an allocation per token (docs/benchmarks-history.md "Reader wake-ups").
     /// A reader's continuation must therefore never block; it only copies and starts a flush.
     /// </remarks>
     public sealed class Reader : IDisposable, IValueTaskSource

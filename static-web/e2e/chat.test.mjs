@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import {
   DESKTOP,
   PHONE,
+  animationsDone,
   cspViolations,
   ensureDir,
   lastReply,
@@ -12,6 +13,7 @@ import {
   openChat,
   screenshotsDir,
   sendMessage,
+  settled,
   startBackend,
   stat,
   waitForReplyEnd,
@@ -48,17 +50,26 @@ describe("chat page against the real backend", () => {
     const { page, problems } = await freshChat();
     await sendMessage(page, "Explain streaming please");
 
-    // Sample the reply while it streams: its length must grow over several samples before it is done.
+    // Follow the reply while it streams, one change at a time: its length must grow in several steps before it is done
+    // (a reply shown all at once would be one step).
     const samples = [];
     let sawCursor = false;
-    while ((await lastReply(page).getAttribute("data-status").catch(() => null)) !== "done") {
+    let status;
+    while ((status = await lastReply(page).getAttribute("data-status").catch(() => null)) !== "done") {
+      assert.ok(status === null || status === "streaming", `the reply ended ${status}`);
       const reply = lastReply(page);
+      let length = -1;
       if ((await reply.count()) && (await reply.getAttribute("data-status")) === "streaming") {
-        samples.push((await reply.locator(".reply").innerText()).length);
+        length = (await reply.locator(".reply").innerText()).length;
+        samples.push(length);
         sawCursor ||= (await page.locator(".message.streaming").count()) > 0;
       }
-      await page.waitForTimeout(100);
-      if (samples.length > 600) assert.fail("the reply never finished");
+      await page.waitForFunction((previous) => {
+        const replies = document.querySelectorAll("article.message.assistant");
+        const last = replies[replies.length - 1];
+        if (!last || last.getAttribute("data-status") !== "streaming") return true;
+        return (last.querySelector(".reply")?.innerText ?? "").length !== previous;
+      }, length);
     }
     const growing = samples.filter((n, i) => i > 0 && n > samples[i - 1]).length;
     assert.ok(growing >= 3, `text grew in only ${growing} of ${samples.length} samples: ${samples.join(",")}`);
@@ -102,6 +113,7 @@ describe("chat page against the real backend", () => {
     page.on("requestfailed", (request) => {
       if (request.url().endsWith("/api/chat/stream")) aborted.push(request.failure()?.errorText);
     });
+    const stopped = page.waitForResponse((response) => response.request().method() === "DELETE");
     await sendMessage(page, "Count for me [demo:tokens=1000]");
     await page.waitForFunction(() => {
       const replies = document.querySelectorAll("article.message.assistant .reply");
@@ -113,7 +125,8 @@ describe("chat page against the real backend", () => {
     const partial = await replyText(page);
     assert.ok(partial.length > 120, "the partial text is kept");
     assert.doesNotMatch(partial, /token1000\b/, "the reply was cut before its end");
-    await page.waitForTimeout(500);
+    // The DELETE is answered 204 only once the model call has ended: nothing can arrive after that.
+    assert.equal((await stopped).status(), 204);
     assert.equal(await replyText(page), partial, "nothing arrives after Stop");
     assert.match(await lastReply(page).locator(".notice").innerText(), /Partial reply[\s\S]*Stopped/i);
     assert.ok(await lastReply(page).evaluate((el) => el.classList.contains("partial")));
@@ -245,7 +258,7 @@ describe("chat page against the real backend", () => {
     assert.deepEqual(handlers, []);
     // Click every link the reply has; none may run script.
     for (const link of await reply.locator("a").all()) await link.click({ modifiers: ["Control"] }).catch(() => {});
-    await page.waitForTimeout(300);
+    await settled(page); // a javascript: navigation or handler the clicks queued has run by now
     assert.equal(await page.evaluate(() => window.__xss), 0);
     assert.deepEqual(problems, []);
   });
@@ -266,14 +279,22 @@ describe("chat page against the real backend", () => {
     const jump = page.getByRole("button", { name: /Jump to latest/ });
     await jump.waitFor();
     const top = await messages.evaluate((el) => el.scrollTop);
-    await page.waitForTimeout(400);
+    // More text arrives (each arrival is where a pinned view would scroll), then frames are drawn: the view stays.
+    const shown = (await replyText(page)).length;
+    await page.waitForFunction((before) => {
+      const replies = document.querySelectorAll("article.message.assistant .reply");
+      return (replies[replies.length - 1]?.textContent ?? "").length > before + 200;
+    }, shown);
+    await settled(page);
     assert.equal(await messages.evaluate((el) => el.scrollTop), top, "stays where the user scrolled");
     assert.ok(!(await atBottom()));
 
     await jump.click();
-    await page.waitForTimeout(200);
-    assert.ok(await atBottom(), "back at the latest text");
-    assert.equal(await jump.count(), 0);
+    await page.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="messages"]');
+      return el.scrollHeight - el.scrollTop - el.clientHeight < 50;
+    });
+    await jump.waitFor({ state: "detached" });
     await page.getByRole("button", { name: "Stop generating" }).click();
   });
 
@@ -299,7 +320,7 @@ describe("chat page against the real backend", () => {
         await page.getByRole("button", { name: "Conversations" }).click();
         await page.locator(".sidebar.open").waitFor();
         assert.equal(await page.evaluate(() => document.activeElement?.className), "new-chat", "focus moves into the drawer");
-        await page.waitForTimeout(300);
+        await animationsDone(page.locator(".sidebar.open"));
         await page.screenshot({ path: join(screenshotsDir, `${name}-sidebar.png`) });
         await page.keyboard.press("Escape");
         assert.equal(await page.evaluate(() => document.activeElement?.className), "menu", "Escape returns focus to ☰");

@@ -205,6 +205,14 @@ export const stat = (page, name) => page.locator(`[data-stat="${name}"]`).evalua
 
 export const lastReply = (page) => page.locator("article.message.assistant").last();
 
+/** Two frames drawn and the tasks queued before them run: what the page had to do in answer to what came before. */
+export const settled = (page) =>
+  page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 0)))));
+
+/** Until the element's running animations and transitions (its own and its descendants') have finished. */
+export const animationsDone = (locator) =>
+  locator.evaluate((el) => Promise.all(el.getAnimations({ subtree: true }).map((animation) => animation.finished)));
+
 /** Waits until the last reply leaves the streaming state; returns its final status. */
 export async function waitForReplyEnd(page, timeout = 60_000) {
   await page.waitForFunction(

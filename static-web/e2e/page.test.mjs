@@ -1,4 +1,4 @@
-// Browser checks for issue 11 (and the page side of 9 and 10): storage, undo, replies scoped to their
+// Browser checks of the page: storage, undo, replies scoped to their
 // conversation, focus, the modal phone drawer, touch targets, accessibility (axe-core) in each state,
 // honest metrics, Edit for refused requests, the cursor after a list, href-less links.
 import assert from "node:assert/strict";
@@ -8,12 +8,14 @@ import { startProxy } from "./proxy.mjs";
 import {
   DESKTOP,
   PHONE,
+  animationsDone,
   ensureDir,
   lastReply,
   launchBrowser,
   openChat,
   screenshotsDir,
   sendMessage,
+  settled,
   seriousA11yViolations,
   startBackend,
   waitForReplyEnd,
@@ -122,10 +124,25 @@ describe("chat page: storage", () => {
     await page.screenshot({ path: join(ensureDir(screenshotsDir), "storage-full.png") });
 
     // The user deletes one they choose (Undo on offer); still not enough room, so the notice stays.
+    // The deletion is a chance to save again (a write to IndexedDB); the notice stays once that write has failed.
+    await page.evaluate(() => {
+      window.__writesEnded = 0;
+      const transaction = IDBDatabase.prototype.transaction;
+      IDBDatabase.prototype.transaction = function (...args) {
+        const tx = transaction.apply(this, args);
+        if (args[1] === "readwrite") {
+          const ended = () => (window.__writesEnded += 1);
+          tx.addEventListener("complete", ended);
+          tx.addEventListener("abort", ended);
+        }
+        return tx;
+      };
+    });
     await page.getByRole("button", { name: "Delete to free space: First small chat" }).click();
     await page.getByTestId("undo-toast").waitFor();
     assert.deepEqual(await conversationTitles(page), all.slice(0, 2));
-    await page.waitForTimeout(300);
+    await page.waitForFunction(() => window.__writesEnded > 0);
+    await settled(page);
     assert.equal(await notice.count(), 1);
     // Room again (the user cleared space elsewhere): Try saving again saves everything.
     await cdp.send("Storage.overrideQuotaForOrigin", { origin, quotaSize: 50_000_000 });
@@ -319,7 +336,7 @@ describe("chat page: sign-in configured", () => {
     const scripts = [];
     context.on("request", (r) => r.resourceType() === "script" && scripts.push(new URL(r.url()).pathname));
     const { page } = await openChat(context, backend.baseUrl);
-    await page.waitForTimeout(300);
+    await page.waitForLoadState("networkidle"); // every script the page asked for has been requested and loaded
     assert.equal(scripts.filter((s) => /msalSession|dist-/.test(s)).length, 0, `scripts: ${scripts.join(", ")}`);
     assert.equal(await page.getByRole("button", { name: "Sign in" }).count(), 0);
   });
@@ -353,7 +370,7 @@ describe("chat page: phone", () => {
         [...document.querySelectorAll(".sidebar button")].map((el) => el.getBoundingClientRect().height).filter((h) => h < 44),
       );
       assert.deepEqual(small2, [], "drawer buttons under 44 px");
-      await page.waitForTimeout(300);
+      await animationsDone(page.locator(".sidebar.open"));
       await assertAccessible(page, `phone drawer open (${colorScheme})`);
       await page.screenshot({ path: join(ensureDir(screenshotsDir), `phone-drawer-modal-${colorScheme}.png`) });
       await page.keyboard.press("Escape");

@@ -51,7 +51,13 @@ describe("a model that thinks before it speaks", () => {
       assert.equal(await lastReply(page).locator(".typing").count(), 0, "thinking is not shown as the waiting dots");
       assert.equal(await page.locator("article.message.assistant.stale").count(), 0, "thinking is not shown as a reconnect");
       assert.equal(await lastReply(page).locator(".notice").count(), 0, "no reconnect, resume or error notice while thinking");
-      await page.waitForTimeout(200);
+      // Until the counter moves on or the think ends (the page redraws it every 250 ms).
+      await page.waitForFunction((previous) => {
+        const replies = document.querySelectorAll("article.message.assistant");
+        const last = replies[replies.length - 1];
+        const counter = last?.querySelector(".thinking");
+        return !counter || last.getAttribute("data-status") !== "streaming" || counter.getAttribute("data-thinking-seconds") !== previous;
+      }, seconds, { timeout: (thinkSeconds + 10) * 1000 });
     }
     // It counts up, one second at a time (a busy machine may make the loop miss one value, never go back).
     assert.deepEqual([...seen].sort((a, b) => a - b), seen, `the counter went back: ${seen.join(", ")}`);

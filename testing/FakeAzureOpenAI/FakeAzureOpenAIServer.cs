@@ -232,6 +232,11 @@ public sealed partial class FakeAzureOpenAIServer : IAsyncDisposable
                     await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
                 }
 
+                if (i == script.HoldAfterTokens && script.Hold is { } hold)
+                {
+                    await hold.WaitAsync(context.RequestAborted);
+                }
+
                 var sentAt = Stopwatch.GetTimestamp();
                 await WriteAsync(context, Chunk(id, created, model, new JsonObject { ["content"] = script.Tokens[i] }, null, sentAt));
                 recorded.TokenSentTimestamps.Enqueue(sentAt);
@@ -446,6 +451,12 @@ public sealed record FakeScript
 
     /// <summary>Go silent before token N until the caller gives up.</summary>
     public int StallAfterTokens { get; init; } = -1;
+
+    /// <summary>Before token N, wait for <see cref="Hold"/>: the rest of the reply comes only once the test has done
+    /// what must happen mid-reply, however long that takes on a busy machine.</summary>
+    public int HoldAfterTokens { get; init; } = -1;
+
+    public Task? Hold { get; init; }
 
     /// <summary>Send a filter-only chunk after every N tokens (0: never).</summary>
     public int FilterChunkEvery { get; init; } = 2;

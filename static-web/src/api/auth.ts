@@ -1,5 +1,5 @@
 /**
- * Bearer tokens for the API (issue 10). The page talks to a TokenSource; the MSAL-backed one is in
+ * Bearer tokens for the API. The page talks to a TokenSource; the MSAL-backed one is in
  * msalSession.ts and is loaded only when config.json asks for sign-in, so anonymous deployments do
  * not download MSAL.
  */

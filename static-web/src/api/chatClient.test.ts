@@ -216,8 +216,14 @@ describe("streamChat", () => {
         }),
       )) as unknown as typeof fetch;
     const chunks: string[] = [];
-    const promise = streamChat("/x", { message: "m", history: [] }, controller.signal, { onChunk: (t) => chunks.push(t) }, fetchImpl);
-    await new Promise((r) => setTimeout(r, 10));
+    let chunked!: () => void;
+    const firstChunk = new Promise<void>((resolve) => (chunked = resolve));
+    const onChunk = (t: string) => {
+      chunks.push(t);
+      chunked();
+    };
+    const promise = streamChat("/x", { message: "m", history: [] }, controller.signal, { onChunk }, fetchImpl);
+    await firstChunk; // the stream is being read: the user stops mid-reply
     controller.abort();
     const error = await promise.catch((e) => e);
     expect(error).not.toBeInstanceOf(StreamFailure);

@@ -259,7 +259,7 @@ export async function failureFromHttp(response: Response, now = Date.now()): Pro
 
   const errors = typeof problem.errors === "object" && problem.errors !== null ? (problem.errors as Record<string, unknown>) : {};
   if (status === 429 && "budget" in errors) {
-    // Daily token budget (issue 10): waiting seconds will not help, so no Retry; say when it resets.
+    // Daily token budget: waiting seconds will not help, so no Retry; say when it resets.
     const resetAt = typeof problem.resetAt === "string" ? Date.parse(problem.resetAt) : NaN;
     const at = Number.isNaN(resetAt) ? (retryAfterMs !== undefined ? now + retryAfterMs : undefined) : resetAt;
     const when = at === undefined ? "" : `, resets at ${formatResetTime(at, now)}`;

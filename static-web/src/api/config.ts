@@ -4,7 +4,7 @@
  * Absent, empty or invalid → the page's own origin and no sign-in (local runs, the backend serving the page).
  */
 
-/** Sign-in with Microsoft Entra ID (issue 10): the SPA's app registration and the API scope to ask for. */
+/** Sign-in with Microsoft Entra ID: the SPA's app registration and the API scope to ask for. */
 export interface AuthConfig {
   clientId: string;
   authority: string;

@@ -23,7 +23,7 @@ export type ServerErrorCode =
   | "upstream_timeout"
   | "upstream_error"
   | "internal_error"
-  /** The reply was cut off before it finished (issue 9): shown as incomplete, with Retry. */
+  /** The reply was cut off before it finished: shown as incomplete, with Retry. */
   | "incomplete";
 
 export interface ServerMetrics {

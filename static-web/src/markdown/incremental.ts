@@ -24,14 +24,6 @@ function toBlock(tokens: Token[], key: string): MarkdownBlock {
   return { key, kind: "html", html: renderTokens(tokens) };
 }
 
-/**
- * Renders a growing markdown text without re-parsing what is already final.
- *
- * A top-level block is final once the lexer sees another block after it: text appended later
- * cannot change it. Final blocks are rendered once and kept (same object, so React skips them);
- * each update lexes only the text after the last final block. Cost per update is the size of the
- * open trailing block, not of the whole reply, so a long reply stays linear overall.
- */
 /** An unclosed fence at the end of the text: while it stays open, new text is scanned, not lexed. */
 interface OpenFence {
   /** Offset in the source where the fence line starts, and where its content starts. */
@@ -45,6 +37,14 @@ interface OpenFence {
   scannedTo: number;
 }
 
+/**
+ * Renders a growing markdown text without re-parsing what is already final.
+ *
+ * A top-level block is final once the lexer sees another block after it: text appended later
+ * cannot change it. Final blocks are rendered once and kept (same object, so React skips them);
+ * each update lexes only the text after the last final block. Cost per update is the size of the
+ * open trailing block, not of the whole reply, so a long reply stays linear overall.
+ */
 export class IncrementalMarkdown {
   private openFence: OpenFence | null = null;
   private finalBlocks: MarkdownBlock[] = [];
