@@ -27,6 +27,10 @@ public sealed record ResumeBenchOptions
     /// <summary>Streams per level that a second app instance resumes mid-reply (the resume-delay sample).</summary>
     public int ResumedStreams { get; init; } = 50;
 
+    /// <summary>Rounds of the resume-delay measurement per level, one after another on the same two app processes, so
+    /// that a percentile rests on enough resumes (each round resumes <see cref="ResumedStreams"/>).</summary>
+    public int ResumeRounds { get; init; } = 1;
+
     /// <summary>Replies of <see cref="CostReplyTokens"/> tokens at <see cref="CostTokensPerSecond"/> for the transactions of a long reply; 0 skips it.</summary>
     public int CostReplies { get; init; } = 10;
 
@@ -189,45 +193,50 @@ public static class ResumeBench
         using var clientA = StreamClient.CreateHttpClient(a.BaseAddress);
         using var clientB = StreamClient.CreateHttpClient(b.BaseAddress);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.LevelTimeout);
+        timeout.CancelAfter(options.LevelTimeout * Math.Max(1, options.ResumeRounds));
 
         var resumed = Math.Min(streams, options.ResumedStreams);
         var delays = new ConcurrentBag<double>();
         var failures = 0;
         var ramp = TimeSpan.FromSeconds(Math.Clamp(streams / 500.0, 0.2, 4));
-        var clock = Stopwatch.StartNew();
-        var tasks = new List<Task>(streams);
-        for (var k = 0; k < streams; k++)
+        for (var round = 0; round < Math.Max(1, options.ResumeRounds); round++)
         {
-            var wait = ramp * k / streams - clock.Elapsed;
-            if (wait > TimeSpan.FromMilliseconds(1))
+            var roundNumber = round;
+            var clock = Stopwatch.StartNew();
+            var tasks = new List<Task>(streams);
+            for (var k = 0; k < streams; k++)
             {
-                await Task.Delay(wait, timeout.Token);
+                var wait = ramp * k / streams - clock.Elapsed;
+                if (wait > TimeSpan.FromMilliseconds(1))
+                {
+                    await Task.Delay(wait, timeout.Token);
+                }
+
+                // Spread the resumed ones over the level.
+                var index = k;
+                var resume = k % Math.Max(1, streams / resumed) == 0 && k / Math.Max(1, streams / resumed) < resumed;
+                tasks.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        foreach (var d in await OneAsync(clientA, clientB, fake, $"resume {roundNumber}.{index}.", resume, dropA, timeout.Token))
+                        {
+                            delays.Add(d);
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
+                    {
+                        if (Interlocked.Increment(ref failures) == 1)
+                        {
+                            options.Progress?.Invoke($"  first resume failure: {ex.GetType().Name}: {ex.Message}");
+                        }
+                    }
+                }, CancellationToken.None));
             }
 
-            // Spread the resumed ones over the level.
-            var index = k;
-            var resume = k % Math.Max(1, streams / resumed) == 0 && k / Math.Max(1, streams / resumed) < resumed;
-            tasks.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    foreach (var d in await OneAsync(clientA, clientB, fake, $"resume {index}", resume, dropA, timeout.Token))
-                    {
-                        delays.Add(d);
-                    }
-                }
-                catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
-                {
-                    if (Interlocked.Increment(ref failures) == 1)
-                    {
-                        options.Progress?.Invoke($"  first resume failure: {ex.GetType().Name}: {ex.Message}");
-                    }
-                }
-            }, CancellationToken.None));
+            await Task.WhenAll(tasks);
         }
 
-        await Task.WhenAll(tasks);
         return (Percentiles.Of([.. delays]), failures);
     }
 
