@@ -145,6 +145,12 @@ public sealed class StreamIdProbingTests : IDisposable
             return inner.ReadAsync(streamId, fromOffset, cancellationToken);
         }
 
+        public Task<StreamLogTail?> ReadTailAsync(string streamId, long fromOffset, string? knownVersion, CancellationToken cancellationToken)
+        {
+            Record(streamId, "read");
+            return inner.ReadTailAsync(streamId, fromOffset, knownVersion, cancellationToken);
+        }
+
         public Task<StreamLogState?> GetStateAsync(string streamId, CancellationToken cancellationToken)
         {
             Record(streamId, "state");
