@@ -19,10 +19,16 @@ public class StoredStreamSourceTests
     private readonly Mock<IStreamLogStore> _store = new();
     private readonly DateTimeOffset _start;
 
+    /// <summary>The first beat after the start: stream "s"'s phase past the clock's multiple of the interval.</summary>
+    private readonly TimeSpan _first;
+
     public StoredStreamSourceTests()
     {
         _start = _time.GetUtcNow();
         Assert.Equal(0, _start.UtcTicks % Interval.Ticks);
+        var cadence = new FlushCadence(Interval, _time, "s");
+        _first = cadence.Phase > TimeSpan.Zero ? cadence.Phase : Interval;
+        Assert.Equal(_start + _first, cadence.StartOf(cadence.Beat + 1));
         _store.SetupGet(s => s.IsShared).Returns(true);
         _store.Setup(s => s.MarkReaderAsync("s", It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
     }
@@ -60,11 +66,11 @@ public class StoredStreamSourceTests
         var source = Source(_ => true);
 
         // The first look: a step after the next beat; each find at the first look eases the next a little earlier.
-        await ReadsAtAsync(source, Interval + Step);
-        await ReadsAtAsync(source, (2 * Interval) + Step - Ease);
-        await ReadsAtAsync(source, (3 * Interval) + Step - (2 * Ease));
+        await ReadsAtAsync(source, _first + Step);
+        await ReadsAtAsync(source, (_first + Interval) + Step - Ease);
+        await ReadsAtAsync(source, (_first + (2 * Interval)) + Step - (2 * Ease));
 
-        Assert.Equal([Interval + Step, (2 * Interval) + Step - Ease, (3 * Interval) + Step - (2 * Ease)], _reads.Select(r => r.At));
+        Assert.Equal([_first + Step, (_first + Interval) + Step - Ease, (_first + (2 * Interval)) + Step - (2 * Ease)], _reads.Select(r => r.At));
     }
 
     [Fact]
@@ -73,12 +79,12 @@ public class StoredStreamSourceTests
         // Nothing in beat 1 (the producer appended nothing), the bytes one step late in beat 2.
         var source = Source(n => n == 4 || n == 5);
 
-        await ReadsAtAsync(source, Interval + Step);
-        await ReadsAtAsync(source, Interval + (2 * Step));
-        await ReadsAtAsync(source, Interval + (3 * Step));
-        await ReadsAtAsync(source, (2 * Interval) + Step);
-        await ReadsAtAsync(source, (2 * Interval) + (2 * Step));
-        await ReadsAtAsync(source, (3 * Interval) + (2 * Step));
+        await ReadsAtAsync(source, _first + Step);
+        await ReadsAtAsync(source, _first + (2 * Step));
+        await ReadsAtAsync(source, _first + (3 * Step));
+        await ReadsAtAsync(source, (_first + Interval) + Step);
+        await ReadsAtAsync(source, (_first + Interval) + (2 * Step));
+        await ReadsAtAsync(source, (_first + (2 * Interval)) + (2 * Step));
 
         Assert.Equal(6, _reads.Count);
     }
@@ -88,9 +94,9 @@ public class StoredStreamSourceTests
     {
         var source = Source(n => n != 1);
 
-        await ReadsAtAsync(source, Interval + Step);
-        await ReadsAtAsync(source, (2 * Interval) + Step - Ease);
-        await ReadsAtAsync(source, (2 * Interval) + (2 * Step) - Ease);
+        await ReadsAtAsync(source, _first + Step);
+        await ReadsAtAsync(source, (_first + Interval) + Step - Ease);
+        await ReadsAtAsync(source, (_first + Interval) + (2 * Step) - Ease);
 
         Assert.Equal(["v-first", "v0", "v0"], _reads.Select(r => r.KnownVersion));
         Assert.True(source.TryCopy(new System.Buffers.ArrayBufferWriter<byte>(), int.MaxValue));

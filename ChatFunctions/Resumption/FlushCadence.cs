@@ -1,9 +1,11 @@
 namespace ChatFunctions.Resumption;
 
 /// <summary>
-/// When a stream's log meets the store. Beats fall on the wall clock's multiples of the flush interval, the same on
-/// every instance, so a follower on another instance knows when the producer's appends leave without asking: it reads
-/// just after a beat (<see cref="StoredStreamSource"/>) instead of polling blind, one read per append instead of two.
+/// When a stream's log meets the store. Beats fall on the wall clock's multiples of the flush interval, shifted by a
+/// phase taken from the stream's id, the same on every instance: a follower on another instance knows when the
+/// producer's appends leave without asking, and reads just after a beat (<see cref="StoredStreamSource"/>) instead of
+/// polling blind, one read per append instead of two. The phase spreads an instance's streams over the interval, so
+/// their appends do not all leave at the same instant.
 /// </summary>
 /// <remarks>
 /// While a reader keeps up on the producing instance and nobody follows elsewhere, the stored copy serves only a stop
@@ -19,15 +21,33 @@ public sealed class FlushCadence
     public const int ContactBeats = 4;
 
     private readonly long _intervalTicks;
+    private readonly long _phaseTicks;
     private readonly TimeProvider _time;
 
-    public FlushCadence(TimeSpan interval, TimeProvider time)
+    /// <param name="streamId">The stream whose beats these are (their phase); null for beats on the multiples themselves.</param>
+    public FlushCadence(TimeSpan interval, TimeProvider time, string? streamId = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(time);
         Interval = interval;
         _intervalTicks = interval.Ticks;
+        _phaseTicks = streamId is null ? 0 : (long)(Fnv1a(streamId) % (ulong)interval.Ticks);
         _time = time;
+    }
+
+    /// <summary>How far after the wall clock's multiples of the interval this stream's beats fall.</summary>
+    public TimeSpan Phase => TimeSpan.FromTicks(_phaseTicks);
+
+    // A hash that is the same in every process (string.GetHashCode is randomised per process).
+    private static ulong Fnv1a(string value)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in value)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return hash;
     }
 
     public TimeSpan Interval { get; }
@@ -36,10 +56,10 @@ public sealed class FlushCadence
     public TimeSpan ContactInterval => Interval * ContactBeats;
 
     /// <summary>The number of the beat under way now.</summary>
-    public long Beat => _time.GetUtcNow().UtcTicks / _intervalTicks;
+    public long Beat => (_time.GetUtcNow().UtcTicks - _phaseTicks) / _intervalTicks;
 
     /// <summary>When beat <paramref name="beat"/> starts.</summary>
-    public DateTimeOffset StartOf(long beat) => new(beat * _intervalTicks, TimeSpan.Zero);
+    public DateTimeOffset StartOf(long beat) => new((beat * _intervalTicks) + _phaseTicks, TimeSpan.Zero);
 
     /// <summary>Whether the producer, which last contacted the store at <paramref name="lastContact"/>, must contact it
     /// at <paramref name="beat"/> even with a reader keeping up here.</summary>

@@ -189,7 +189,7 @@ public sealed class LiveReplies : IDisposable
         long stored = 0;
         var storedFrames = 0;
         var failures = 0;
-        var cadence = new FlushCadence(_options.FlushInterval, _time);
+        var cadence = new FlushCadence(_options.FlushInterval, _time, stream.StreamId);
         var beat = cadence.Beat;
         var lastContact = beat; // the create
         while (true)

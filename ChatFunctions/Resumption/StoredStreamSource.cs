@@ -45,7 +45,7 @@ public sealed class StoredStreamSource : IStreamSource
         _store = store;
         _streamId = streamId;
         _time = time;
-        _cadence = new FlushCadence(flushInterval, time);
+        _cadence = new FlushCadence(flushInterval, time, streamId);
         _offset = LookStep(flushInterval);
         _version = first.State.Version;
         _beat = _cadence.Beat + 1;
