@@ -12,7 +12,7 @@ namespace ChatFunctions.Tests.Resumption;
 public sealed class ResumeBenchSmokeTests(AzuriteServer azurite)
 {
     [Fact]
-    public async Task A_tiny_run_measures_persistence_off_and_on_counts_storage_requests_and_resumes_on_a_second_instance()
+    public async Task A_tiny_run_measures_persistence_off_and_on_counts_storage_requests_and_resumes_on_a_second_instance_in_rounds()
     {
         var result = await ResumeBench.RunAsync(new ResumeBenchOptions
         {
@@ -20,6 +20,7 @@ public sealed class ResumeBenchSmokeTests(AzuriteServer azurite)
             Tokens = 12,
             TokensPerSecond = 40,
             ResumedStreams = 2,
+            ResumeRounds = 2,
             CostReplies = 0,
             AppDll = null,
             Azurite = (azurite.BlobPort, azurite.TablePort),
@@ -40,7 +41,11 @@ public sealed class ResumeBenchSmokeTests(AzuriteServer azurite)
         Assert.InRange(on.TransactionsPerReply!.Value, 2, 12);
         Assert.True(on.TransactionsByKind!.GetValueOrDefault("append") >= 1, ResumeBench.Describe(on.TransactionsByKind!));
         Assert.Equal(0, on.ResumeFailures);
-        Assert.InRange(on.ResumeDelayMs!.Count, 2 * 9, 2 * 12);
+        // Two rounds of two resumes each, all nine frames after the third of each 12-token reply: a second reader on B.
+        Assert.InRange(on.ResumeDelayMs!.Count, 2 * 2 * 9, 2 * 2 * 12);
+        // After a drop, B is measured against the model's send time of the tokens sent after the resume began.
+        Assert.True(on.DroppedResumeDelayMs!.Count > 0, "no token was measured after a drop");
+        Assert.True(on.DroppedResumeDelayMs.P50 > 0, $"B delivered before the model sent: {on.DroppedResumeDelayMs.P50} ms");
         Assert.Contains("| 3 | on |", ResumeBench.Table(result), StringComparison.Ordinal);
     }
 }

@@ -50,10 +50,12 @@ public sealed class StreamIdProbingTests : IDisposable
         var forForeign = await ProbeAsync(foreign.StreamId, id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => t.Result.Rejection?.Status));
         var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => t.Result.Rejection?.Status));
 
+        // The reads are the resume's; the live stream's own persister reads its state meanwhile (its contact with the
+        // store while the model is silent), which is not the probe's work.
         Assert.Equal(404, forUnknown.Status);
         Assert.Equal(["read", "read", "read"], forUnknown.Calls);
         Assert.Equal(forUnknown.Status, forForeign.Status);
-        Assert.Equal(forUnknown.Calls, forForeign.Calls);
+        Assert.Equal(forUnknown.Calls, forForeign.Calls.Where(c => c != "state"));
         Assert.NotNull((await _resumer.OpenAsync(foreign.StreamId, 0, Alice, CancellationToken.None)).Source); // the owner still may
     }
 
@@ -143,6 +145,12 @@ public sealed class StreamIdProbingTests : IDisposable
         {
             Record(streamId, "read");
             return inner.ReadAsync(streamId, fromOffset, cancellationToken);
+        }
+
+        public Task<StreamLogTail?> ReadTailAsync(string streamId, long fromOffset, string? knownVersion, CancellationToken cancellationToken)
+        {
+            Record(streamId, "read");
+            return inner.ReadTailAsync(streamId, fromOffset, knownVersion, cancellationToken);
         }
 
         public Task<StreamLogState?> GetStateAsync(string streamId, CancellationToken cancellationToken)

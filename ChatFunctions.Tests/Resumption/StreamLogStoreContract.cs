@@ -72,6 +72,47 @@ public abstract class StreamLogStoreContract
     }
 
     [Fact]
+    public async Task A_tail_read_returns_what_was_appended_since_and_nothing_while_the_log_is_unchanged()
+    {
+        var id = NewStreamId();
+        var version = await Store.CreateAsync(id, null, default);
+        var first = Frame(id, 1, "a");
+        var second = Frame(id, 2, "b");
+        await Store.AppendAsync(id, 0, first, default);
+
+        var tail = await Store.ReadTailAsync(id, 0, version, default);
+        Assert.Equal(first, tail!.Bytes.ToArray());
+
+        var unchanged = await Store.ReadTailAsync(id, first.Length, tail.Version, default);
+        Assert.True(unchanged!.Bytes.IsEmpty);
+        Assert.Equal(tail.Version, unchanged.Version);
+
+        await Store.AppendAsync(id, first.Length, second, default);
+        var next = await Store.ReadTailAsync(id, first.Length, tail.Version, default);
+        Assert.Equal(second, next!.Bytes.ToArray());
+        Assert.NotEqual(tail.Version, next.Version);
+        Assert.Equal((await Store.GetStateAsync(id, default))!.Version, next.Version);
+    }
+
+    [Fact]
+    public async Task A_tail_read_after_a_state_change_alone_returns_no_bytes_and_the_new_version_and_null_for_no_log()
+    {
+        var id = NewStreamId();
+        await Store.CreateAsync(id, null, default);
+        var frame = Frame(id, 1, "a");
+        await Store.AppendAsync(id, 0, frame, default);
+        var before = (await Store.GetStateAsync(id, default))!.Version;
+
+        await Store.MarkReaderAsync(id, default);
+        var tail = await Store.ReadTailAsync(id, frame.Length, before, default);
+
+        Assert.True(tail!.Bytes.IsEmpty);
+        Assert.Equal((await Store.GetStateAsync(id, default))!.Version, tail.Version);
+        Assert.NotEqual(before, tail.Version);
+        Assert.Null(await Store.ReadTailAsync(NewStreamId(), 0, null, default));
+    }
+
+    [Fact]
     public async Task Appended_frames_read_back_byte_for_byte_from_any_offset()
     {
         var id = NewStreamId();

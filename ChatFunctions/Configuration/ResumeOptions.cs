@@ -16,10 +16,11 @@ public sealed class ResumeOptions
     [Range(1, 10_080)]
     public int RetentionMinutes { get; set; } = 60;
 
-    /// <summary>How often the producer appends new frames to the stream log once no reader is attached on its
-    /// instance or a reader follows from another (every second interval while a reader keeps up on its instance): one
-    /// storage write per interval, never one per token (each append is a billed transaction). A stop sent to another
-    /// instance reaches the model call within two intervals plus store round trips.</summary>
+    /// <summary>The beat of the producer's appends to the stream log (the wall clock's multiples of it, the same on every
+    /// instance, which a follower elsewhere reads just after) once no reader is attached on its instance or a reader
+    /// follows from another; every fourth beat while a reader keeps up on its instance. One storage write per append,
+    /// never one per token (each is a billed transaction). A stop sent to another instance reaches the model call
+    /// within four intervals plus store round trips.</summary>
     [ConfigurationKeyName("CHAT_RESUME_FLUSH_MILLISECONDS")]
     [Range(50, 5_000)]
     public int FlushMilliseconds { get; set; } = 250;

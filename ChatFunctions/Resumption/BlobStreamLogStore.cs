@@ -195,6 +195,44 @@ public sealed class BlobStreamLogStore : IStreamLogStore
         }, cancellationToken);
     }
 
+    public Task<StreamLogTail?> ReadTailAsync(string streamId, long fromOffset, string? knownVersion, CancellationToken cancellationToken)
+    {
+        StreamLogKeys.EnsureValidStreamId(streamId);
+        StreamLogKeys.EnsureValidOffset(fromOffset, nameof(fromOffset));
+        return RunAsync("read", async ct =>
+        {
+            var blob = _container.GetBlobClient(streamId);
+            try
+            {
+                // If-None-Match: an unchanged log answers 304 with no body, one request, where a range past the end
+                // would answer 416 and need a second request to tell "nothing new" from "gone".
+                var options = new BlobDownloadOptions
+                {
+                    Range = fromOffset == 0 ? default : new HttpRange(fromOffset),
+                    Conditions = knownVersion is null ? null : new BlobRequestConditions { IfNoneMatch = new ETag(knownVersion) },
+                };
+                var response = await blob.DownloadContentAsync(options, ct).ConfigureAwait(false);
+                if (response.GetRawResponse().Status == 304)
+                {
+                    return new StreamLogTail(ReadOnlyMemory<byte>.Empty, knownVersion!);
+                }
+
+                var result = response.Value;
+                return new StreamLogTail(result.Content.ToMemory(), result.Details.ETag.ToString());
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                return null;
+            }
+            catch (RequestFailedException e) when (e.Status == 416)
+            {
+                // Changed, but not in length (a metadata write: a stop, a reader's mark): its new version, for the next poll.
+                var state = await GetStateCoreAsync(blob, ct).ConfigureAwait(false);
+                return state is null ? null : new StreamLogTail(ReadOnlyMemory<byte>.Empty, state.Version);
+            }
+        }, cancellationToken);
+    }
+
     public Task<StreamLogState?> GetStateAsync(string streamId, CancellationToken cancellationToken)
     {
         StreamLogKeys.EnsureValidStreamId(streamId);

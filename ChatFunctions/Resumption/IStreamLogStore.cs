@@ -30,6 +30,11 @@ public interface IStreamLogStore
     /// no such log exists (never created, or deleted after retention).</summary>
     Task<StreamLogRead?> ReadAsync(string streamId, long fromOffset, CancellationToken cancellationToken);
 
+    /// <summary>A follower's poll: the bytes from <paramref name="fromOffset"/> to the current end and the log's version,
+    /// or no bytes and the same version when the log has not changed since <paramref name="knownVersion"/> (one cheap
+    /// request when nothing is new); null when no such log exists.</summary>
+    Task<StreamLogTail?> ReadTailAsync(string streamId, long fromOffset, string? knownVersion, CancellationToken cancellationToken);
+
     /// <summary>The log's state without its bytes; null when no such log exists.</summary>
     Task<StreamLogState?> GetStateAsync(string streamId, CancellationToken cancellationToken);
 
@@ -67,6 +72,10 @@ public sealed record StreamLogAppend(bool Appended, string Version, StreamLogSta
 
 /// <param name="Bytes">The log from the requested offset to its end when read.</param>
 public sealed record StreamLogRead(ReadOnlyMemory<byte> Bytes, StreamLogState State);
+
+/// <param name="Bytes">The log from the requested offset to its end when read; empty when nothing changed.</param>
+/// <param name="Version">The log's version when read, for the next poll.</param>
+public sealed record StreamLogTail(ReadOnlyMemory<byte> Bytes, string Version);
 
 /// <summary>The stream log store could not be reached or refused a write.</summary>
 public sealed class StreamLogUnavailableException : Exception

@@ -128,6 +128,12 @@ public sealed class InMemoryStreamLogStore : IStreamLogStore, IDisposable
         }
     }
 
+    public async Task<StreamLogTail?> ReadTailAsync(string streamId, long fromOffset, string? knownVersion, CancellationToken cancellationToken)
+    {
+        var read = await ReadAsync(streamId, fromOffset, cancellationToken);
+        return read is null ? null : new StreamLogTail(read.Bytes, read.State.Version);
+    }
+
     public Task<StreamLogState?> GetStateAsync(string streamId, CancellationToken cancellationToken)
     {
         StreamLogKeys.EnsureValidStreamId(streamId);

@@ -22,12 +22,12 @@ public sealed class ReplyPersister(
     private readonly ResumeOptions _options = options.Value;
 
     /// <summary>Flush intervals between the producer's contacts with the store while a reader keeps up here.</summary>
-    public const int ContactBeats = 2;
+    public const int ContactBeats = FlushCadence.ContactBeats;
 
     private const int MaxConsecutiveStoreFailures = 3;
 
     /// <summary>The longest the producer goes without contacting the store (an append, or a state read when the
-    /// model sent nothing new): <see cref="ContactBeats"/> flush intervals, 500 ms by default. A stop sent to another
+    /// model sent nothing new): <see cref="ContactBeats"/> flush intervals, 1 s by default. A stop sent to another
     /// instance reaches the model call within this plus two store round trips.</summary>
     public static TimeSpan ContactInterval(ResumeOptions options)
     {
@@ -87,7 +87,8 @@ public sealed class ReplyPersister(
         }
     }
 
-    /// <summary>A shared store: appends what was published since the last batch, on a fixed beat of flush intervals,
+    /// <summary>A shared store: appends what was published since the last batch, on the clock's beats of flush intervals
+    /// (<see cref="FlushCadence"/>),
     /// until the last frame is stored; false when the store gave up.</summary>
     /// <remarks>
     /// The appends are also how a stop sent to another instance arrives: each is conditional on the version the
@@ -107,20 +108,21 @@ public sealed class ReplyPersister(
         long stored = 0;
         var storedFrames = 0;
         var failures = 0;
-        var beatsSinceContact = 0;
-        var beat = time.GetTimestamp();
+        var cadence = new FlushCadence(_options.FlushInterval, time, stream.StreamId);
+        var beat = cadence.Beat;
+        var lastContact = beat; // the create
         while (true)
         {
             var completed = log.IsCompleted;
             var end = log.Published;
-            var contactDue = beatsSinceContact >= ContactBeats;
+            var contactDue = FlushCadence.IsContactDue(beat, lastContact);
             // While a reader here keeps up and nobody follows elsewhere, the copy in storage is only for a resume
             // elsewhere, which needs this reader's connection to have died unnoticed: append every ContactBeats beats
             // (each append is a billed write). Once nobody reads here, a reader follows elsewhere, or at the end, every beat.
             var due = completed || contactDue || log.ReaderCount == 0 || IsFollowedElsewhere(stream);
             if (due && (end > stored || (contactDue && !completed)))
             {
-                beatsSinceContact = 0;
+                lastContact = beat;
                 try
                 {
                     if (end > stored)
@@ -142,7 +144,7 @@ public sealed class ReplyPersister(
                                 return false;
                             }
 
-                            beatsSinceContact = ContactBeats;
+                            lastContact = beat - FlushCadence.ContactBeats;
                             continue;
                         }
 
@@ -181,18 +183,11 @@ public sealed class ReplyPersister(
                 return true;
             }
 
-            // On a fixed beat: the time an append took comes out of the wait, so a follower elsewhere is at most one
-            // interval (plus the append) behind, not two. A stopped reply's last frames go out as soon as they are
-            // written: whoever stopped it waits for them.
-            var wait = _options.FlushInterval - time.GetElapsedTime(beat);
-            if (wait > TimeSpan.Zero)
-            {
-                var delay = Task.Delay(wait, time, CancellationToken.None);
-                await (stream.Stopping.IsCancellationRequested ? Task.WhenAny(delay, stream.Ended) : delay);
-            }
-
-            beat = time.GetTimestamp();
-            beatsSinceContact++;
+            // On the clock's beats (FlushCadence), which a follower elsewhere reads just after: the time an append took
+            // comes out of the wait, and an append that overran a beat waits for the next. A stopped reply's last
+            // frames go out as soon as they are written: whoever stopped it waits for them.
+            await cadence.WaitUntilAsync(cadence.StartOf(cadence.Beat + 1), stream.Stopping.IsCancellationRequested ? stream.Ended : null, CancellationToken.None);
+            beat = cadence.Beat;
         }
     }
 

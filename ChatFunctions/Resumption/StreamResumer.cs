@@ -73,8 +73,7 @@ public sealed class StreamResumer(
 
         var staleAfter = TimeSpan.FromSeconds(chatOptions.Value.UpstreamIdleTimeoutSeconds + 15);
         var markInterval = TimeSpan.FromSeconds(Math.Max(1, _options.GraceSeconds / 3.0));
-        var pollInterval = _options.FlushInterval / 2;
-        var source = new StoredStreamSource(store, streamId, read, sequence, time, pollInterval, markInterval, staleAfter, logger);
+        var source = new StoredStreamSource(store, streamId, read, sequence, time, _options.FlushInterval, markInterval, staleAfter, logger);
         if (source.IsFinished && source.FramesSeen < sequence)
         {
             return Reject(BeyondEnd());

@@ -9,7 +9,7 @@ using ChatFunctions.Bench;
 //        [--app-cpus 0]   (the app pinned to CPU 0; run the bench under `taskset -c 1` to split the machine)
 //        [--gc-trace]     (the app's allocations by type and stack, collections and pauses per relay level: gc.md)
 //        [--alloc-only]   (only the in-process allocation and CPU per token of each path, both APIs: allocations.md)
-//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--cost-replies 10] [--out DIR]
+//   dotnet run -c Release --project bench/ChatFunctions.Bench -- --resume [--levels 100,1000] [--resumed 50] [--resume-rounds 1] [--cost-replies 10] [--out DIR]
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --budget [--requests 1000] [--budget-tokens 100000] [--max-output 1024] [--reply-tokens 200] [--out DIR]
 //        (spend control: one caller's concurrent requests over two instances sharing Azurite; total <= budget, table = done frames)
 //   dotnet run -c Release --project bench/ChatFunctions.Bench -- --memory [--levels 200,1000] [--tokens 100] [--census] [--upstream-tls] [--finished N] [--app-env ...] [--out DIR]
@@ -78,6 +78,11 @@ if (options.ContainsKey("resume"))
     if (options.TryGetValue("resumed", out var resumed))
     {
         resumeOptions = resumeOptions with { ResumedStreams = int.Parse(resumed, CultureInfo.InvariantCulture) };
+    }
+
+    if (options.TryGetValue("resume-rounds", out var rounds))
+    {
+        resumeOptions = resumeOptions with { ResumeRounds = int.Parse(rounds, CultureInfo.InvariantCulture) };
     }
 
     if (options.TryGetValue("cost-replies", out var costReplies))

@@ -27,6 +27,10 @@ public sealed record ResumeBenchOptions
     /// <summary>Streams per level that a second app instance resumes mid-reply (the resume-delay sample).</summary>
     public int ResumedStreams { get; init; } = 50;
 
+    /// <summary>Rounds of the resume-delay measurement per level, one after another on the same two app processes, so
+    /// that a percentile rests on enough resumes (each round resumes <see cref="ResumedStreams"/>).</summary>
+    public int ResumeRounds { get; init; } = 1;
+
     /// <summary>Replies of <see cref="CostReplyTokens"/> tokens at <see cref="CostTokensPerSecond"/> for the transactions of a long reply; 0 skips it.</summary>
     public int CostReplies { get; init; } = 10;
 
@@ -50,6 +54,8 @@ public sealed record ResumeBenchOptions
 /// <param name="TransactionsPerReply">Storage requests per reply (every request the app sent to the blob service, retries included), on only.</param>
 /// <param name="ResumeDelayMs">Per frame: arrival at a client resumed on instance B − arrival at the producer's own client on A, which stays (a second reader; on only).</param>
 /// <param name="DroppedResumeDelayMs">Per frame: arrival on B − the model's send time, when the client on A dropped its connection and resumed on B (the usual case; on only).</param>
+/// <param name="StoreAppendMs">A probe's append round trips to the same Azurite while the drops were measured (every 100 ms): the store's share of the delay.</param>
+/// <param name="StoreReadMs">The probe's ranged read round trips, likewise.</param>
 public sealed record ResumeLevelResult(
     string Persistence,
     int Streams,
@@ -58,7 +64,9 @@ public sealed record ResumeLevelResult(
     IReadOnlyDictionary<string, double>? TransactionsByKind,
     Percentiles? ResumeDelayMs,
     int ResumeFailures,
-    Percentiles? DroppedResumeDelayMs = null);
+    Percentiles? DroppedResumeDelayMs = null,
+    Percentiles? StoreAppendMs = null,
+    Percentiles? StoreReadMs = null);
 
 public sealed record ResumeBenchResult(IReadOnlyList<ResumeLevelResult> Levels, double? TransactionsPerLongReply, IReadOnlyDictionary<string, double>? LongReplyByKind, ResumeBenchOptions Options);
 
@@ -120,11 +128,16 @@ public static class ResumeBench
             var byKind = Delta(snapshots[start].Counts, snapshots[start + 1].Counts).ToDictionary(kv => kv.Key, kv => kv.Value / (double)level.Streams);
             progress($"  on {level.Streams}: {byKind.Values.Sum():F1} storage requests per reply ({Describe(byKind)})");
             progress($"resume delay across processes, {level.Streams} streams ...");
+            using var probing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var probe = ProbeStoreAsync(direct, probing.Token);
             var (dropped, droppedFailures) = await ResumeDelayAsync(options, level.Streams, direct, dropA: true, cancellationToken);
-            progress($"  client dropped on A, resumed on B: p50 {dropped.P50:F0} ms, p99 {dropped.P99:F0} ms behind the model over {dropped.Count} frames, {droppedFailures} failed");
+            await probing.CancelAsync();
+            var (appendMs, readMs) = await probe;
+            progress($"  client dropped on A, resumed on B: p50 {dropped.P50:F0} ms, p95 {dropped.P95:F0} ms, p99 {dropped.P99:F0} ms behind the model over {dropped.Count} frames, {droppedFailures} failed");
+            progress($"  store round trips meanwhile: append p50 {appendMs.P50:F0} / p95 {appendMs.P95:F0} / p99 {appendMs.P99:F0} ms, read p50 {readMs.P50:F0} / p95 {readMs.P95:F0} / p99 {readMs.P99:F0} ms");
             var (delay, failures) = await ResumeDelayAsync(options, level.Streams, direct, dropA: false, cancellationToken);
             progress($"  second reader on B while A's stays: p50 {delay.P50:F0} ms, p99 {delay.P99:F0} ms behind A over {delay.Count} frames, {failures} failed");
-            results.Add(new ResumeLevelResult("on", level.Streams, level, byKind.Values.Sum(), byKind, delay, failures + droppedFailures, dropped));
+            results.Add(new ResumeLevelResult("on", level.Streams, level, byKind.Values.Sum(), byKind, delay, failures + droppedFailures, dropped, appendMs, readMs));
         }
 
         double? longReply = null;
@@ -155,6 +168,44 @@ public static class ResumeBench
         }
 
         return new ResumeBenchResult(results, longReply, longByKind, options);
+    }
+
+    /// <summary>Times an append and a ranged read of a probe blob every 100 ms until cancelled: what one store round
+    /// trip costs under the load being measured.</summary>
+    private static async Task<(Percentiles Append, Percentiles Read)> ProbeStoreAsync(string storage, CancellationToken cancellationToken)
+    {
+        var appends = new List<double>();
+        var reads = new List<double>();
+        var container = new Azure.Storage.Blobs.BlobServiceClient(storage, ChatFunctions.Resumption.BlobStreamLogStore.CreateClientOptions())
+            .GetBlobContainerClient("bench-probe");
+        try
+        {
+            await container.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            var blob = Azure.Storage.Blobs.Specialized.SpecializedBlobExtensions.GetAppendBlobClient(container, Guid.NewGuid().ToString("N"));
+            await blob.CreateAsync(new Azure.Storage.Blobs.Models.AppendBlobCreateOptions(), cancellationToken);
+            long length = 0;
+            var block = new byte[200];
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using (var content = new MemoryStream(block))
+                {
+                    await blob.AppendBlockAsync(content, cancellationToken: cancellationToken);
+                }
+
+                appends.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                started = Stopwatch.GetTimestamp();
+                await blob.DownloadContentAsync(new Azure.Storage.Blobs.Models.BlobDownloadOptions { Range = new Azure.HttpRange(length) }, cancellationToken);
+                reads.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                length += block.Length;
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        return (Percentiles.Of(appends), Percentiles.Of(reads));
     }
 
     public static string ConnectionString(int blobPort, int tablePort) =>
@@ -189,45 +240,50 @@ public static class ResumeBench
         using var clientA = StreamClient.CreateHttpClient(a.BaseAddress);
         using var clientB = StreamClient.CreateHttpClient(b.BaseAddress);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.LevelTimeout);
+        timeout.CancelAfter(options.LevelTimeout * Math.Max(1, options.ResumeRounds));
 
         var resumed = Math.Min(streams, options.ResumedStreams);
         var delays = new ConcurrentBag<double>();
         var failures = 0;
         var ramp = TimeSpan.FromSeconds(Math.Clamp(streams / 500.0, 0.2, 4));
-        var clock = Stopwatch.StartNew();
-        var tasks = new List<Task>(streams);
-        for (var k = 0; k < streams; k++)
+        for (var round = 0; round < Math.Max(1, options.ResumeRounds); round++)
         {
-            var wait = ramp * k / streams - clock.Elapsed;
-            if (wait > TimeSpan.FromMilliseconds(1))
+            var roundNumber = round;
+            var clock = Stopwatch.StartNew();
+            var tasks = new List<Task>(streams);
+            for (var k = 0; k < streams; k++)
             {
-                await Task.Delay(wait, timeout.Token);
+                var wait = ramp * k / streams - clock.Elapsed;
+                if (wait > TimeSpan.FromMilliseconds(1))
+                {
+                    await Task.Delay(wait, timeout.Token);
+                }
+
+                // Spread the resumed ones over the level.
+                var index = k;
+                var resume = k % Math.Max(1, streams / resumed) == 0 && k / Math.Max(1, streams / resumed) < resumed;
+                tasks.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        foreach (var d in await OneAsync(clientA, clientB, fake, $"resume {roundNumber}.{index}.", resume, dropA, timeout.Token))
+                        {
+                            delays.Add(d);
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
+                    {
+                        if (Interlocked.Increment(ref failures) == 1)
+                        {
+                            options.Progress?.Invoke($"  first resume failure: {ex.GetType().Name}: {ex.Message}");
+                        }
+                    }
+                }, CancellationToken.None));
             }
 
-            // Spread the resumed ones over the level.
-            var index = k;
-            var resume = k % Math.Max(1, streams / resumed) == 0 && k / Math.Max(1, streams / resumed) < resumed;
-            tasks.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    foreach (var d in await OneAsync(clientA, clientB, fake, $"resume {index}", resume, dropA, timeout.Token))
-                    {
-                        delays.Add(d);
-                    }
-                }
-                catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
-                {
-                    if (Interlocked.Increment(ref failures) == 1)
-                    {
-                        options.Progress?.Invoke($"  first resume failure: {ex.GetType().Name}: {ex.Message}");
-                    }
-                }
-            }, CancellationToken.None));
+            await Task.WhenAll(tasks);
         }
 
-        await Task.WhenAll(tasks);
         return (Percentiles.Of([.. delays]), failures);
     }
 
@@ -325,7 +381,7 @@ public static class ResumeBench
         ArgumentNullException.ThrowIfNull(result);
         static string F(double v, string format = "F1") => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        sb.AppendLine("| streams | persistence | token latency p50 / p99 (ms) | added p99 vs off (ms) | app CPU (µs/token) | added CPU (µs/token) | storage requests per reply | resume on B after a drop: behind the model p50 / p99 (ms) | second reader on B: behind A p50 / p99 (ms) | lost / failed |");
+        sb.AppendLine("| streams | persistence | token latency p50 / p99 (ms) | added p99 vs off (ms) | app CPU (µs/token) | added CPU (µs/token) | storage requests per reply | resume on B after a drop: behind the model p50 / p95 / p99 (ms) | second reader on B: behind A p50 / p99 (ms) | lost / failed |");
         sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var level in result.Levels.OrderBy(l => l.Streams).ThenBy(l => l.Persistence == "on"))
         {
@@ -337,7 +393,7 @@ public static class ResumeBench
               .Append(s.CpuMicrosecondsPerToken is { } c ? F(c) : "-").Append(" | ")
               .Append(on && s.CpuMicrosecondsPerToken is { } c1 && off.CpuMicrosecondsPerToken is { } c0 ? F(c1 - c0) : "-").Append(" | ")
               .Append(level.TransactionsPerReply is { } t ? $"{F(t)} ({Describe(level.TransactionsByKind!)})" : "-").Append(" | ")
-              .Append(level.DroppedResumeDelayMs is { } dd ? $"{F(dd.P50, "F0")} / {F(dd.P99, "F0")} ({dd.Count} frames)" : "-").Append(" | ")
+              .Append(level.DroppedResumeDelayMs is { } dd ? $"{F(dd.P50, "F0")} / {F(dd.P95, "F0")} / {F(dd.P99, "F0")} ({dd.Count} frames)" : "-").Append(" | ")
               .Append(level.ResumeDelayMs is { } d ? $"{F(d.P50, "F0")} / {F(d.P99, "F0")} ({d.Count} frames)" : "-").Append(" | ")
               .Append(CultureInfo.InvariantCulture, $"{s.LostFrames} / {s.FailedStreams + level.ResumeFailures} |")
               .AppendLine();

@@ -47,6 +47,8 @@ public sealed record SweepOptions
 
 public sealed record Percentiles(double P50, double P99, double Max, int Count)
 {
+    public double P95 { get; init; } = double.NaN;
+
     public static Percentiles Of(List<double> values)
     {
         if (values.Count == 0)
@@ -55,7 +57,7 @@ public sealed record Percentiles(double P50, double P99, double Max, int Count)
         }
 
         values.Sort();
-        return new Percentiles(At(values, 0.50), At(values, 0.99), values[^1], values.Count);
+        return new Percentiles(At(values, 0.50), At(values, 0.99), values[^1], values.Count) { P95 = At(values, 0.95) };
     }
 
     private static double At(List<double> sorted, double q) => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
