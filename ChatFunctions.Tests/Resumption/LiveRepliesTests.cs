@@ -264,6 +264,7 @@ public class LiveRepliesTests
         var store = SharedStore(cancelRequested: false, readerSeenAt: () => seen);
         using var replies = Create(store.Object);
         var reply = replies.Start("r", Request, Anonymous);
+        await StartedAsync(reply, sharedStore: true); // before the detach: the watcher's beat has the same length
         reply.Log.Attach(0).Dispose();
 
         int StateReads() => store.Invocations.Count(i => i.Method.Name == nameof(IStreamLogStore.GetStateAsync));
