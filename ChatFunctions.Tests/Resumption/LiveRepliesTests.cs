@@ -267,6 +267,7 @@ public class LiveRepliesTests
         var store = SharedStore(cancelRequested: false, readerSeenAt: () => seen);
         using var replies = Create(store.Object);
         var reply = replies.Start("r", Request, Anonymous);
+        await StartedAsync(reply, sharedStore: true); // before the detach: the watcher's beat has the same length
         reply.Log.Attach(0).Dispose();
 
         // The log's creation starts the persister's count of beats: before the clock moves.
