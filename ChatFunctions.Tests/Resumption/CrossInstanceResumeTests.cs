@@ -16,8 +16,9 @@ namespace ChatFunctions.Tests.Resumption;
 /// <summary>
 /// Two app processes sharing one Azurite: a stream started on A resumes on B mid-reply
 /// (B replays the stored frames and follows new ones until done) and after done (a replay), byte for byte; an expired
-/// stream is 410 on both. Stops across instances: <see cref="CrossInstanceStopTests"/>. The resume delay behind the producer is printed; only a
-/// generous bound is asserted (the real numbers are the benchmark's, docs/benchmarks.md).
+/// stream is 410 on both. Stops across instances: <see cref="CrossInstanceStopTests"/>. The resume delay behind the
+/// producer is printed, not bounded: on a shared machine the emulator's round trips set it, so its percentiles are the
+/// benchmark's (`bench --resume`, docs/benchmarks.md), whose smoke test is ResumeBenchSmokeTests.
 /// </summary>
 [Collection(UsesAzurite.Name)]
 [Trait("Category", "Resume")]
@@ -60,9 +61,8 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
 
         delays.Sort();
         double At(double q) => delays[Math.Clamp((int)Math.Ceiling(q * delays.Count) - 1, 0, delays.Count - 1)];
-        output.WriteLine($"resume on B behind the producer A, per frame ({delays.Count} frames of {Replies / 2} replies, flush 250 ms, poll 125 ms): " +
+        output.WriteLine($"resume on B behind the producer A, per frame ({delays.Count} frames of {Replies / 2} replies, flush 250 ms, read after each beat): " +
             $"p50 {At(0.5):F0} ms, p99 {At(0.99):F0} ms, max {delays[^1]:F0} ms");
-        Assert.True(At(0.99) < 2_000, $"B ran {At(0.99):F0} ms behind A at p99 (bound 2 s)");
         Assert.Equal(1 + Replies, apps.Fake.Requests.Count);
     }
 

@@ -63,7 +63,8 @@ public class LiveRepliesTests
         await WaitUntilAsync(() => reply.Log.Published > 0);
         if (sharedStore)
         {
-            await WaitUntilAsync(() => _time.CreatedWithDue(_options.FlushInterval) >= 1);
+            // The persister waits for its stream's next beat (FlushCadence), at most one interval away.
+            await WaitUntilAsync(() => _time.CreatedWithDueWithin(_options.FlushInterval) >= 1);
         }
     }
 

@@ -40,6 +40,10 @@ public sealed class SteppedTime : FakeTimeProvider
     /// length that the code under test armed, such as a grace window.</summary>
     public int CreatedWithDue(TimeSpan dueTime) => _dueTimes.Count(d => d == dueTime);
 
+    /// <summary>Timers created with a due time above zero and at most <paramref name="dueTime"/>: a loop waiting for
+    /// its next beat, wherever in the interval the beat falls.</summary>
+    public int CreatedWithDueWithin(TimeSpan dueTime) => _dueTimes.Count(d => d > TimeSpan.Zero && d <= dueTime);
+
     public Mark Now() => new(Volatile.Read(ref _created), Volatile.Read(ref _fired));
 
     /// <summary>Moves the clock on, then waits until every timer that fired has been followed by a new one (the loop it
