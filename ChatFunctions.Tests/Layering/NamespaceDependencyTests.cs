@@ -1,0 +1,93 @@
+using ChatFunctions.Hosting;
+
+namespace ChatFunctions.Tests.Layering;
+
+/// <summary>
+/// The app's namespaces depend on each other in one direction only, the one docs/architecture.md draws: a namespace
+/// may use the namespaces of the layers below its own, never those of its own layer or above. Read from the compiled
+/// assembly, so a fully qualified name counts as much as a <c>using</c>.
+/// </summary>
+public sealed class NamespaceDependencyTests
+{
+    /// <summary>Top to bottom. Keep in step with the layer table in docs/architecture.md.</summary>
+    public static readonly string[][] Layers =
+    [
+        [NamespaceGraph.Root],
+        ["ChatFunctions.Hosting"],
+        ["ChatFunctions.Functions"],
+        ["ChatFunctions.Http"],
+        ["ChatFunctions.Replies", "ChatFunctions.Health"],
+        ["ChatFunctions.Titles", "ChatFunctions.Conversations", "ChatFunctions.Resumption"],
+        ["ChatFunctions.Budgets"],
+        ["ChatFunctions.Access"],
+        ["ChatFunctions.Streaming"],
+        ["ChatFunctions.Models"],
+        ["ChatFunctions.Chat"],
+        ["ChatFunctions.Diagnostics"],
+        ["ChatFunctions.Configuration", "ChatFunctions.Storage"],
+    ];
+
+    /// <summary>
+    /// Dependencies against the layers that the code still has, each with what makes it. The list only shrinks: a new
+    /// dependency against the layers fails <see cref="Namespaces_depend_only_on_the_layers_below_their_own"/>, and
+    /// removing one of these fails <see cref="Every_known_exception_still_exists"/> until it is deleted here.
+    /// </summary>
+    public static readonly (string From, string To)[] KnownExceptions =
+    [
+        ("ChatFunctions.Access", "ChatFunctions.Http"),          // AnonymousAuthenticator -> ClientAddress
+        ("ChatFunctions.Chat", "ChatFunctions.Http"),            // ClientRateLimiter -> ClientAddress
+        ("ChatFunctions.Diagnostics", "ChatFunctions.Budgets"),  // Log -> BudgetStoreFailureKind
+        ("ChatFunctions.Diagnostics", "ChatFunctions.Models"),   // ChatClientTelemetry, TelemetryExtensions -> IChatClientPipeline
+        ("ChatFunctions.Diagnostics", "ChatFunctions.Streaming"), // ChatStreamMetrics, IChatStreamObserver -> stream endings
+        ("ChatFunctions.Models", "ChatFunctions.Streaming"),     // StreamError; ModelWarmUp -> SseFrameWriter
+        ("ChatFunctions.Streaming", "ChatFunctions.Resumption"), // ChatStreamer -> LiveReply, StreamStopReason
+    ];
+
+    private static readonly Lazy<NamespaceGraph> Graph = new(() => NamespaceGraph.Of(typeof(HostMode).Assembly.Location));
+
+    [Fact]
+    public void Every_namespace_of_the_app_has_a_layer()
+    {
+        var placed = Layers.SelectMany(l => l).ToHashSet();
+        var unplaced = Graph.Value.Namespaces.Where(n => !placed.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        Assert.True(unplaced.Count == 0, $"Namespaces without a layer: {string.Join(", ", unplaced)}");
+    }
+
+    [Fact]
+    public void The_scan_sees_the_dependencies_that_the_source_has()
+    {
+        // A scan that missed method bodies or top-level code would pass the rules below while checking nothing.
+        var edges = Graph.Value.Edges;
+        Assert.Contains(("ChatFunctions.Functions", "ChatFunctions.Replies"), edges.Keys);
+        Assert.Contains(("ChatFunctions.Functions", "ChatFunctions.Http"), edges.Keys);
+        Assert.Contains((NamespaceGraph.Root, "ChatFunctions.Hosting"), edges.Keys);
+        Assert.Contains(("ChatFunctions.Streaming", "ChatFunctions.Diagnostics"), edges.Keys);
+    }
+
+    [Fact]
+    public void Namespaces_depend_only_on_the_layers_below_their_own()
+    {
+        var layerOf = Layers.SelectMany((names, layer) => names.Select(n => (n, layer))).ToDictionary(p => p.n, p => p.layer);
+        var forbidden = Graph.Value.Edges
+            .Where(e => !KnownExceptions.Contains(e.Key))
+            .Where(e => layerOf.TryGetValue(e.Key.From, out var from) && layerOf.TryGetValue(e.Key.To, out var to) && to <= from)
+            .OrderBy(e => e.Key.From, StringComparer.Ordinal).ThenBy(e => e.Key.To, StringComparer.Ordinal)
+            .Select(e => $"{e.Key.From} -> {e.Key.To}: {string.Join("; ", e.Value.Take(5))}")
+            .ToList();
+        Assert.True(forbidden.Count == 0, "Dependencies against the layers:\n" + string.Join("\n", forbidden));
+    }
+
+    [Fact]
+    public void Every_known_exception_still_exists()
+    {
+        var gone = KnownExceptions.Where(e => !Graph.Value.Edges.ContainsKey(e)).Select(e => $"{e.From} -> {e.To}").ToList();
+        Assert.True(gone.Count == 0, "No longer in the code, so delete from KnownExceptions: " + string.Join(", ", gone));
+    }
+
+    [Fact]
+    public void No_namespaces_depend_on_each_other_in_a_cycle_beyond_the_known_exceptions()
+    {
+        var cycles = Graph.Value.Without(KnownExceptions).Cycles();
+        Assert.True(cycles.Count == 0, "Namespaces in a cycle: " + string.Join(" | ", cycles.Select(c => string.Join(", ", c))));
+    }
+}
