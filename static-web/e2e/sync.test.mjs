@@ -10,6 +10,8 @@ import { DESKTOP, PHONE, launchBrowser, openChat, seriousA11yViolations, sendMes
 /** Short demo replies: the tests are about what is kept, not about streaming. */
 const TOKEN_DELAY_MS = 1;
 const USER = "11111111-2222-3333-4444-555555555555";
+/** CHAT_CONVERSATION_MAX_BYTES of the signed-in backend (its minimum, 16 KiB). */
+const MAX_BYTES = 16 * 1024;
 const OTHER_USER = "99999999-8888-7777-6666-555555555555";
 
 let authority;
@@ -21,7 +23,8 @@ const contexts = [];
 before(async () => {
   authority = await startAuthority();
   [backend, anonymousBackend, browser] = await Promise.all([
-    startBackend({ tokenDelayMs: TOKEN_DELAY_MS, env: { ...authority.settings } }),
+    // The smallest conversation limit the server allows: three long messages pass it.
+    startBackend({ tokenDelayMs: TOKEN_DELAY_MS, env: { ...authority.settings, CHAT_CONVERSATION_MAX_BYTES: String(MAX_BYTES) } }),
     startBackend({ tokenDelayMs: TOKEN_DELAY_MS, env: { CHAT_AUTH_ENABLED: "false" } }),
     launchBrowser(),
   ]);
@@ -188,6 +191,53 @@ test("an anonymous page stays local-only: no conversation requests, its chat kep
   await page.locator("article.message.user", { hasText: "Anonymous" }).waitFor();
   assert.deepEqual(requests, []);
   assert.deepEqual(problems, []);
+});
+
+test("a chat too large to sync says so, quietly, and stays in this browser; the others still sync", async () => {
+  const { page, problems, log } = await device(USER);
+  const notice = page.getByTestId("too-large-to-sync");
+  await page.getByRole("button", { name: "+ New chat" }).click();
+  // Three messages of 7,000 characters (under the page's 8,000 per message): the first two saves fit, the third does not.
+  const long = (n) => `${n} ${"long ".repeat(1_400)}[demo:tokens=4]`;
+  for (const n of [1, 2]) {
+    const saved = nextSave(page);
+    await sendMessage(page, long(n));
+    assert.equal(await waitForReplyEnd(page), "done");
+    await saved;
+    assert.equal(await notice.count(), 0);
+  }
+  const refused = page.waitForResponse((r) => r.request().method() === "PUT" && r.status() === 413);
+  await sendMessage(page, long(3));
+  assert.equal(await waitForReplyEnd(page), "done");
+  const id = decodeURIComponent(new URL((await refused).url()).pathname.split("/").at(-1));
+  await notice.waitFor();
+  // In the page's polite live region, not an alert: nothing was lost.
+  assert.equal(await notice.evaluate((el) => el.closest("[role=status]") !== null && el.closest("[role=alert]") === null), true);
+  // The server keeps the last version that fitted.
+  assert.equal(userTexts((await serverCopy(USER, id)).body).length, 2);
+  for (const viewport of [PHONE, DESKTOP]) {
+    await page.setViewportSize(viewport);
+    assert.deepEqual(await seriousA11yViolations(page), [], `at ${viewport.width}x${viewport.height}`);
+  }
+
+  // Kept here: after a reload it is still in the list, and the load's sync, refused again, shows the notice again.
+  const refusedAgain = page.waitForResponse((r) => r.request().method() === "PUT" && r.status() === 413);
+  await page.reload();
+  await page.waitForSelector("#composer-input");
+  await refusedAgain;
+  await page.evaluate((chatId) => document.querySelector(`[data-conversation-id="${chatId}"]`).click(), id);
+  await notice.waitFor();
+
+  // Another chat is unaffected, and has no notice.
+  await page.getByRole("button", { name: "+ New chat" }).click();
+  const saved = nextSave(page);
+  await sendMessage(page, "Small [demo:tokens=4]");
+  assert.equal(await waitForReplyEnd(page), "done");
+  assert.equal((await serverCopy(USER, await saved)).status, 200);
+  assert.equal(await notice.count(), 0);
+  assert.ok(log.some((r) => r.status === 413));
+  // Chromium logs every 4xx response to the console; the 413s are the refusals asserted above.
+  assert.deepEqual(problems.filter((p) => !p.includes("status of 413")), []);
 });
 
 test("the signed-in page is axe-clean at phone and desktop sizes", async () => {
