@@ -2,6 +2,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { loadRuntimeConfig } from "./api/config";
 import type { AuthSession } from "./api/msalSession";
+import { injectedSession } from "./api/testSession";
 import { App } from "./components/App";
 import "./styles.css";
 
@@ -10,10 +11,14 @@ async function start() {
   const { apiBaseUrl, auth } = await loadRuntimeConfig();
   let session: AuthSession | null = null;
   if (auth) {
-    // MSAL is downloaded only by deployments that sign in.
+    // MSAL is downloaded only by deployments that sign in. The browser tests inject their own
+    // signed-in session instead (testSession.ts says why that weakens nothing).
     try {
-      const { createAuthSession } = await import("./api/msalSession");
-      session = await createAuthSession(auth);
+      session = injectedSession(window);
+      if (!session) {
+        const { createAuthSession } = await import("./api/msalSession");
+        session = await createAuthSession(auth);
+      }
     } catch {
       // Sign-in could not start (offline, blocked storage): show Sign in, which tries again.
       session = {

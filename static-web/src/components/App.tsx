@@ -254,6 +254,14 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
             {auth && <AuthControl session={auth} />}
           </div>
         </header>
+        {/* The live region stays in the page so that the notice is announced when it appears; quiet, not an alert: nothing is lost. */}
+        <div role="status" className="sync-status">
+          {conversation && chat.tooLargeToSync.has(conversation.id) && (
+            <p className="sync-notice" data-testid="too-large-to-sync">
+              This chat is too large to sync to your other devices. It is kept in this browser.
+            </p>
+          )}
+        </div>
         {chat.storage === "full" && (
           <StorageNotice conversations={state.conversations} onDelete={onDelete} onRetry={chat.retrySave} />
         )}

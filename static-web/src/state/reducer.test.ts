@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Failure } from "../api/chatClient";
 import { activeConversation, chatReducer, initialState, streamingMessageIn, type ChatAction } from "./reducer";
+import { SYNC_TITLE_MAX_CHARS } from "./titles";
 import type { ChatState } from "./types";
 
 const run = (actions: ChatAction[], state: ChatState = initialState) => actions.reduce(chatReducer, state);
@@ -375,5 +376,13 @@ describe("chat reducer", () => {
     expect(activeConversation(state)!.messages.map((m) => m.id)).toEqual(["u1", "a1"]);
     // Not for a reply that did not fail.
     expect(chatReducer(state, { type: "removeLastTurn", conversationId: "c1", messageId: "a1" })).toBe(state);
+  });
+});
+
+describe("setTitle and the server's title limit", () => {
+  it("caps a user's rename at what the conversation API keeps, so the chat still syncs", () => {
+    const state = run([send(), { type: "setTitle", conversationId: "c1", title: "r".repeat(SYNC_TITLE_MAX_CHARS + 100), source: "user" }]);
+    expect(activeConversation(state)!.title).toBe("r".repeat(SYNC_TITLE_MAX_CHARS));
+    expect(activeConversation(state)!.titleSource).toBe("user");
   });
 });

@@ -1,6 +1,6 @@
 import type { Failure } from "../api/chatClient";
 import type { FinishReason, ServerMetrics, Usage } from "../api/protocol";
-import { fallbackTitle } from "./titles";
+import { capTitle, fallbackTitle } from "./titles";
 import type { ChatState, Conversation, Message, MessageVersion, PreviousAttempt, ReplyMetrics, SessionStats, TitleSource } from "./types";
 
 export type ChatAction =
@@ -329,7 +329,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case "setTitle": {
       const conversation = state.conversations.find((c) => c.id === action.conversationId);
-      const title = action.title.trim();
+      // Capped at what the server keeps: a longer title would make every save of this chat fail.
+      const title = capTitle(action.title.trim()).trimEnd();
       if (!conversation || !title || (action.source !== "user" && conversation.titleSource === "user")) return state;
       if (conversation.title === title && conversation.titleSource === action.source) return state;
       const updated = { ...conversation, title, titleSource: action.source };

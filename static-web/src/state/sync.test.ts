@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  ConversationTooLargeError,
   createConversationSync,
   mergeConversations,
   SIGN_IN_REQUIRED_TYPE,
@@ -158,6 +159,8 @@ class FakeServer {
   requests: string[] = [];
   /** Runs before the next PUT is answered: another device saving first. */
   beforeNextPut?: () => void;
+  /** CHAT_CONVERSATION_MAX_BYTES: larger saves get 413. */
+  maxBytes?: number;
 
   store(id: string, doc: StoredDocument) {
     const etag = `"${++this.version}"`;
@@ -185,6 +188,9 @@ class FakeServer {
     if (method === "DELETE") {
       const etag = this.store(id, tombstone(id, 1_000));
       return new Response(null, { status: 204, headers: { ETag: etag } });
+    }
+    if (this.maxBytes !== undefined && new TextEncoder().encode(String(init!.body)).length > this.maxBytes) {
+      return new Response(JSON.stringify({ status: 413, errors: { body: ["too large"] } }), { status: 413, headers: { "Content-Type": "application/problem+json" } });
     }
     const beforePut = this.beforeNextPut;
     this.beforeNextPut = undefined;
@@ -245,6 +251,55 @@ describe("createConversationSync", () => {
     expect(asChat(server.doc("c1")).messages.map((m) => m.id)).toEqual(["u1", "other", "mine"]);
     expect(map.get("c1")!.messages.map((m) => m.id)).toEqual(["u1", "other", "mine"]);
     expect(server.requests.filter((r) => r.startsWith("PUT"))).toHaveLength(3);
+  });
+
+  it("a chat larger than the server keeps fails with ConversationTooLargeError naming it, and the local copy stays", async () => {
+    const server = new FakeServer();
+    server.maxBytes = 1_000;
+    const big = chat({ messages: [msg("u1", 1, { content: "x".repeat(2_000) })] });
+    const { map, local } = localStore([big]);
+    const sync = createConversationSync({ apiBaseUrl: "http://api.test", fetch: server.fetch, local, wait: noWait });
+
+    const error = await sync.push(big).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConversationTooLargeError);
+    expect((error as ConversationTooLargeError).conversationId).toBe("c1");
+    expect(server.docs.has("c1")).toBe(false);
+    expect(map.get("c1")).toBe(big);
+    expect(sync.state).toBe("on");
+  });
+
+  it("pull saves the other local-only chats past one too large, and reports that one", async () => {
+    const server = new FakeServer();
+    server.maxBytes = 1_000;
+    const big = chat({ id: "big", messages: [msg("u1", 1, { content: "x".repeat(2_000) })] });
+    const small = chat({ id: "small", messages: [msg("u2", 2)] });
+    const { local } = localStore([big, small]);
+    const tooLarge: string[] = [];
+    const sync = createConversationSync({ apiBaseUrl: "http://api.test", fetch: server.fetch, local, wait: noWait, onTooLarge: (id) => tooLarge.push(id) });
+
+    await sync.pull();
+
+    expect(tooLarge).toEqual(["big"]);
+    expect(server.docs.has("small")).toBe(true);
+    expect(server.docs.has("big")).toBe(false);
+  });
+
+  it("pull reports a chat that grew too large here since the server's copy, and goes on with the rest", async () => {
+    const server = new FakeServer();
+    server.maxBytes = 1_000;
+    server.store("grown", chat({ id: "grown", messages: [msg("u1", 1)] }));
+    const grown = chat({ id: "grown", messages: [msg("u1", 1), msg("u2", 2, { content: "x".repeat(2_000) })], updatedAt: 300 });
+    const small = chat({ id: "small", messages: [msg("u3", 3)] });
+    const { local } = localStore([grown, small]);
+    const tooLarge: string[] = [];
+    const sync = createConversationSync({ apiBaseUrl: "http://api.test", fetch: server.fetch, local, wait: noWait, onTooLarge: (id) => tooLarge.push(id) });
+
+    await sync.pull();
+
+    expect(tooLarge).toEqual(["grown"]);
+    expect(asChat(server.doc("grown")).messages.map((m) => m.id)).toEqual(["u1"]);
+    expect(server.docs.has("small")).toBe(true);
   });
 
   it("retries with backoff while saves keep meeting newer versions, and gives up after maxAttempts", async () => {

@@ -203,6 +203,8 @@ export interface SyncOptions {
   /** Backoff before the n-th retry (1-based), in ms; exponential with jitter by default. */
   backoff?: (attempt: number) => number;
   wait?: (ms: number) => Promise<void>;
+  /** A local chat that pull could not save because it is too large (push throws ConversationTooLargeError instead). */
+  onTooLarge?: (id: string) => void;
 }
 
 export type SyncState = "on" | "off";
@@ -214,6 +216,17 @@ export class SyncDisabledError extends Error {
   constructor() {
     super("Conversation sync needs sign-in; this browser keeps its own copy.");
     this.name = "SyncDisabledError";
+  }
+}
+
+/**
+ * The server refused a save as larger than its CHAT_CONVERSATION_MAX_BYTES (413): the chat stays in
+ * this browser, and the page says so (the limit is the server's setting, so only its answer tells).
+ */
+export class ConversationTooLargeError extends Error {
+  constructor(readonly conversationId: string) {
+    super("This chat is too large to sync; it is kept in this browser.");
+    this.name = "ConversationTooLargeError";
   }
 }
 
@@ -278,6 +291,7 @@ export function createConversationSync(options: SyncOptions): ConversationSync {
     else headers["If-None-Match"] = "*";
     const response = await check(await options.fetch(url(doc.id), { method: "PUT", headers, body: JSON.stringify(doc) }));
     if (response.status === 412) return undefined;
+    if (response.status === 413) throw new ConversationTooLargeError(doc.id);
     if (!response.ok) throw new Error(`Saving conversation failed: HTTP ${response.status}`);
     return response.headers.get("ETag") ?? ((await response.json()) as { etag: string }).etag;
   }
@@ -306,6 +320,16 @@ export function createConversationSync(options: SyncOptions): ConversationSync {
       doc = server ? mergeConversations(current, server.doc) : current;
     }
     throw new Error("Saving the conversation kept meeting newer versions; it stays in this browser and syncs later.");
+  }
+
+  /** One chat too large to sync must not keep the others from syncing: it is reported and skipped. */
+  async function pushOrReport(conversation: SyncConversation): Promise<void> {
+    try {
+      await push(conversation);
+    } catch (error) {
+      if (!(error instanceof ConversationTooLargeError)) throw error;
+      options.onTooLarge?.(conversation.id);
+    }
   }
 
   async function pull(): Promise<void> {
@@ -340,10 +364,10 @@ export function createConversationSync(options: SyncOptions): ConversationSync {
       const merged = local ? mergeConversations(local, server.doc) : server.doc;
       if (isTombstone(merged)) continue;
       await options.local.put(merged);
-      if (differs(merged, server.doc)) await push(merged);
+      if (differs(merged, server.doc)) await pushOrReport(merged);
     }
     for (const local of await options.local.list()) {
-      if (!onServer.has(local.id)) await push(local);
+      if (!onServer.has(local.id)) await pushOrReport(local);
     }
   }
 

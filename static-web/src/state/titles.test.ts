@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cleanGeneratedTitle, fallbackTitle, plainText } from "./titles";
+import { capTitle, cleanGeneratedTitle, fallbackTitle, plainText, SYNC_TITLE_MAX_CHARS } from "./titles";
 
 describe("fallbackTitle", () => {
   it("drops demo directives and markdown and keeps six words", () => {
@@ -27,5 +27,24 @@ describe("cleanGeneratedTitle", () => {
     expect(cleanGeneratedTitle("  ")).toBeUndefined();
     expect(cleanGeneratedTitle(42)).toBeUndefined();
     expect(cleanGeneratedTitle("y".repeat(200))!.length).toBeLessThanOrEqual(60);
+  });
+});
+
+describe("capTitle", () => {
+  it("keeps a title within the server's limit as it is", () => {
+    const title = "x".repeat(SYNC_TITLE_MAX_CHARS);
+    expect(capTitle(title)).toBe(title);
+  });
+
+  it("cuts a longer title to the server's limit", () => {
+    expect(capTitle("y".repeat(SYNC_TITLE_MAX_CHARS + 50))).toBe("y".repeat(SYNC_TITLE_MAX_CHARS));
+  });
+
+  it("never leaves half of a surrogate pair at the cut", () => {
+    // An emoji (two UTF-16 units) straddling the limit is dropped whole.
+    const title = "z".repeat(SYNC_TITLE_MAX_CHARS - 1) + "😀tail";
+    const capped = capTitle(title);
+    expect(capped).toBe("z".repeat(SYNC_TITLE_MAX_CHARS - 1));
+    expect(capped.length).toBeLessThanOrEqual(SYNC_TITLE_MAX_CHARS);
   });
 });

@@ -3,6 +3,16 @@
 /** Words kept in a title made from the first message (chat pages show about this many). */
 export const TITLE_WORDS = 6;
 const TITLE_MAX_CHARS = 60;
+/** The longest title the conversation API keeps (ConversationService.MaxTitleChars, UTF-16 code units); longer ones are refused. */
+export const SYNC_TITLE_MAX_CHARS = 200;
+
+/** A title cut to what the server keeps, never in the middle of a surrogate pair. */
+export function capTitle(title: string): string {
+  if (title.length <= SYNC_TITLE_MAX_CHARS) return title;
+  const cut = title.slice(0, SYNC_TITLE_MAX_CHARS);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
 /** The reply sent to the title endpoint is cut to this many characters (the endpoint's contract). */
 export const TITLE_REPLY_CHARS = 2_000;
 

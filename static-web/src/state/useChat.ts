@@ -10,7 +10,7 @@ import { openConversationStore, StorageFullError, writeUnsaved, type Conversatio
 import { chatReducer, initialState, statsDelta, streamingMessageIn } from "./reducer";
 import { byRecency } from "./chatList";
 import { createReplyLocks } from "./replyLock";
-import { createConversationSync, syncOnFocusAndOnline, type ConversationSync, type SyncConversation } from "./sync";
+import { ConversationTooLargeError, createConversationSync, syncOnFocusAndOnline, type ConversationSync, type SyncConversation } from "./sync";
 import { MAX_RECONNECTS, runReply, type RunOutcome } from "./replyRunner";
 import type { ChatState, Conversation, Message, ReplyMetrics, SessionStats, StreamPosition } from "./types";
 
@@ -58,6 +58,8 @@ export interface ChatApiHooks {
   forgetDeleted(conversationId: string): void;
   /** The model's name (from /api/health, else from the last reply's meta frame). */
   modelName: string | undefined;
+  /** Chats the server refused as too large to sync (413): kept in this browser only. */
+  tooLargeToSync: ReadonlySet<string>;
   /** After a refused request: removes the refused turn and returns its text for the message box. */
   editLastTurn(messageId: string): string | undefined;
   newChat(): void;
@@ -90,6 +92,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   const [state, dispatch] = useReducer(chatReducer, initialState);
   const [announcement, setAnnouncement] = useState("");
   const [storage, setStorage] = useState<StorageStatus>("loading");
+  const [tooLargeToSync, setTooLargeToSync] = useState<ReadonlySet<string>>(() => new Set());
   const stateRef = useRef(state);
   stateRef.current = state;
   /** Replies running in this tab: Stop aborts, flush hands over text not rendered yet (before a save on leaving). */
@@ -161,24 +164,50 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
   const syncRef = useRef<ConversationSync | null>(null);
   /** The version of each chat the server has (as pushed or pulled): unchanged ones are not pushed again. */
   const syncedRef = useRef(new Map<string, Conversation>());
+  const markTooLarge = useCallback((id: string, tooLarge: boolean) => {
+    setTooLargeToSync((current) => {
+      if (current.has(id) === tooLarge) return current;
+      const next = new Set(current);
+      if (tooLarge) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  }, []);
+  /** The save of each chat in flight (each ends resolved: errors are handled in it). */
+  const pushingRef = useRef(new Map<string, Promise<void>>());
   const pushToServer = useCallback((put: Conversation[], remove: string[]) => {
     const sync = syncRef.current;
     if (!sync || sync.state === "off") return;
     for (const c of put) {
       if (syncedRef.current.get(c.id) === c || c.messages.some((m) => m.status === "streaming")) continue;
       syncedRef.current.set(c.id, c);
-      sync.push(c as unknown as SyncConversation).catch(() => syncedRef.current.delete(c.id));
+      // One save of a chat at a time: a second one started before the first has its ETag (a generated title
+      // right after the first reply) would meet this page's own save as a conflict, a wasted 412 and merge.
+      const previous = pushingRef.current.get(c.id) ?? Promise.resolve();
+      const pushed = previous
+        .then(() => sync.push(c as unknown as SyncConversation))
+        .then(() => markTooLarge(c.id, false))
+        .catch((error: unknown) => {
+          syncedRef.current.delete(c.id);
+          if (error instanceof ConversationTooLargeError) markTooLarge(c.id, true);
+        })
+        .finally(() => {
+          if (pushingRef.current.get(c.id) === pushed) pushingRef.current.delete(c.id);
+        });
+      pushingRef.current.set(c.id, pushed);
     }
     for (const id of remove) {
       syncedRef.current.delete(id);
+      markTooLarge(id, false);
       sync.remove(id).catch(() => {});
     }
-  }, []);
+  }, [markTooLarge]);
   useEffect(() => {
     if (!tokens || !state.hydrated) return;
     const sync = createConversationSync({
       apiBaseUrl,
       fetch: apiFetch,
+      onTooLarge: (id) => markTooLarge(id, true),
       local: {
         list: async () => stateRef.current.conversations as unknown as SyncConversation[],
         get: async (id) => stateRef.current.conversations.find((c) => c.id === id) as unknown as SyncConversation | undefined,
@@ -203,7 +232,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
       stop();
       syncRef.current = null;
     };
-  }, [tokens, apiBaseUrl, apiFetch, state.hydrated]);
+  }, [tokens, apiBaseUrl, apiFetch, state.hydrated, markTooLarge]);
 
   // Save what changed: at once when idle, at most every SAVE_INTERVAL_MS while replies stream.
   // Conversation objects are replaced on every change (reducer), so identity tells what changed.
@@ -652,6 +681,7 @@ export function useChat(apiBaseUrl: string, tokens: TokenSource | null = null): 
     rename,
     forgetDeleted,
     modelName,
+    tooLargeToSync,
     editLastTurn,
     newChat,
     selectChat,
