@@ -25,7 +25,7 @@ background() {
   names+=("$name")
 }
 wait_all() {
-  local failed=0 i
+  local failed=0 i status
   for i in "${!pids[@]}"; do
     if wait "${pids[$i]}"; then status=0; else status=$?; fi
     step "${names[$i]}: $([ "$status" -eq 0 ] && echo done || echo "FAILED ($status)")"
