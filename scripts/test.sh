@@ -20,7 +20,8 @@ background() {
   local name=$1
   shift
   step "$name (in the background)"
-  ("$@") >"$logs/${#pids[@]}.log" 2>&1 &
+  # The log, printed only once the build is done, ends with the time the step itself ended.
+  (if "$@"; then status=0; else status=$?; fi; echo "(ended at +$((SECONDS - started))s)"; exit "$status") >"$logs/${#pids[@]}.log" 2>&1 &
   pids+=("$!")
   names+=("$name")
 }
