@@ -6,31 +6,60 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 configuration=Release
 
-step() { printf '\n== %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n== [%s, +%ds] %s\n' "$(date -u +%H:%M:%S)" "$((SECONDS - started))" "$*"; }
 
-step "Chromium for the browser tests"
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+# The installs and the .NET build touch different things (apt, static-web/node_modules, separate folders under .tools/,
+# the dotnet tool cache, bin/obj), so they run side by side; each background step logs to its own file, which is printed
+# when it is waited for, and a failed one fails the script. The tests that follow run one step at a time: some measure
+# time, and they must not share the cores with anything of ours.
+logs=$(mktemp -d)
+pids=()
+names=()
+background() {
+  local name=$1
+  shift
+  step "$name (in the background)"
+  # The log, printed only once the build is done, ends with the time the step itself ended.
+  (if "$@"; then status=0; else status=$?; fi; echo "(ended at +$((SECONDS - started))s)"; exit "$status") >"$logs/${#pids[@]}.log" 2>&1 &
+  pids+=("$!")
+  names+=("$name")
+}
+wait_all() {
+  local failed=0 i status
+  for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then status=0; else status=$?; fi
+    step "${names[$i]}: $([ "$status" -eq 0 ] && echo done || echo "FAILED ($status)")"
+    cat "$logs/$i.log"
+    [ "$status" -eq 0 ] || failed=1
+  done
+  rm -rf "$logs"
+  return "$failed"
+}
+
+install_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
   fi
-fi
-chromium --version
+  chromium --version
+}
 
-step "Page: install and build (the backend serves static-web/dist)"
-(cd static-web && npm ci --no-audit --no-fund && npm run build)
-
-step "Azurite for the storage tests (npm, into .tools/)"
-./scripts/azurite.sh --install
-
-step "Tools the deploy tests call: PowerShell 7 (dotnet tool, for the .ps1 hooks), the SWA CLI (npm, into .tools/)"
-dotnet tool restore
-./scripts/swa-cli.sh --install
+background "Chromium for the browser tests" install_chromium
+background "Page: install and build (the backend serves static-web/dist)" \
+  bash -c 'cd static-web && npm ci --no-audit --no-fund && npm run build'
+background "Azurite for the storage tests (npm, into .tools/)" ./scripts/azurite.sh --install
+background "Tools the deploy tests call: PowerShell 7 (dotnet tool, for the .ps1 hooks), the SWA CLI (npm, into .tools/)" \
+  bash -c 'dotnet tool restore && ./scripts/swa-cli.sh --install'
 
 step ".NET: build"
 # Our projects treat warnings as errors (Directory.Build.props); the Worker SDK's generated extension project must not.
-dotnet build ChatFunctions.sln -c "$configuration" --nologo -v quiet -clp:ErrorsOnly
+if dotnet build ChatFunctions.sln -c "$configuration" --nologo -v quiet -clp:ErrorsOnly; then built=0; else built=$?; fi
+wait_all
+[ "$built" -eq 0 ] || { echo ".NET build failed ($built)" >&2; exit "$built"; }
 
 step ".NET: tests"
 dotnet test ChatFunctions.sln -c "$configuration" --no-build --nologo --logger "console;verbosity=normal"

@@ -24,5 +24,8 @@ export default defineConfig({
     // wall-clock bound that a loaded CI machine (2 cores shared with builds) exceeds for tests that do real work.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Vitest's default is one worker fewer than the cores: one worker on the 2-core CI machine, which leaves a core idle
+    // while the main process mostly waits. No page test measures time, so two files may share the cores.
+    maxWorkers: 2,
   },
 });

@@ -306,7 +306,8 @@ describe("chat page against the real backend", () => {
       ["phone-light", PHONE, "light"],
       ["phone-dark", PHONE, "dark"],
     ];
-    for (const [name, viewport, colorScheme] of shots) {
+    // The four shots side by side, each in its own context: their replies stream at the same time.
+    await Promise.all(shots.map(async ([name, viewport, colorScheme]) => {
       const { page, problems } = await freshChat({ viewport, colorScheme });
       await sendMessage(page, "Show me what you can do");
       assert.equal(await waitForReplyEnd(page), "done");
@@ -327,6 +328,6 @@ describe("chat page against the real backend", () => {
         assert.equal(await page.locator(".sidebar.open").count(), 0);
       }
       assert.deepEqual(problems, []);
-    }
+    }));
   });
 });

@@ -44,6 +44,18 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @returns {Promise<{ baseUrl: string, stop: () => Promise<void>, kill: () => Promise<void> }>}
  */
 export async function startBackend({ tokenDelayMs, env = {}, port: wantedPort }) {
+  // Browser test files run side by side: between freePort() closing its probe and the backend binding, another
+  // file's backend may take the same port. A port of our own choosing is then chosen again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBackendOnce({ tokenDelayMs, env, wantedPort });
+    } catch (error) {
+      if (wantedPort !== undefined || attempt >= 3 || !/address already in use/i.test(error.message)) throw error;
+    }
+  }
+}
+
+async function startBackendOnce({ tokenDelayMs, env, wantedPort }) {
   requireFile(dllPath, "Build the backend first: dotnet build -c Release ChatFunctions/ChatFunctions.csproj (or set CHATFUNCTIONS_DLL).");
   requireFile(join(distDir, "index.html"), "Build the page first: npm run build (npm run test:e2e does this).");
 
