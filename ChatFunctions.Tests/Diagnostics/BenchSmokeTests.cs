@@ -87,9 +87,10 @@ public sealed class BenchSmokeTests
     public async Task The_allocation_measurement_runs_every_path()
     {
         var rows = await Allocations.RunAsync(500);
-        Assert.Equal(12, rows.Count);
-        Assert.Equal(12, rows.Select(r => r.Path).Distinct().Count());
+        Assert.Equal(13, rows.Count);
+        Assert.Equal(13, rows.Select(r => r.Path).Distinct().Count());
         Assert.Equal(2, rows.Count(r => r.Path.Contains("CHAT_API=responses", StringComparison.Ordinal)));
+        Assert.Single(rows, r => r.Path.StartsWith("Responses API, SDK types", StringComparison.Ordinal));
         Assert.All(rows, r => Assert.Equal(500, r.Tokens));
     }
 

@@ -133,7 +133,7 @@ public class ServiceRegistrationTests
 
         var model = provider.GetRequiredService<IChatModelProvider>();
         Assert.Equal(("azure-openai", "gpt-5.4-mini"), (model.Name, model.Model));
-        Assert.NotNull(model.Client.GetService<ResponsesEndingsChatClient>());
+        Assert.NotNull(model.Client.GetService<ResponsesProtocolChatClient>());
     }
 
     [Fact]

@@ -43,6 +43,14 @@ public sealed class ProviderClients : IDisposable
         _ => ChatModelProviderFactory.CreateOpenAICompatibleSdkAdapter(CompatibleOptions(), _http),
     };
 
+    /// <summary>What the app uses with CHAT_API=responses: <see cref="ResponsesProtocolChatClient"/>.</summary>
+    public IChatClient Responses(TokenCredential? credential = null, string? reasoningEffort = null) =>
+        AzureOpenAIResponses.Create(AzureOptions(credential), _http, () => credential!, reasoningEffort);
+
+    /// <summary>The SDK's own types for the Responses API (adapter, our ending rules, the error boundary): the reference.</summary>
+    public IChatClient ResponsesSdkAdapter(TokenCredential? credential = null, string? reasoningEffort = null) =>
+        AzureOpenAIResponses.CreateSdkAdapter(AzureOptions(credential), _http, () => credential!, reasoningEffort);
+
     public static IList<ChatMessage> Messages(string message = "hello") =>
     [
         new(ChatRole.System, "Be brief."),

@@ -17,32 +17,33 @@ namespace ChatFunctions.Models;
 
 /// <summary>
 /// Azure OpenAI's v1 Responses API (CHAT_API=responses): POST {endpoint}/openai/v1/responses through the OpenAI SDK's
-/// <see cref="ResponsesClient"/> and Microsoft.Extensions.AI's adapter for it, which turns the stream's reasoning
-/// summaries into <see cref="TextReasoningContent"/>. Azure.AI.OpenAI's own responses client is not used: the pinned
+/// <see cref="ResponsesClient"/> pipeline. What the app uses is <see cref="ResponsesProtocolChatClient"/> (the SDK's
+/// protocol-level call, our parse of the stream); the SDK's own types (Microsoft.Extensions.AI's adapter, which turns
+/// reasoning summaries into <see cref="TextReasoningContent"/>, plus <see cref="ResponsesEndingsChatClient"/>) are the
+/// reference it is tested and measured against. Azure.AI.OpenAI's own responses client is not used: the pinned
 /// 2.9.0-beta.1 calls a constructor OpenAI 2.14.0 no longer has (MissingMethodException), and the v1 API needs no
 /// api-version, so the plain client pointed at /openai/v1/ with our own authentication policy does the same.
 /// </summary>
 public static class AzureOpenAIResponses
 {
-    /// <summary>The model client for <see cref="ChatModelProviderFactory"/>: SDK adapter, our ending rules, the SDK boundary.</summary>
+    /// <summary>The model client for <see cref="ChatModelProviderFactory"/>: the SDK's pipeline, our parse of the stream.</summary>
     public static IChatClient Create(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential, string? reasoningEffort)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(httpClient);
-        ArgumentNullException.ThrowIfNull(credential);
-        AuthenticationPolicy auth = string.IsNullOrEmpty(options.ApiKey)
-            ? new AzureBearerTokenPolicy(credential())
-            : new AzureApiKeyPolicy(options.ApiKey);
-        var client = new OpenAIClient(auth, new OpenAIClientOptions
-        {
-            Endpoint = V1Endpoint(options.Endpoint!),
-            Transport = new HttpClientPipelineTransport(httpClient),
-            // Retries happen in ChatStreamer (before the first token, within a budget); its idle timeout bounds the
-            // waits, so the SDK's own network timeout would only re-arm a timer on every read.
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            NetworkTimeout = Timeout.InfiniteTimeSpan,
-        }.WithPolicy(EventStreamPolicy.Instance)).GetResponsesClient();
+        var client = CreateSdkClient(options, httpClient, credential, new OpenAIClientOptions());
+        // The SDK adapter's own metadata (provider name, endpoint, model), so the telemetry middleware's spans and
+        // metrics keep the attributes they had.
+        using var adapter = client.AsIChatClient(options.ChatDeployment!);
+        var metadata = adapter.GetService<ChatClientMetadata>() ?? new ChatClientMetadata("openai", defaultModelId: options.ChatDeployment);
+        return new ResponsesProtocolChatClient(client, options.ChatDeployment!, metadata, reasoningEffort);
+    }
 
+    /// <summary>
+    /// The SDK's own types for the same API: Microsoft.Extensions.AI's adapter, our ending rules, the SDK boundary.
+    /// The reference <see cref="ResponsesProtocolChatClient"/> is tested and measured against.
+    /// </summary>
+    public static IChatClient CreateSdkAdapter(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential, string? reasoningEffort)
+    {
+        var client = CreateSdkClient(options, httpClient, credential, new OpenAIClientOptions().WithPolicy(EventStreamPolicy.Instance));
         var adapter = client.AsIChatClient(options.ChatDeployment!);
         if (!string.IsNullOrEmpty(reasoningEffort))
         {
@@ -64,6 +65,23 @@ public static class AzureOpenAIResponses
         return new SdkBoundaryChatClient(new ResponsesEndingsChatClient(adapter));
     }
 
+    private static ResponsesClient CreateSdkClient(AzureOpenAIOptions options, HttpClient httpClient, Func<TokenCredential> credential, OpenAIClientOptions clientOptions)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(httpClient);
+        ArgumentNullException.ThrowIfNull(credential);
+        AuthenticationPolicy auth = string.IsNullOrEmpty(options.ApiKey)
+            ? new AzureBearerTokenPolicy(credential())
+            : new AzureApiKeyPolicy(options.ApiKey);
+        clientOptions.Endpoint = V1Endpoint(options.Endpoint!);
+        clientOptions.Transport = new HttpClientPipelineTransport(httpClient);
+        // Retries happen in ChatStreamer (before the first token, within a budget); its idle timeout bounds the
+        // waits, so the SDK's own network timeout would only re-arm a timer on every read.
+        clientOptions.RetryPolicy = new ClientRetryPolicy(maxRetries: 0);
+        clientOptions.NetworkTimeout = Timeout.InfiniteTimeSpan;
+        return new OpenAIClient(auth, clientOptions).GetResponsesClient();
+    }
+
     /// <summary>{endpoint}/openai/v1/: the v1 API's base, whatever path the configured endpoint already has.</summary>
     public static Uri V1Endpoint(Uri endpoint)
     {
@@ -73,7 +91,8 @@ public static class AzureOpenAIResponses
 }
 
 /// <summary>
-/// The Responses stream's endings, made as truthful as the Chat Completions path's. Microsoft.Extensions.AI's adapter
+/// The SDK adapter's Responses stream endings, made as truthful as the Chat Completions path's (the reference for
+/// <see cref="ResponsesStreamParser"/>, which applies the same rules). Microsoft.Extensions.AI's adapter
 /// reports a finish reason and usage for <c>response.completed</c> only; it passes <c>response.incomplete</c> and
 /// <c>response.failed</c> through with no content and an in-stream <c>error</c> event as an <see cref="ErrorContent"/>.
 /// Here, from the SDK's own update objects (the adapter's RawRepresentation, read before the SDK boundary drops it):
@@ -152,8 +171,8 @@ public sealed class ResponsesEndingsChatClient(IChatClient inner) : DelegatingCh
 }
 
 /// <summary>
-/// A 200 that is not an event stream is not the model talking (a proxy's or gateway's page): fail before any text, as
-/// the Chat Completions client does, instead of letting the SDK read a page as an empty stream.
+/// For the SDK adapter: a 200 that is not an event stream is not the model talking (a proxy's or gateway's page): fail
+/// before any text, as the protocol clients do, instead of letting the SDK read a page as an empty stream.
 /// </summary>
 internal sealed class EventStreamPolicy : PipelinePolicy
 {

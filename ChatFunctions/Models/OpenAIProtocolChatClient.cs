@@ -55,6 +55,20 @@ public sealed class OpenAIProtocolChatClient : IChatClient
         // The attribute the SDK adapter puts on the telemetry middleware's span (the current activity), kept for dashboards.
         Activity.Current?.SetTag("openai.api.type", "chat_completions");
         var response = await SendAsync(messages, options, cancellationToken);
+        var parser = new ChatCompletionChunkParser();
+        await foreach (var update in ReadEventStreamAsync(response, parser.Parse, () => parser.Done, cancellationToken))
+        {
+            yield return update;
+        }
+    }
+
+    /// <summary>
+    /// The updates of an event-stream response, parsed by <paramref name="parse"/> until <paramref name="done"/> or the
+    /// body's end; disposes the response. Shared with <see cref="ResponsesProtocolChatClient"/>.
+    /// </summary>
+    internal static async IAsyncEnumerable<ChatResponseUpdate> ReadEventStreamAsync(
+        PipelineResponse response, SseItemParser<ChatResponseUpdate?> parse, Func<bool> done, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         using (response)
         {
             EnsureEventStream(response);
@@ -66,8 +80,7 @@ public sealed class OpenAIProtocolChatClient : IChatClient
             // upstream request at once and fails the pending read. The caller's token carries ChatStreamer's idle
             // timeout, which so bounds each read (the SDK's own network timeout is off: ChatModelProviderFactory).
             using var abort = cancellationToken.UnsafeRegister(static state => ((PipelineResponse)state!).Dispose(), response);
-            var parser = new ChatCompletionChunkParser();
-            var events = SseParser.Create(response.ContentStream!, parser.Parse).EnumerateAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);
+            var events = SseParser.Create(response.ContentStream!, parse).EnumerateAsync(CancellationToken.None).GetAsyncEnumerator(CancellationToken.None);
             try
             {
                 while (true)
@@ -76,8 +89,8 @@ public sealed class OpenAIProtocolChatClient : IChatClient
                     {
                         if (!await events.MoveNextAsync())
                         {
-                            // The body ended. After [DONE] that is the end of a complete reply; without it the reply was
-                            // cut off, and no finish reason tells the relay so.
+                            // The body ended. After the stream's end marker that is the end of a complete reply;
+                            // without it the reply was cut off, and no finish reason tells the relay so.
                             yield break;
                         }
                     }
@@ -95,7 +108,7 @@ public sealed class OpenAIProtocolChatClient : IChatClient
                         yield return update;
                     }
 
-                    if (parser.Done)
+                    if (done())
                     {
                         yield break;
                     }

@@ -40,10 +40,14 @@ public static class Allocations
         Func<IChatClient, IChatClient> meai = static inner => WithMeaiMiddleware(inner);
 
         var protocol = CreateProtocolClient(recorded);
-        var responses = CreateResponsesClient(await RecordFakeResponsesStreamAsync(tokens, cancellationToken));
+        var recordedResponses = await RecordFakeResponsesStreamAsync(tokens, cancellationToken);
+        var responsesSdk = CreateResponsesSdkAdapter(recordedResponses);
+        var responses = CreateResponsesClient(recordedResponses);
         rows.Add(await MeasureAsync("SDK: Azure OpenAI SDK + M.E.AI adapter parsing the stream (no relay)", tokens, () => DrainAsync(sdk)));
         rows.Add(await MeasureAsync("Protocol client: SDK pipeline + SseParser/Utf8JsonReader parsing the stream (no relay)", tokens, () => DrainAsync(protocol)));
-        rows.Add(await MeasureAsync("Responses API (CHAT_API=responses): OpenAI ResponsesClient + M.E.AI adapter + our ending rules parsing the stream (no relay)", tokens,
+        rows.Add(await MeasureAsync("Responses API, SDK types: OpenAI ResponsesClient + M.E.AI adapter + our ending rules parsing the stream (no relay)", tokens,
+            () => DrainAsync(responsesSdk)));
+        rows.Add(await MeasureAsync("Responses API (CHAT_API=responses): SDK pipeline + SseParser/Utf8JsonReader parsing the stream (no relay)", tokens,
             () => DrainAsync(responses)));
         rows.Add(await MeasureAsync("Ours: ChatStreamer → StreamLog → StreamDelivery (fake IChatClient, no telemetry)", tokens,
             () => RelayAsync(new ListChatClient(updates), services)));
@@ -65,7 +69,7 @@ public static class Allocations
             () => RelayAsync(meai(protocol), services)));
         rows.Add(await MeasureAsync("Whole path as deployed: protocol client → GenAiTelemetryChatClient → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(protocol, services), services)));
-        rows.Add(await MeasureAsync("Whole path with CHAT_API=responses: SDK responses client → GenAiTelemetryChatClient → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
+        rows.Add(await MeasureAsync("Whole path with CHAT_API=responses: responses protocol client → GenAiTelemetryChatClient → ChatStreamer → StreamLog → StreamDelivery (nobody listening)", tokens,
             () => RelayAsync(telemetry.Build(responses, services), services)));
         return rows;
     }
@@ -94,11 +98,15 @@ public static class Allocations
 
     /// <summary>What the app deploys with CHAT_API=responses (AzureOpenAIResponses.Create), reading a recorded stream.</summary>
     internal static IChatClient CreateResponsesClient(byte[] recorded) =>
-        AzureOpenAIResponses.Create(
-            new AzureOpenAIOptions { Endpoint = new Uri("http://127.0.0.1:9/"), ChatDeployment = "bench", ApiKey = "bench-key" },
-            new HttpClient(new RecordedStreamHandler(recorded)),
-            static () => throw new InvalidOperationException("keyed"),
-            reasoningEffort: null);
+        AzureOpenAIResponses.Create(BenchResponsesOptions, new HttpClient(new RecordedStreamHandler(recorded)),
+            static () => throw new InvalidOperationException("keyed"), reasoningEffort: null);
+
+    /// <summary>The SDK's own types for the Responses API (the reference), reading a recorded stream.</summary>
+    internal static IChatClient CreateResponsesSdkAdapter(byte[] recorded) =>
+        AzureOpenAIResponses.CreateSdkAdapter(BenchResponsesOptions, new HttpClient(new RecordedStreamHandler(recorded)),
+            static () => throw new InvalidOperationException("keyed"), reasoningEffort: null);
+
+    private static AzureOpenAIOptions BenchResponsesOptions => new() { Endpoint = new Uri("http://127.0.0.1:9/"), ChatDeployment = "bench", ApiKey = "bench-key" };
 
     /// <summary>Microsoft.Extensions.AI's OpenTelemetry middleware as the app wired it before GenAiTelemetryChatClient.</summary>
     internal static IChatClient WithMeaiMiddleware(IChatClient inner) =>
