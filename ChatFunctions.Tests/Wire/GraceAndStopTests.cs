@@ -62,23 +62,34 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
             }
         }
 
-        /// <summary>A fresh process compiles each path on first use (a first resume or abort can take a few hundred ms):
-        /// run a reply, its resume, and one abandoned reply before anything is timed.</summary>
+        /// <summary>A fresh process compiles each path on first use (a first resume, abort or stop can take a few hundred
+        /// ms, most of the margin on a busy machine): run a reply, its resume, one abandoned reply and one stopped reply
+        /// before anything is timed.</summary>
         private async Task WarmUpAsync()
         {
             using var client = RawSse.NonDrainingClient(App.BaseAddress);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            Fake.Enqueue(FakeScript.Reply("warm", "up"), new FakeScript { Tokens = [.. Enumerable.Repeat("w ", 50)], TokenInterval = TimeSpan.FromMilliseconds(50) });
+            var slow = new FakeScript { Tokens = [.. Enumerable.Repeat("w ", 50)], TokenInterval = TimeSpan.FromMilliseconds(50) };
+            Fake.Enqueue(FakeScript.Reply("warm", "up"), slow, slow);
             var done = await RawSse.ReadAllAsync(client, RawSse.Post("warm-up"), cts.Token);
             var id = RawSse.StreamIdOf(done);
             await RawSse.ReadAllAsync(client, RawSse.Resume(id, $"{id}:1"), cts.Token);
             await RawSse.ReadFramesAsync(client, RawSse.Post("warm-up abandoned"), 3, cts.Token);
             await WireHost.WaitForAbortAsync(Fake.Requests.Last(), TimeSpan.FromSeconds(10));
             await WaitForOutputAsync(AbandonedLog, TimeSpan.FromSeconds(5));
+
+            var (stopped, reader) = await RawSse.OpenPostAsync(client, "warm-up stopped", cts.Token);
+            using (stopped)
+            {
+                var first = await reader.ReadAsync(3, cts.Token);
+                using var stop = await client.DeleteAsync($"/api/chat/streams/{RawSse.StreamIdOf(first[0].Text)}", cts.Token);
+                Assert.Equal(HttpStatusCode.NoContent, stop.StatusCode);
+                await WireHost.WaitForAbortAsync(Fake.Requests.Last(), TimeSpan.FromSeconds(10));
+            }
         }
 
         /// <summary>The model calls after the warm-up.</summary>
-        public IReadOnlyList<RecordedRequest> Requests => [.. Fake.Requests.Skip(2)];
+        public IReadOnlyList<RecordedRequest> Requests => [.. Fake.Requests.Skip(3)];
 
         /// <summary>Waits until the app's console output says something.</summary>
         public async Task WaitForOutputAsync(string text, TimeSpan timeout)
