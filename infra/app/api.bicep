@@ -137,7 +137,7 @@ param tracesSampler string = 'microsoft.rate_limited'
 @description('Optional. Argument of that sampler (OTEL_TRACES_SAMPLER_ARG): traces per second, or the ratio 0-1 kept.')
 param tracesSamplerArg string = '5'
 
-@description('Optional. Require a Microsoft Entra ID bearer token on every endpoint but /api/health (CHAT_AUTH_ENABLED).')
+@description('Optional. Require a Microsoft Entra ID bearer token on every endpoint but /api/health and /api/health/ready (CHAT_AUTH_ENABLED).')
 param authEnabled bool = false
 
 @description('Optional. Tenant of the API app registration (CHAT_AUTH_TENANT_ID); used only when authEnabled.')
