@@ -66,7 +66,14 @@ public sealed class ResponsesProtocolChatClient : IChatClient
         using var content = ResponsesRequest.Create(messages, options, _model, _reasoningEffort);
         try
         {
-            var result = await _sdkClient.CreateResponseAsync(content, new RequestOptions { BufferResponse = false, CancellationToken = cancellationToken });
+            var requestOptions = new RequestOptions { BufferResponse = false, CancellationToken = cancellationToken };
+            // An unbuffered request that accepts text/event-stream opts into System.ClientModel's SSE reconnection: it
+            // copies the request body for the reply's life, parses every event a second time (≈ 1.4 KB a token) and,
+            // once events carry ids, re-sends the POST with Last-Event-ID after a drop, which a model service answers
+            // with a new reply. The relay tells a cut reply as cut instead, so the request accepts what Azure's own
+            // chat completions request accepts; the stream is asked for in the body ("stream": true).
+            requestOptions.SetHeader("Accept", "application/json");
+            var result = await _sdkClient.CreateResponseAsync(content, requestOptions);
             return result.GetRawResponse();
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

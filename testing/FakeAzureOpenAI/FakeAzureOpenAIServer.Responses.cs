@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -29,7 +30,7 @@ public sealed partial class FakeAzureOpenAIServer
         context.Response.Headers["apim-request-id"] = Guid.NewGuid().ToString();
         using var abortRegistration = context.RequestAborted.Register(() => MarkAborted(recorded));
 
-        var events = new ResponseEvents(context, "resp_" + Guid.NewGuid().ToString("N"), recorded.Body["model"]?.GetValue<string>() ?? script.Model);
+        var events = new ResponseEvents(context, "resp_" + Guid.NewGuid().ToString("N"), recorded.Body["model"]?.GetValue<string>() ?? script.Model, script.EventIds);
         try
         {
             await events.WriteAsync("response.created", new JsonObject { ["response"] = events.Response("in_progress") });
@@ -217,7 +218,7 @@ public sealed partial class FakeAzureOpenAIServer
     }
 
     /// <summary>One response's events: named, numbered in order, each flushed.</summary>
-    private sealed class ResponseEvents(HttpContext context, string id, string model)
+    private sealed class ResponseEvents(HttpContext context, string id, string model, bool eventIds)
     {
         private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         private int _sequence;
@@ -247,8 +248,10 @@ public sealed partial class FakeAzureOpenAIServer
                 data[name] = value;
             }
 
-            data["sequence_number"] = _sequence++;
-            await context.Response.WriteAsync("event: " + type + "\ndata: " + data.ToJsonString(Json) + "\n\n", context.RequestAborted);
+            var sequence = _sequence++;
+            data["sequence_number"] = sequence;
+            var id = eventIds ? "id: " + sequence.ToString(CultureInfo.InvariantCulture) + "\n" : "";
+            await context.Response.WriteAsync(id + "event: " + type + "\ndata: " + data.ToJsonString(Json) + "\n\n", context.RequestAborted);
             await context.Response.Body.FlushAsync(context.RequestAborted);
         }
     }

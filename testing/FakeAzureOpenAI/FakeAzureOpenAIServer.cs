@@ -425,6 +425,10 @@ public sealed record FakeScript
     /// <summary>End the body cleanly before token N (N = the token count: after the last one): no finish_reason, usage or [DONE], as a cut-off reply looks.</summary>
     public int EndAfterTokens { get; init; } = -1;
 
+    /// <summary>Responses API: every event carries an <c>id:</c> line (its sequence number), as a proxy in front of
+    /// the service might add. A client that reconnects by Last-Event-ID would then send the request again.</summary>
+    public bool EventIds { get; init; }
+
     /// <summary>End the body cleanly right after the finish_reason chunk: no usage and no [DONE] (Responses API: after the
     /// message's output_item.done, with no response.completed or other ending event).</summary>
     public bool EndAfterFinishReason { get; init; }
