@@ -170,42 +170,6 @@ public sealed class ResponsesApiTests
         Assert.Single(host.Fake.Requests);
     }
 
-    [Theory]
-    [InlineData("the body ends")]
-    [InlineData("the connection resets")]
-    public async Task A_reply_cut_mid_way_whose_events_carry_ids_is_told_as_cut_and_the_model_is_asked_once(string cut)
-    {
-        // With ids on the events, an SSE client that resumes by Last-Event-ID would POST the prompt again, and the model
-        // service would answer with a new reply spliced onto the first: text repeated, and spent twice.
-        await using var host = await WireHost.StartAsync(Api);
-        // A reset waits until the three tokens reached the client: Kestrel's abort would drop unsent bytes.
-        var threeChunksArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reply = new FakeScript { Tokens = ["One", " two", " three", " four", " five"], EventIds = true };
-        host.Fake.Enqueue(cut == "the body ends"
-            ? reply with { EndAfterTokens = 3 }
-            : reply with { ResetAfterTokens = 3, ResetTrigger = threeChunksArrived.Task });
-        using var cts = WireHost.Timeout();
-
-        var frames = new List<ReceivedFrame>();
-        using (var response = await SseClient.SendAsync(host.App.Client, SseClient.Post("hello"), cts.Token))
-        {
-            await foreach (var frame in SseClient.ReadFramesAsync(response, cts.Token))
-            {
-                frames.Add(frame);
-                if (frames.Count(f => f.IsChunk) == 3)
-                {
-                    threeChunksArrived.TrySetResult();
-                }
-            }
-        }
-
-        SseClient.AssertWellFormed(frames);
-        Assert.Equal("One two three", SseClient.Text(frames));
-        FrameAssert.Error(frames[^2], cut == "the body ends" ? "incomplete" : "upstream_unavailable", retryable: true);
-        FrameAssert.Done(frames[^1], "error");
-        Assert.False(Assert.Single(host.Fake.Requests).Headers.ContainsKey("Last-Event-ID"));
-    }
-
     [Fact]
     public async Task A_rate_limit_error_event_before_any_text_is_retried_and_the_retry_streams_the_reply()
     {

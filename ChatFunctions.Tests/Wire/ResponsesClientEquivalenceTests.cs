@@ -43,7 +43,7 @@ public sealed class ResponsesClientEquivalenceTests
         }
 
         // The one header that differs on purpose: accepting text/event-stream opts the SDK's pipeline into SSE
-        // reconnection (ResponsesProtocolChatClient says why; ResponsesApiTests shows the cut reply it would splice).
+        // reconnection (ResponsesProtocolChatClient says why; TruncatedReplyTests shows the cut reply it would splice).
         Assert.Contains("text/event-stream", sdk.Headers["Accept"], StringComparison.Ordinal);
         Assert.Equal("application/json", ours.Headers["Accept"]);
 

@@ -47,26 +47,7 @@ public sealed class TruncatedReplyTests
             "error object in the stream" => reply with { StreamErrorAfterTokens = 3 },
             _ => reply with { NonStreamBody = "<html><body>502 Bad Gateway</body></html>" },
         };
-        var settings = new Dictionary<string, string>
-        {
-            ["CHAT_RETRY_MAX_ATTEMPTS"] = "2",
-            ["CHAT_RETRY_BUDGET_SECONDS"] = "5",
-        };
-        if (provider is Provider.AzureOpenAI or Provider.AzureOpenAIResponses)
-        {
-            settings["CHAT_API"] = provider == Provider.AzureOpenAIResponses ? "responses" : "chatCompletions";
-            settings["CHAT_PROVIDER"] = "AzureOpenAI";
-            settings["AZURE_OPENAI_ENDPOINT"] = fake.Endpoint.ToString();
-            settings["AZURE_OPENAI_CHAT_DEPLOYMENT"] = "chat";
-            settings["AZURE_OPENAI_API_KEY"] = "test-key";
-        }
-        else
-        {
-            settings["CHAT_PROVIDER"] = "OpenAICompatible";
-            settings["OPENAI_BASE_URL"] = new Uri(fake.Endpoint, "v1").ToString();
-            settings["OPENAI_MODEL"] = "local-model";
-        }
-
+        var settings = Settings(provider, fake);
         await using var app = await AppServer.StartAsync(settings);
         using var cts = WireHost.Timeout();
 
@@ -95,5 +76,79 @@ public sealed class TruncatedReplyTests
                 Assert.Equal(2, fake.Requests.Count); // nothing was sent yet: retried within the budget
                 break;
         }
+    }
+
+    public static TheoryData<Provider, string> CutsOfStreamsWithEventIds()
+    {
+        var data = new TheoryData<Provider, string>();
+        foreach (var provider in Enum.GetValues<Provider>())
+        {
+            data.Add(provider, "the body ends");
+            data.Add(provider, "the connection resets");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CutsOfStreamsWithEventIds))]
+    public async Task A_reply_cut_mid_way_whose_events_carry_ids_is_told_as_cut_and_the_model_is_asked_once(Provider provider, string cut)
+    {
+        // With ids on the events, an SSE client that resumes by Last-Event-ID (System.ClientModel does, for a request
+        // that accepts text/event-stream) would POST the prompt again, and the model service would answer with a new
+        // reply spliced onto the first: text repeated, and spent twice.
+        await using var fake = await FakeAzureOpenAIServer.StartAsync();
+        // A reset waits until the three tokens reached the client: Kestrel's abort would drop unsent bytes.
+        var threeChunksArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reply = FakeScript.Reply("One", " two", " three", " four", " five") with { EventIds = true };
+        fake.DefaultScript = cut == "the body ends"
+            ? reply with { EndAfterTokens = 3 }
+            : reply with { ResetAfterTokens = 3, ResetTrigger = threeChunksArrived.Task };
+        await using var app = await AppServer.StartAsync(Settings(provider, fake));
+        using var cts = WireHost.Timeout();
+
+        var frames = new List<ReceivedFrame>();
+        using (var response = await SseClient.SendAsync(app.Client, SseClient.Post("hello"), cts.Token))
+        {
+            await foreach (var frame in SseClient.ReadFramesAsync(response, cts.Token))
+            {
+                frames.Add(frame);
+                if (frames.Count(f => f.IsChunk) == 3)
+                {
+                    threeChunksArrived.TrySetResult();
+                }
+            }
+        }
+
+        SseClient.AssertWellFormed(frames);
+        Assert.Equal("One two three", SseClient.Text(frames));
+        FrameAssert.Error(frames[^2], cut == "the body ends" ? "incomplete" : "upstream_unavailable", retryable: true);
+        FrameAssert.Done(frames[^1], "error");
+        Assert.False(Assert.Single(fake.Requests).Headers.ContainsKey("Last-Event-ID"));
+    }
+
+    private static Dictionary<string, string> Settings(Provider provider, FakeAzureOpenAIServer fake)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["CHAT_RETRY_MAX_ATTEMPTS"] = "2",
+            ["CHAT_RETRY_BUDGET_SECONDS"] = "5",
+        };
+        if (provider is Provider.AzureOpenAI or Provider.AzureOpenAIResponses)
+        {
+            settings["CHAT_API"] = provider == Provider.AzureOpenAIResponses ? "responses" : "chatCompletions";
+            settings["CHAT_PROVIDER"] = "AzureOpenAI";
+            settings["AZURE_OPENAI_ENDPOINT"] = fake.Endpoint.ToString();
+            settings["AZURE_OPENAI_CHAT_DEPLOYMENT"] = "chat";
+            settings["AZURE_OPENAI_API_KEY"] = "test-key";
+        }
+        else
+        {
+            settings["CHAT_PROVIDER"] = "OpenAICompatible";
+            settings["OPENAI_BASE_URL"] = new Uri(fake.Endpoint, "v1").ToString();
+            settings["OPENAI_MODEL"] = "local-model";
+        }
+
+        return settings;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -177,6 +178,11 @@ public sealed partial class FakeAzureOpenAIServer : IAsyncDisposable
         // The caller's abandonment shows either as the abort token (while waiting between tokens) or as a failed
         // write (when the reset lands mid-write, the handler ends before the token fires): record whichever comes first.
         using var abortRegistration = context.RequestAborted.Register(() => MarkAborted(recorded));
+
+        if (script.EventIds)
+        {
+            context.Items[NextEventIdKey] = 0;
+        }
 
         var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..20];
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -364,6 +370,9 @@ public sealed partial class FakeAzureOpenAIServer : IAsyncDisposable
         return usage;
     }
 
+    /// <summary>The id of a chat completions request's next event, when its script asks for ids.</summary>
+    private static readonly object NextEventIdKey = new();
+
     private static JsonObject FilterResults() => new()
     {
         ["hate"] = new JsonObject { ["filtered"] = false, ["severity"] = "safe" },
@@ -374,7 +383,14 @@ public sealed partial class FakeAzureOpenAIServer : IAsyncDisposable
 
     private static async Task WriteAsync(HttpContext context, JsonObject payload)
     {
-        await context.Response.WriteAsync("data: " + payload.ToJsonString(Json) + "\n\n", context.RequestAborted);
+        var id = "";
+        if (context.Items[NextEventIdKey] is int next)
+        {
+            context.Items[NextEventIdKey] = next + 1;
+            id = "id: " + next.ToString(CultureInfo.InvariantCulture) + "\n";
+        }
+
+        await context.Response.WriteAsync(id + "data: " + payload.ToJsonString(Json) + "\n\n", context.RequestAborted);
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
@@ -425,8 +441,8 @@ public sealed record FakeScript
     /// <summary>End the body cleanly before token N (N = the token count: after the last one): no finish_reason, usage or [DONE], as a cut-off reply looks.</summary>
     public int EndAfterTokens { get; init; } = -1;
 
-    /// <summary>Responses API: every event carries an <c>id:</c> line (its sequence number), as a proxy in front of
-    /// the service might add. A client that reconnects by Last-Event-ID would then send the request again.</summary>
+    /// <summary>Every event carries an <c>id:</c> line (its number in the stream), as a proxy in front of the service
+    /// might add. A client that reconnects by Last-Event-ID would then send the request again.</summary>
     public bool EventIds { get; init; }
 
     /// <summary>End the body cleanly right after the finish_reason chunk: no usage and no [DONE] (Responses API: after the
