@@ -2,8 +2,9 @@
 // backend on a free port, its own proxy and its own browser with a temporary profile, and keeps its state in the
 // backend's memory, so files cannot see each other), then the timing measurements alone, so that no other file's
 // work shares the cores with what they measure. E2E_CONCURRENCY sets how many files run at once (default 2: the CI
-// machine's cores; three at a time has not been shown to stay green beside two CPU-bound processes); extra arguments go to each file's `node --test` (default reporter: spec). Each file's output is
-// printed once it ends, with its wall time, and a table of every file's time ends the run.
+// machine's cores; three at a time has not been shown to stay green beside two CPU-bound processes). Extra arguments
+// go to each file's `node --test` (default reporter: spec). Each file's output is printed once it ends, with its wall
+// time, and a table of every file's time ends the run.
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
