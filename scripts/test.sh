@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: .NET unit, HTTP, wire, infrastructure and benchmark smoke tests, then the page's unit tests
-# and its browser tests against the real backend. Installs what it needs (Chromium from Debian, npm packages).
+# Runs every test: the page's unit tests (beside the .NET build), then .NET unit, HTTP, wire, infrastructure and benchmark
+# smoke tests, then the page's browser tests against the real backend. Installs what it needs (Chromium from Debian, npm
+# packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -49,8 +50,10 @@ install_chromium() {
 }
 
 background "Chromium for the browser tests" install_chromium
-background "Page: install and build (the backend serves static-web/dist)" \
-  bash -c 'cd static-web && npm ci --no-audit --no-fund && npm run build'
+# The page's unit tests follow its build in the same background step: none of them measures time (vite.config.ts), so
+# they may share the cores with the .NET build, and the timed steps below still run with nothing of ours beside them.
+background "Page: install, build (the backend serves static-web/dist) and unit tests" \
+  bash -c 'cd static-web && npm ci --no-audit --no-fund && npm run build && npm test'
 background "Azurite for the storage tests (npm, into .tools/)" ./scripts/azurite.sh --install
 background "Tools the deploy tests call: PowerShell 7 (dotnet tool, for the .ps1 hooks), the SWA CLI (npm, into .tools/)" \
   bash -c 'dotnet tool restore && ./scripts/swa-cli.sh --install'
@@ -63,9 +66,6 @@ wait_all
 
 step ".NET: tests"
 dotnet test ChatFunctions.sln -c "$configuration" --no-build --nologo --logger "console;verbosity=normal"
-
-step "Page: unit tests"
-(cd static-web && npm test)
 
 step "Page: browser tests against the real backend (demo model)"
 # The page was built above (the backend serves static-web/dist) and nothing has changed it since.

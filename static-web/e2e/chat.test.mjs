@@ -25,8 +25,7 @@ const contexts = [];
 
 before(async () => {
   // 15 ms per token: slow enough to watch a reply grow and to stop it midway, fast enough for CI.
-  backend = await startBackend({ tokenDelayMs: 15 });
-  browser = await launchBrowser();
+  [backend, browser] = await Promise.all([startBackend({ tokenDelayMs: 15 }), launchBrowser()]);
 });
 
 after(async () => {

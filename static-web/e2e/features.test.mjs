@@ -223,8 +223,10 @@ for (const [size, viewport] of SIZES) {
       await local.page.waitForFunction(() => document.querySelector(".chat-header h1")?.textContent === "Which title will this get?");
       await local.context.close();
 
-      // Renamed while the first reply streams: the endpoint is not asked, the chosen title stays.
+      // Renamed while the first reply streams: the endpoint is not asked, the chosen title stays. The proxy holds the
+      // reply back after a few frames until the rename is done, so that it is still streaming on a machine of any speed.
       const renamed = await freshChat(viewport, { title: { status: 200, body: { title: "Generated title" } } });
+      stack.proxy.holdNextStream(10);
       await sendMessage(renamed.page, "Rename me first [demo:tokens=300]");
       await renamed.page.locator("article.message.assistant .reply").filter({ hasText: "token2" }).waitFor();
       await showList(renamed.page);
@@ -233,6 +235,8 @@ for (const [size, viewport] of SIZES) {
       await renamed.page.getByRole("textbox", { name: "Chat title" }).fill("Chosen by me");
       await renamed.page.keyboard.press("Enter");
       await closeList(renamed.page);
+      assert.equal(await lastReply(renamed.page).getAttribute("data-status"), "streaming", "renamed while the reply streams");
+      stack.proxy.releaseHeld();
       assert.equal(await waitForReplyEnd(renamed.page), "done");
       assert.equal(await renamed.page.locator(".chat-header h1").innerText(), "Chosen by me");
       // A title request would be sent as the first reply ends, before this second turn's request.

@@ -249,9 +249,9 @@ export function ensureDir(dir) {
  * for a test file's `before`; `newContext()` opens a desktop context that `stop()` closes with the rest.
  */
 export async function startStack({ tokenDelayMs }) {
-  const backend = await startBackend({ tokenDelayMs });
+  // The backend's start (a .NET process until it answers /api/health) and the browser's are independent: side by side.
+  const [backend, browser] = await Promise.all([startBackend({ tokenDelayMs }), launchBrowser()]);
   const proxy = await startProxy(backend.baseUrl);
-  const browser = await launchBrowser();
   const contexts = [];
   return {
     backend,

@@ -27,9 +27,8 @@ let browser;
 const contexts = [];
 
 before(async () => {
-  backend = await startBackend({ tokenDelayMs: 15 });
+  [backend, browser] = await Promise.all([startBackend({ tokenDelayMs: 15 }), launchBrowser()]);
   proxy = await startProxy(backend.baseUrl);
-  browser = await launchBrowser();
 });
 
 after(async () => {

@@ -6,7 +6,9 @@
 //   a 2,000-line code block, a reply that pauses right after a list or inside a code block, a 400-character line of code;
 // - `dropNextStream(frames)` cuts the connection of the next streamed reply after that many frames,
 //   the way a network drop does (the backend sees its client go away);
-// - `dropStreams()` cuts every streamed reply flowing now, whenever the test chooses.
+// - `dropStreams()` cuts every streamed reply flowing now, whenever the test chooses;
+// - `holdNextStream(frames)` stops passing the next streamed reply on after that many frames (the backend still writes
+//   it, the proxy keeps it) until `releaseHeld()`: a reply that stays in progress for as long as the test acts on it.
 import { randomBytes } from "node:crypto";
 import { createServer, request } from "node:http";
 
@@ -62,6 +64,9 @@ async function stubReply(req, res, script, tokenDelayMs) {
 export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
   const target = new URL(backendUrl);
   let dropAfterFrames = null;
+  let holdAfterFrames = null;
+  /** Streamed replies held back now: the release that passes on what was kept and lets the rest flow. */
+  const held = new Set();
   const drops = [];
   /** Streamed replies flowing now: the cut that ends each one. */
   const open = new Set();
@@ -83,6 +88,8 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
     const isStream = req.url === "/api/chat/stream" || req.url.startsWith("/api/chat/streams/");
     const cutAfter = isStream && req.method !== "DELETE" ? dropAfterFrames : null;
     if (cutAfter !== null) dropAfterFrames = null;
+    const holdAfter = isStream && req.method !== "DELETE" && cutAfter === null ? holdAfterFrames : null;
+    if (holdAfter !== null) holdAfterFrames = null;
 
     const upstream = request(
       { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
@@ -98,8 +105,26 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
           res.on("close", () => open.delete(cut));
         }
         let frames = 0;
+        let kept = null;
+        let heldOnce = false;
+        let ended = false;
+        const release = () => {
+          held.delete(release);
+          for (const data of kept ?? []) res.write(data);
+          kept = null;
+          if (ended) res.end();
+        };
         answer.on("data", (data) => {
+          if (kept) return void kept.push(data);
           res.write(data);
+          if (holdAfter !== null && !heldOnce) {
+            frames += data.toString("utf8").split("\n\n").length - 1;
+            if (frames >= holdAfter) {
+              heldOnce = true;
+              kept = [];
+              held.add(release);
+            }
+          }
           if (cutAfter === null) return;
           frames += data.toString("utf8").split("\n\n").length - 1;
           if (frames >= cutAfter) {
@@ -109,7 +134,7 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
             answer.destroy();
           }
         });
-        answer.on("end", () => res.end());
+        answer.on("end", () => (kept ? (ended = true) : res.end()));
         answer.on("error", () => res.socket?.destroy());
       },
     );
@@ -132,6 +157,14 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
           open.clear();
           for (const cut of cuts) cut();
           return cuts.length;
+        },
+        /** The next streamed reply (POST or resume GET) is held back after `frames` SSE frames, until `releaseHeld()`. */
+        holdNextStream(frames) {
+          holdAfterFrames = frames;
+        },
+        /** Passes on what the held replies kept, and lets them flow again. */
+        releaseHeld() {
+          for (const release of [...held]) release();
         },
         drops,
         stop: () =>

@@ -11,8 +11,7 @@ let browser;
 let context;
 
 before(async () => {
-  backend = await startBackend({ tokenDelayMs: 5 });
-  browser = await launchBrowser();
+  [backend, browser] = await Promise.all([startBackend({ tokenDelayMs: 5 }), launchBrowser()]);
 });
 
 after(async () => {

@@ -20,11 +20,13 @@ let browser;
 let context;
 
 before(async () => {
-  backend = await startBackend({
-    tokenDelayMs: 5,
-    env: Object.fromEntries(Object.entries({ ...timers, CHAT_THINKING_TIMEOUT_SECONDS: thinkingTimeoutSeconds }).map(([k, v]) => [k, String(v)])),
-  });
-  browser = await launchBrowser();
+  [backend, browser] = await Promise.all([
+    startBackend({
+      tokenDelayMs: 5,
+      env: Object.fromEntries(Object.entries({ ...timers, CHAT_THINKING_TIMEOUT_SECONDS: thinkingTimeoutSeconds }).map(([k, v]) => [k, String(v)])),
+    }),
+    launchBrowser(),
+  ]);
 });
 
 after(async () => {
