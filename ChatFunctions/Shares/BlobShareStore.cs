@@ -57,9 +57,20 @@ public sealed class BlobShareStore : IShareStore
                 metadata[TitleKey] = Convert.ToBase64String(Encoding.UTF8.GetBytes(title));
             }
 
-            var created = await UploadNewAsync(_container.GetBlobClient(IndexName(owner, share.Id)), ReadOnlyMemory<byte>.Empty, metadata, ct).ConfigureAwait(false)
-                && await UploadNewAsync(_container.GetBlobClient(SnapshotName(share.Id)), snapshot, null, ct).ConfigureAwait(false);
-            return created;
+            var index = _container.GetBlobClient(IndexName(owner, share.Id));
+            if (!await UploadNewAsync(index, ReadOnlyMemory<byte>.Empty, metadata, ct).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            if (await UploadNewAsync(_container.GetBlobClient(SnapshotName(share.Id)), snapshot, null, ct).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            // The id is someone else's share: this owner's index entry must not stay, or it would let them revoke it.
+            await index.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+            return false;
         }, cancellationToken);
     }
 
