@@ -6,6 +6,7 @@ using Azure.Storage.Blobs;
 using ChatFunctions.Shares;
 using ChatFunctions.Tests.TestInfrastructure;
 using ChatFunctions.Tests.Titles;
+using ChatFunctions.Tests.Wire;
 
 namespace ChatFunctions.Tests.Shares;
 
@@ -304,5 +305,34 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
         Assert.Contains(BlobShareStore.SnapshotName(id), names);
         Assert.Single(names, n => System.Text.RegularExpressions.Regex.IsMatch(n, $"^owners/[0-9a-f]{{64}}/{id}$"));
         Assert.DoesNotContain(names, n => n.Contains(TestAuthority.TenantId, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task No_log_entry_carries_a_shared_title_text_or_share_id()
+    {
+        const string Marker = "zqx-shared-secret-5b1e";
+        var logs = new CapturedLogs();
+        var settings = _authority.Settings();
+        settings["AzureWebJobsStorage"] = azurite.ConnectionString();
+        await using var app = await AppServer.StartAsync(settings, logs.Register);
+        var alice = NewUser();
+        var body = Snapshot("c1", title: $"title {Marker}", messages: $$"""[{"role":"user","content":"ask {{Marker}}"},{"role":"assistant","content":"answer {{Marker}}"}]""");
+
+        var id = (await CreateAsync(alice, body, app))["id"]!.GetValue<string>();
+        using var read = await SendAsync(HttpMethod.Get, $"/api/shares/{id}", user: null, app: app);
+        using var revoke = await SendAsync(HttpMethod.Delete, $"/api/shares/{id}", alice, app: app);
+        using var gone = await SendAsync(HttpMethod.Get, $"/api/shares/{id}", user: null, app: app);
+
+        Assert.Contains(Marker, await read.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        // The service logged what happened, so there was something to leak.
+        Assert.Contains(logs.Entries, e => e.EventId.Name == "ShareCreated");
+        Assert.Contains(logs.Entries, e => e.EventId.Name == "ShareRevoked");
+        // Our own messages and their values, at every level. (The framework's request-start lines carry the URL: both
+        // hosts keep that category at Warning, LogFilters.RequestStart, so they are not written.)
+        var ours = logs.Entries.Where(e => e.Category.StartsWith("ChatFunctions", StringComparison.Ordinal))
+            .SelectMany(e => e.State.Select(kv => Convert.ToString(kv.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "").Append(e.Message));
+        Assert.DoesNotContain(ours, text => text.Contains(Marker, StringComparison.Ordinal) || text.Contains(id, StringComparison.Ordinal));
     }
 }
