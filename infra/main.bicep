@@ -315,6 +315,8 @@ var chatStreamsContainerName = 'chat-streams'
 var chatBudgetsTableName = 'chatbudgets'
 // Signed-in users' conversations, one blob each under a hash of the user's tenant and object id; kept until deleted.
 var chatConversationsContainerName = 'conversations'
+// Shared links: a public snapshot per share and each owner's index of their shares; kept until the owner revokes them.
+var chatSharesContainerName = 'shares'
 var privateNetworkAccess = vnetEnabled ? 'Disabled' : 'Enabled'
 var openAiAccountResourceName = !empty(openAiAccountName) ? openAiAccountName : '${abbrs.cognitiveServicesAccounts}${resourceToken}'
 
@@ -349,6 +351,7 @@ module storage 'core/storage/storage-account.bicep' = {
       deploymentStorageContainerName
       chatStreamsContainerName
       chatConversationsContainerName
+      chatSharesContainerName
     ]
     tables: [
       chatBudgetsTableName
@@ -362,16 +365,16 @@ module storage 'core/storage/storage-account.bicep' = {
       }
     ]
     publicNetworkAccess: privateNetworkAccess
-    // An HTTP app uses no queues: no Queue Data Contributor. Blobs for the host, the deployment package, stream logs
-    // and conversations; one table for token budgets, granted on that table only. The conversations container needs
-    // no grant of its own: the host's AzureWebJobsStorage already needs Blob Data Owner on the account (it creates its
-    // own containers at run time), and a narrower role on one container adds nothing to that.
+    // An HTTP app uses no queues: no Queue Data Contributor. Blobs for the host, the deployment package, stream logs,
+    // conversations and shared links; one table for token budgets, granted on that table only. The conversations and
+    // shares containers need no grant of their own: the host's AzureWebJobsStorage already needs Blob Data Owner on the
+    // account (it creates its own containers at run time), and a narrower role on one container adds nothing to that.
     roleAssignments: [
       {
         principalId: apiIdentity.outputs.principalId
         principalType: 'ServicePrincipal'
         roleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-        description: 'Functions host (AzureWebJobsStorage), Flex Consumption deployment package, chat-streams logs, conversations'
+        description: 'Functions host (AzureWebJobsStorage), Flex Consumption deployment package, chat-streams logs, conversations, shares'
       }
     ]
     tableRoleAssignments: [

@@ -127,6 +127,18 @@ public sealed class DeploymentSafetyTests
     }
 
     [Fact]
+    public async Task Shares_HaveTheirContainerFromBicep_KeptUntilRevoked_WithNoExtraGrant()
+    {
+        var main = await BicepCli.MainTemplateAsync();
+        var storage = ArmTemplate.Module(main, "storage");
+
+        Assert.Equal(ChatFunctions.Shares.BlobShareStore.ContainerName, (string?)main["variables"]!["chatSharesContainerName"]);
+        Assert.Contains("[variables('chatSharesContainerName')]", storage.ModuleParameter("containers")!.AsArray().Select(c => (string?)c));
+        Assert.DoesNotContain("chatSharesContainerName", ArmTemplate.Text(storage.ModuleParameter("deleteBlobsAfterDays")!), StringComparison.Ordinal);
+        Assert.Single(storage.ModuleParameter("roleAssignments")!.AsArray());
+    }
+
+    [Fact]
     public async Task TheFunctionApp_SetsNoSiteConfigFlexConsumptionIgnores()
     {
         var main = await BicepCli.MainTemplateAsync();

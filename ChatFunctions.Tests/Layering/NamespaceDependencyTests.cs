@@ -16,7 +16,7 @@ public sealed class NamespaceDependencyTests
         ["ChatFunctions.Hosting"],
         ["ChatFunctions.Functions"],
         ["ChatFunctions.Http"],
-        ["ChatFunctions.Replies", "ChatFunctions.Health"],
+        ["ChatFunctions.Replies", "ChatFunctions.Health", "ChatFunctions.Shares"],
         ["ChatFunctions.Titles", "ChatFunctions.Conversations", "ChatFunctions.Resumption"],
         ["ChatFunctions.Budgets"],
         ["ChatFunctions.Access"],

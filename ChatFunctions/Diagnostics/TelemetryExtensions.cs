@@ -226,8 +226,9 @@ public static class TelemetryExtensions
                 data.DisplayName = data.DisplayName[..i];
             }
 
-            // A stream id is a bearer capability (anyone holding it may read and stop an anonymous reply): the path that
-            // names one is recorded with the route's placeholder instead.
+            // A stream id is a bearer capability (anyone holding it may read and stop an anonymous reply), and so is a
+            // share id (anyone holding it reads the shared conversation): the path that names one is recorded with the
+            // route's placeholder instead.
             foreach (var key in (ReadOnlySpan<string>)["url.path", "url.full", "http.url", "http.target"])
             {
                 if (data.GetTagItem(key) is string value && StreamPathRedaction.Redact(value) is var redacted && !ReferenceEquals(redacted, value))
@@ -240,27 +241,37 @@ public static class TelemetryExtensions
         }
     }
 
-    /// <summary>Replaces the id in <c>/api/chat/streams/{id}</c> with <c>{streamId}</c>.</summary>
+    /// <summary>Replaces the id in <c>/api/chat/streams/{id}</c> with <c>{streamId}</c>, and in <c>/api/shares/{id}</c>
+    /// with <c>{shareId}</c>: both ids are bearer capabilities.</summary>
     internal static class StreamPathRedaction
     {
-        private const string Prefix = "/api/chat/streams/";
+        private static readonly (string Prefix, string Placeholder)[] Capabilities =
+        [
+            ("/api/chat/streams/", "{streamId}"),
+            ("/api/shares/", "{shareId}"),
+        ];
 
         public static string Redact(string value)
         {
-            var start = value.IndexOf(Prefix, StringComparison.OrdinalIgnoreCase);
-            if (start < 0)
+            foreach (var (prefix, placeholder) in Capabilities)
             {
-                return value;
+                var start = value.IndexOf(prefix, StringComparison.OrdinalIgnoreCase);
+                if (start < 0)
+                {
+                    continue;
+                }
+
+                start += prefix.Length;
+                var end = start;
+                while (end < value.Length && value[end] is not ('/' or '?' or '#'))
+                {
+                    end++;
+                }
+
+                return end == start ? value : string.Concat(value.AsSpan(0, start), placeholder, value.AsSpan(end));
             }
 
-            start += Prefix.Length;
-            var end = start;
-            while (end < value.Length && value[end] is not ('/' or '?' or '#'))
-            {
-                end++;
-            }
-
-            return end == start ? value : string.Concat(value.AsSpan(0, start), "{streamId}", value.AsSpan(end));
+            return value;
         }
     }
 }

@@ -10,6 +10,7 @@ using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Replies;
 using ChatFunctions.Resumption;
+using ChatFunctions.Shares;
 using ChatFunctions.Storage;
 using ChatFunctions.Streaming;
 using ChatFunctions.Titles;
@@ -80,6 +81,11 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<TitleService>();
         services.TryAddSingleton(ConversationStoreFactory.Create);
         services.TryAddSingleton<ConversationService>();
+
+        // Shared links: snapshots of signed-in users' conversations that anyone with the link reads.
+        services.TryAddSingleton(ShareStoreFactory.Create);
+        services.TryAddSingleton<ShareCreationLimiter>();
+        services.TryAddSingleton<ShareService>();
         return services;
     }
 

@@ -2,13 +2,25 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { loadRuntimeConfig } from "./api/config";
 import type { AuthSession } from "./api/msalSession";
+import { shareIdFrom } from "./api/shares";
 import { injectedSession } from "./api/testSession";
 import { App } from "./components/App";
+import { SharedView } from "./components/SharedView";
 import "./styles.css";
 
 // The API base URL and sign-in settings come from /config.json at run time (written at deploy), never from the bundle.
 async function start() {
   const { apiBaseUrl, auth } = await loadRuntimeConfig();
+  // A shared link (/?share=<id>) is read by anyone, signed in or not: no sign-in starts for it.
+  const shareId = shareIdFrom(window.location.search);
+  if (shareId !== null) {
+    createRoot(document.getElementById("root")!).render(
+      <StrictMode>
+        <SharedView apiBaseUrl={apiBaseUrl} shareId={shareId} />
+      </StrictMode>,
+    );
+    return;
+  }
   let session: AuthSession | null = null;
   if (auth) {
     // MSAL is downloaded only by deployments that sign in. The browser tests inject their own

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { flushSync } from "react-dom";
+import { authorizedFetch } from "../api/auth";
 import type { AuthSession } from "../api/msalSession";
 import { activeConversation, streamingMessageIn } from "../state/reducer";
 import { download, fileName, toJson, toMarkdown } from "../state/exportChat";
@@ -8,6 +9,7 @@ import { applyTheme, readTheme, type Theme } from "../theme";
 import { AuthControl } from "./AuthControl";
 import { Composer } from "./Composer";
 import { FirstRun } from "./FirstRun";
+import { ShareDialog } from "./ShareDialog";
 import { ShortcutsDialog } from "./ShortcutsDialog";
 import { MessageList } from "./MessageList";
 import { Sidebar } from "./Sidebar";
@@ -57,6 +59,8 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
   const [theme, setTheme] = useState<Theme>(readTheme);
   const [helpOpen, setHelpOpen] = useState(false);
   const [copyNotice, setCopyNotice] = useState("");
+  const [sharing, setSharing] = useState<string | null>(null);
+  const shareFetch = useMemo(() => authorizedFetch(auth), [auth]);
 
   // Phone-width drawer is modal: focus moves into it, Tab stays inside, the page behind is inert,
   // and Escape closes it and returns focus to ☰.
@@ -117,7 +121,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
       } else if (e.key === "Escape" && e.shiftKey) {
         e.preventDefault();
         focusComposer();
-      } else if (e.key === "Escape" && !drawerModal && !helpOpen && conversationId && streamingMessageIn(stateRef.current, conversationId)) {
+      } else if (e.key === "Escape" && !drawerModal && !helpOpen && !sharing && conversationId && streamingMessageIn(stateRef.current, conversationId)) {
         e.preventDefault();
         chat.stop(conversationId);
       } else if (e.key === "?" && !mod && !isTextField(document.activeElement)) {
@@ -127,7 +131,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [newChat, phone, drawerModal, helpOpen, conversationId, chat.stop]);
+  }, [newChat, phone, drawerModal, helpOpen, sharing, conversationId, chat.stop]);
 
   const chooseTheme = (next: Theme) => {
     setTheme(next);
@@ -150,6 +154,19 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
       () => setCopyNotice("Could not copy: the browser refused clipboard access."),
     );
   };
+
+  const onShare = (id: string) => {
+    // The phone's drawer traps focus itself: it closes first, so that the dialog has the focus to itself.
+    flushSync(closeSidebar);
+    setSharing(id);
+  };
+  const closeShare = () => {
+    const id = sharing;
+    setSharing(null);
+    // Back to the chat's row (the menu item that opened the dialog is gone).
+    requestAnimationFrame(() => sidebarRef.current?.querySelector<HTMLElement>(`[data-conversation-id="${CSS.escape(id ?? "")}"]`)?.focus());
+  };
+  const sharedChat = sharing ? findChat(sharing) : undefined;
 
   const forget = chat.forgetDeleted;
   const dismissDeleted = useCallback(() => {
@@ -216,6 +233,8 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
         onRename={chat.rename}
         onExport={onExport}
         onCopyMarkdown={onCopyMarkdown}
+        onShare={auth ? onShare : undefined}
+        shareDisabledReason={signedOut ? "Sign in to share a link" : undefined}
         onSelect={(id) => {
           chat.selectChat(id);
           if (!phone) return;
@@ -287,6 +306,7 @@ export function App({ apiBaseUrl, auth = null }: { apiBaseUrl: string; auth?: Au
       </main>
       {deleted && <UndoToast key={deleted.conversation.id} title={deleted.conversation.title} onUndo={onUndo} onDismiss={dismissDeleted} />}
       <ShortcutsDialog open={helpOpen} onClose={() => setHelpOpen(false)} />
+      {sharedChat && auth && <ShareDialog key={sharedChat.id} conversation={sharedChat} apiBaseUrl={apiBaseUrl} apiFetch={shareFetch} onClose={closeShare} />}
       <div className="visually-hidden" role="status" aria-live="polite">
         {chat.announcement}
       </div>

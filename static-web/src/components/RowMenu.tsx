@@ -4,6 +4,8 @@ export interface MenuItem {
   label: string;
   onSelect: () => void;
   danger?: boolean;
+  /** Why the item cannot be used now: it is shown disabled (still focusable, as the menu pattern asks) with this reason. */
+  disabledReason?: string;
 }
 
 /**
@@ -94,12 +96,20 @@ export function RowMenu({ label, items }: { label: string; items: MenuItem[] }) 
               role="menuitem"
               tabIndex={-1}
               className={item.danger ? "menu-item danger" : "menu-item"}
+              aria-disabled={item.disabledReason ? true : undefined}
+              aria-describedby={item.disabledReason ? `${id}-${item.label.replace(/\W+/g, "")}-why` : undefined}
               onClick={() => {
+                if (item.disabledReason) return;
                 close(false);
                 item.onSelect();
               }}
             >
               {item.label}
+              {item.disabledReason && (
+                <span className="menu-item-reason" id={`${id}-${item.label.replace(/\W+/g, "")}-why`}>
+                  {item.disabledReason}
+                </span>
+              )}
             </button>
           ))}
         </div>

@@ -22,6 +22,10 @@ interface Props {
   onRename: (id: string, title: string) => void;
   onExport: (id: string, format: "markdown" | "json") => void;
   onCopyMarkdown: (id: string) => void;
+  /** "Share link…"; absent where the deployment has no sign-in (a link needs an owner who can stop sharing it). */
+  onShare?: (id: string) => void;
+  /** Set while sharing is possible only after signing in: the item shows disabled with this reason. */
+  shareDisabledReason?: string;
   onClose: () => void;
 }
 
@@ -75,7 +79,7 @@ function RenameField({ title, onDone }: { title: string; onDone: (title: string 
   );
 }
 
-export function Sidebar({ ref, id, open, modal, conversations, activeId, streaming, stats, onNew, onSelect, onDelete, onRename, onExport, onCopyMarkdown, onClose }: Props) {
+export function Sidebar({ ref, id, open, modal, conversations, activeId, streaming, stats, onNew, onSelect, onDelete, onRename, onExport, onCopyMarkdown, onShare, shareDisabledReason, onClose }: Props) {
   const replying = new Set(Object.values(streaming));
   const [query, setQuery] = useState("");
   const [renaming, setRenaming] = useState<string | null>(null);
@@ -136,6 +140,7 @@ export function Sidebar({ ref, id, open, modal, conversations, activeId, streami
           { label: "Copy as Markdown", onSelect: () => onCopyMarkdown(c.id) },
           { label: "Export Markdown", onSelect: () => onExport(c.id, "markdown") },
           { label: "Export JSON", onSelect: () => onExport(c.id, "json") },
+          ...(onShare ? [{ label: "Share link…", onSelect: () => onShare(c.id), disabledReason: shareDisabledReason }] : []),
           { label: "Delete", onSelect: () => onDelete(c.id), danger: true },
         ]}
       />
