@@ -27,22 +27,6 @@ public sealed class NamespaceDependencyTests
         ["ChatFunctions.Configuration", "ChatFunctions.Storage"],
     ];
 
-    /// <summary>
-    /// Dependencies against the layers that the code still has, each with what makes it. The list only shrinks: a new
-    /// dependency against the layers fails <see cref="Namespaces_depend_only_on_the_layers_below_their_own"/>, and
-    /// removing one of these fails <see cref="Every_known_exception_still_exists"/> until it is deleted here.
-    /// </summary>
-    public static readonly (string From, string To)[] KnownExceptions =
-    [
-        ("ChatFunctions.Access", "ChatFunctions.Http"),          // AnonymousAuthenticator -> ClientAddress
-        ("ChatFunctions.Chat", "ChatFunctions.Http"),            // ClientRateLimiter -> ClientAddress
-        ("ChatFunctions.Diagnostics", "ChatFunctions.Budgets"),  // Log -> BudgetStoreFailureKind
-        ("ChatFunctions.Diagnostics", "ChatFunctions.Models"),   // ChatClientTelemetry, TelemetryExtensions -> IChatClientPipeline
-        ("ChatFunctions.Diagnostics", "ChatFunctions.Streaming"), // ChatStreamMetrics, IChatStreamObserver -> stream endings
-        ("ChatFunctions.Models", "ChatFunctions.Streaming"),     // StreamError; ModelWarmUp -> SseFrameWriter
-        ("ChatFunctions.Streaming", "ChatFunctions.Resumption"), // ChatStreamer -> LiveReply, StreamStopReason
-    ];
-
     private static readonly Lazy<NamespaceGraph> Graph = new(() => NamespaceGraph.Of(typeof(HostMode).Assembly.Location));
 
     [Fact]
@@ -69,7 +53,6 @@ public sealed class NamespaceDependencyTests
     {
         var layerOf = Layers.SelectMany((names, layer) => names.Select(n => (n, layer))).ToDictionary(p => p.n, p => p.layer);
         var forbidden = Graph.Value.Edges
-            .Where(e => !KnownExceptions.Contains(e.Key))
             .Where(e => layerOf.TryGetValue(e.Key.From, out var from) && layerOf.TryGetValue(e.Key.To, out var to) && to <= from)
             .OrderBy(e => e.Key.From, StringComparer.Ordinal).ThenBy(e => e.Key.To, StringComparer.Ordinal)
             .Select(e => $"{e.Key.From} -> {e.Key.To}: {string.Join("; ", e.Value.Take(5))}")
@@ -78,16 +61,9 @@ public sealed class NamespaceDependencyTests
     }
 
     [Fact]
-    public void Every_known_exception_still_exists()
+    public void No_namespaces_depend_on_each_other_in_a_cycle()
     {
-        var gone = KnownExceptions.Where(e => !Graph.Value.Edges.ContainsKey(e)).Select(e => $"{e.From} -> {e.To}").ToList();
-        Assert.True(gone.Count == 0, "No longer in the code, so delete from KnownExceptions: " + string.Join(", ", gone));
-    }
-
-    [Fact]
-    public void No_namespaces_depend_on_each_other_in_a_cycle_beyond_the_known_exceptions()
-    {
-        var cycles = Graph.Value.Without(KnownExceptions).Cycles();
+        var cycles = Graph.Value.Cycles();
         Assert.True(cycles.Count == 0, "Namespaces in a cycle: " + string.Join(" | ", cycles.Select(c => string.Join(", ", c))));
     }
 }

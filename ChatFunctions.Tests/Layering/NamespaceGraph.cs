@@ -53,19 +53,6 @@ public sealed class NamespaceGraph
         return graph;
     }
 
-    /// <summary>The same graph without <paramref name="edges"/>.</summary>
-    public NamespaceGraph Without(IEnumerable<(string From, string To)> edges)
-    {
-        var left = new NamespaceGraph();
-        var removed = edges.ToHashSet();
-        foreach (var edge in _edges.Where(e => !removed.Contains(e.Key)))
-        {
-            left._edges[edge.Key] = edge.Value;
-        }
-
-        return left;
-    }
-
     /// <summary>Groups of namespaces that reach each other (strongly connected components with more than one member).</summary>
     public IReadOnlyList<IReadOnlyList<string>> Cycles()
     {

@@ -3,7 +3,6 @@ using ChatFunctions.Access;
 using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -793,7 +792,7 @@ public class LiveRepliesTests
     /// <summary>A producer that writes meta and waits to be stopped, like a long reply.</summary>
     private sealed class UntilStopped : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");
@@ -827,7 +826,7 @@ public class LiveRepliesTests
             reply.Log.Publish();
         }
 
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             _frames = new SseFrameWriter(stream.Log, stream.StreamId);
             _frames.WriteMeta("r", stream.StreamId, "test", "test");
@@ -844,7 +843,7 @@ public class LiveRepliesTests
     /// <summary>A producer that writes a number of chunks and finishes.</summary>
     private sealed class Frames(int chunks) : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");

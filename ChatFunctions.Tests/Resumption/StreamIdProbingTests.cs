@@ -1,7 +1,6 @@
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -173,7 +172,7 @@ public sealed class StreamIdProbingTests : IDisposable
     /// <summary>A reply that writes its meta frame and runs until stopped.</summary>
     private sealed class UntilStopped : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");

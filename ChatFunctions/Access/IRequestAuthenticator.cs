@@ -1,5 +1,4 @@
 using ChatFunctions.Chat;
-using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 
 namespace ChatFunctions.Access;

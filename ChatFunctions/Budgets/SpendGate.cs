@@ -2,7 +2,6 @@ using System.Globalization;
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -72,12 +71,12 @@ public sealed class SpendGate(
                     if (kind == BudgetStoreFailureKind.Transient && _options.TransientStoreErrors == TransientBudgetStorePolicy.Allow)
                     {
                         // Unreserved: its real spend is added when it ends (see ITokenBudget.SettleAsync).
-                        Log.BudgetSkippedStoreDown(logger);
+                        BudgetLog.BudgetSkippedStoreDown(logger);
                         admitted = true;
                         return Admit(reservation);
                     }
 
-                    Log.BudgetRefusedStoreDown(logger, kind);
+                    BudgetLog.BudgetRefusedStoreDown(logger, kind);
                     return Refuse(new RequestRejection(StatusCodes.Status503ServiceUnavailable, "budget",
                         "The token budget cannot be checked right now (its store is unavailable), so no reply is started.")
                     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ChatFunctions.Access;
+using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Http;
 using ChatFunctions.Titles;

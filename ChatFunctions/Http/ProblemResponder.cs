@@ -1,5 +1,6 @@
 using ChatFunctions.Chat;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,6 @@
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;

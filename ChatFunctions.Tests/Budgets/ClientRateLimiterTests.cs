@@ -1,10 +1,10 @@
 using System.Net;
-using ChatFunctions.Chat;
+using ChatFunctions.Budgets;
 using ChatFunctions.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace ChatFunctions.Tests.Chat;
+namespace ChatFunctions.Tests.Budgets;
 
 public class ClientRateLimiterTests
 {

@@ -1,10 +1,10 @@
 using System.Threading.RateLimiting;
+using ChatFunctions.Access;
 using ChatFunctions.Configuration;
-using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Budgets;
 
 /// <summary>
 /// A sliding-window limit on chat requests per client address (<see cref="ClientAddress.Resolve"/>, never a header
