@@ -242,7 +242,7 @@ public class LiveRepliesTests
         }
 
         var rejection = await stopping;
-        Assert.Equal(504, rejection?.Status);
+        Assert.Equal(RefusalKind.NotConfirmed, rejection?.Kind);
         Assert.Equal("streamId", rejection!.Field);
         Assert.True(_time.GetUtcNow() - asked >= resumer.StopConfirmWait);
         Assert.True((await store.GetStateAsync(orphan, CancellationToken.None))!.CancelRequested);
@@ -541,7 +541,7 @@ public class LiveRepliesTests
         Assert.Equal(0, store.TotalBytes);
         var expired = await resumer.OpenAsync(reply.StreamId, 0, Anonymous, CancellationToken.None);
         Assert.Null(expired.Source);
-        Assert.Equal(404, expired.Rejection!.Status);
+        Assert.Equal(RefusalKind.NotFound, expired.Rejection!.Kind);
     }
 
     [Fact]
@@ -698,7 +698,7 @@ public class LiveRepliesTests
 
         var beyond = await resumer.OpenAsync(reply.StreamId, 2063, Anonymous, CancellationToken.None); // meta, 2,060 chunks, done
         Assert.Null(beyond.Source);
-        Assert.Equal(400, beyond.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, beyond.Rejection?.Kind);
     }
 
     private async Task AdvanceUntilAsync(Func<bool> condition)

@@ -1,5 +1,4 @@
 using ChatFunctions.Access;
-using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;

@@ -15,6 +15,9 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
     /// <summary>The problem member with the Retry-After header's value, in whole seconds.</summary>
     public const string RetryAfterSecondsMember = "retryAfterSeconds";
 
+    /// <summary>A use case's refusal, answered with its kind's status (<see cref="RequestRejection.From"/>).</summary>
+    public Task RejectAsync(HttpContext context, Refusal refusal) => RejectAsync(context, RequestRejection.From(refusal));
+
     public Task RejectAsync(HttpContext context, RequestRejection rejection)
     {
         ArgumentNullException.ThrowIfNull(context);
