@@ -9,8 +9,13 @@ using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Conversations;
 
-/// <summary>A save as the function read it from HTTP: the route's id, the body and the preconditions.</summary>
-public sealed record ConversationWrite(string? Id, Stream Body, long? ContentLength, string? ContentType, string? IfMatch, string? IfNoneMatch);
+/// <summary>A save: the route's id, the preconditions, and how to read the document's JSON, which is read only once
+/// the caller, the id and the preconditions pass.</summary>
+public sealed record ConversationWrite(
+    string? Id,
+    Func<CancellationToken, Task<(byte[]? Json, Refusal? Rejection)>> ReadBody,
+    string? IfMatch,
+    string? IfNoneMatch);
 
 /// <summary>What a conversation request came to: a rejection, or the document / its new ETag / a page of the list.</summary>
 public sealed record ConversationOutcome(Refusal? Rejection, StoredConversation? Conversation = null, string? ETag = null, ConversationPage? Page = null)
@@ -91,18 +96,13 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
                 "Save with If-None-Match: * (a new conversation) or If-Match: <the ETag you read>, so that no other device's save is overwritten unseen.");
         }
 
-        if (!IsJson(write.ContentType))
-        {
-            return new Refusal(RefusalKind.UnsupportedFormat, "content-type", "Send the conversation as application/json.");
-        }
-
-        var body = await BoundedBody.ReadAsync(write.Body, write.ContentLength, _options.MaxBytes, cancellationToken);
-        if ((body.TooLarge ? TooLarge() : body.Unreadable) is { } badBody)
+        var body = await write.ReadBody(cancellationToken);
+        if (body.Rejection is { } badBody)
         {
             return badBody;
         }
 
-        var parsed = Parse(write.Id!, body.Bytes!);
+        var parsed = Parse(write.Id!, body.Json!);
         if (parsed.Rejection is { } badDocument)
         {
             return badDocument;
@@ -208,10 +208,6 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
         }
     }
 
-    private Refusal TooLarge() =>
-        new(RefusalKind.TooLarge, "body",
-            $"A conversation may take {_options.MaxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes of JSON on this deployment; this one is larger. It stays in this browser.");
-
     /// <summary>Checks what the server relies on (the id, and the title and updatedAt it lists); the rest of the
     /// document is the page's and is kept as sent.</summary>
     internal static (ConversationDocument? Document, Refusal? Rejection) Parse(string id, byte[] json)
@@ -268,10 +264,4 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
             return (null, Refusal.Invalid("body", $"The JSON is malformed (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
         }
     }
-
-    private static bool IsJson(string? contentType) =>
-        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
-        && media.MediaType.Value is { } type
-        && (type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase)));
 }

@@ -50,6 +50,7 @@ public static class ServiceCollectionExtensions
         services.AddHostedService(sp => new StorageSettingsCheck(configuration, sp.GetRequiredService<TokenCredential>()));
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<TitleRequestReader>();
+        services.TryAddSingleton<ConversationBodyReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);
         services.TryAddSingleton<ReplyPersister>();

@@ -1,7 +1,8 @@
 using System.Buffers;
+using ChatFunctions.Chat;
 using Microsoft.AspNetCore.Http;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Http;
 
 /// <summary>Reads a request body up to a limit, so an oversized body is refused without being buffered whole.</summary>
 public static class BoundedBody
