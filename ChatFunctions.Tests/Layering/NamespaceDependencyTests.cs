@@ -60,6 +60,28 @@ public sealed class NamespaceDependencyTests
         Assert.True(forbidden.Count == 0, "Dependencies against the layers:\n" + string.Join("\n", forbidden));
     }
 
+    /// <summary>Namespaces that may use ASP.NET Core's HTTP types: the hosts, the functions, Http, and Access, whose
+    /// authenticators read the caller from the request. The use cases below answer in their own terms (a Refusal).</summary>
+    public static readonly string[] HttpAware =
+    [
+        NamespaceGraph.Root, "ChatFunctions.Hosting", "ChatFunctions.Functions", "ChatFunctions.Http", "ChatFunctions.Access",
+    ];
+
+    [Fact]
+    public void Only_the_HTTP_facing_namespaces_use_ASP_NET_Core_HTTP_types()
+    {
+        static bool IsHttp(string ns) =>
+            ns == "Microsoft.AspNetCore.Http" || ns.StartsWith("Microsoft.AspNetCore.Http.", StringComparison.Ordinal) || ns == "Microsoft.Net.Http.Headers";
+
+        Assert.Contains(Graph.Value.ExternalEdges.Keys, e => e.From == "ChatFunctions.Http" && IsHttp(e.To));
+        var leaks = Graph.Value.ExternalEdges
+            .Where(e => IsHttp(e.Key.To) && !HttpAware.Contains(e.Key.From))
+            .OrderBy(e => e.Key.From, StringComparer.Ordinal)
+            .Select(e => $"{e.Key.From} -> {e.Key.To}: {string.Join("; ", e.Value.Take(5))}")
+            .ToList();
+        Assert.True(leaks.Count == 0, "HTTP types outside the HTTP-facing namespaces:\n" + string.Join("\n", leaks));
+    }
+
     [Fact]
     public void No_namespaces_depend_on_each_other_in_a_cycle()
     {
