@@ -1,5 +1,4 @@
 using Azure.Core;
-using ChatFunctions.Models;
 using ChatFunctions.Streaming;
 using ChatFunctions.Tests.Wire;
 using Microsoft.Extensions.DependencyInjection;
