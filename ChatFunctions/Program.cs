@@ -1,4 +1,3 @@
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Hosting;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;

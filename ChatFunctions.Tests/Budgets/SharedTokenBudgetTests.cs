@@ -109,7 +109,7 @@ public sealed class SharedTokenBudgetTests(AzuriteServer azurite)
 
         Assert.Equal(BudgetOutcome.StoreUnavailable, reservation.Outcome);
         Assert.Equal(BudgetStoreFailureKind.Permanent, reservation.Failure);
-        Assert.Equal(503, admission.Rejection!.Status);
+        Assert.Equal(RefusalKind.Unavailable, admission.Rejection!.Kind);
         Assert.Equal("budget", admission.Rejection.Field);
     }
 

@@ -11,6 +11,7 @@ using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Http;
 using ChatFunctions.Streaming;
 using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.AspNetCore.Http;
@@ -77,7 +78,7 @@ public class TokenBudgetTests
 
         var rejection = refused.ToSpentRejection(1_050, now);
 
-        Assert.Equal(StatusCodes.Status429TooManyRequests, rejection.Status);
+        Assert.Equal(StatusCodes.Status429TooManyRequests, RequestRejection.StatusOf(rejection.Kind));
         Assert.Equal("budget", rejection.Field);
         Assert.Equal(TimeSpan.FromMinutes(1), rejection.RetryAfter);
         Assert.Equal("2026-11-26T00:00:00Z", rejection.Extensions!["resetAt"]);
@@ -220,7 +221,7 @@ public class TokenBudgetTests
 
         var admission = await gate.AdmitAsync(Alice, new ChatRequest("hi", []), default);
 
-        Assert.Equal(expectedStatus, admission.Rejection?.Status ?? 0);
+        Assert.Equal(expectedStatus, admission.Rejection is { } refused ? RequestRejection.StatusOf(refused.Kind) : 0);
         Assert.Equal(["reserve/transient"], errors);
         if (admission.Rejection is { } rejection)
         {
@@ -264,7 +265,7 @@ public class TokenBudgetTests
 
         Assert.Null(second.Rejection);
         Assert.Null(bobs.Rejection);
-        Assert.Equal(StatusCodes.Status429TooManyRequests, third.Rejection!.Status);
+        Assert.Equal(RefusalKind.TooManyRequests, third.Rejection!.Kind);
         Assert.Equal("openReplies", third.Rejection.Field);
         Assert.Contains("2 replies open", third.Rejection.Detail, StringComparison.Ordinal);
         await first.Spend!.SettleAsync(10);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Hosting;
+using ChatFunctions.Models;
 using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,6 @@
-using ChatFunctions.Chat;
 using ChatFunctions.Functions;
 using ChatFunctions.Hosting;
+using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -92,7 +92,7 @@ public sealed class UnhandledErrorTests
     [Fact]
     public async Task AnExceptionBeforeTheStream_IsA500Problem_WithoutAStackTrace()
     {
-        var reader = new Moq.Mock<ChatFunctions.Chat.IChatRequestReader>();
+        var reader = new Moq.Mock<ChatFunctions.Http.IChatRequestReader>();
         reader.Setup(r => r.ReadAsync(Moq.It.IsAny<Microsoft.AspNetCore.Http.HttpRequest>(), Moq.It.IsAny<CancellationToken>()))
             .ThrowsAsync(new InvalidOperationException("secret internal detail"));
         await using var app = await AppServer.StartAsync(configureServices: services => services.AddSingleton(reader.Object));

@@ -1,8 +1,8 @@
 using Azure.Core;
-using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Hosting;
+using ChatFunctions.Http;
 using ChatFunctions.Models;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;

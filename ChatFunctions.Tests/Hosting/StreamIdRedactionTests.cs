@@ -1,4 +1,3 @@
-using ChatFunctions.Diagnostics;
 using System.Diagnostics;
 using ChatFunctions.Hosting;
 

@@ -1,4 +1,3 @@
-using ChatFunctions.Diagnostics;
 using System.Diagnostics;
 using System.Reflection;
 using ChatFunctions.Hosting;

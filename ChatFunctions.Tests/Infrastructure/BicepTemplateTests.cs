@@ -544,7 +544,7 @@ public sealed class BicepTemplateTests
 
         foreach (var name in settings.Select(s => s.Key).Concat(authSettings))
         {
-            // The host's and the exporter's own (OTEL_TRACES_SAMPLER: Diagnostics/TelemetryExtensions reads it too).
+            // The host's and the exporter's own (OTEL_TRACES_SAMPLER: Hosting/TelemetryExtensions reads it too).
             var hostSetting = name.StartsWith("AzureWebJobsStorage__", StringComparison.Ordinal)
                 || name.StartsWith("APPLICATIONINSIGHTS_", StringComparison.Ordinal)
                 || name.StartsWith("OTEL_", StringComparison.Ordinal);

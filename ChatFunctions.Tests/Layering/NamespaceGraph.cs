@@ -16,12 +16,17 @@ public sealed class NamespaceGraph
 
     private readonly Dictionary<(string From, string To), SortedSet<string>> _edges = [];
 
+    private readonly Dictionary<(string From, string To), SortedSet<string>> _external = [];
+
     private NamespaceGraph() { }
 
     /// <summary>Every dependency between two different namespaces, with the types that make it (for the failure message).</summary>
     public IReadOnlyDictionary<(string From, string To), SortedSet<string>> Edges => _edges;
 
     public IEnumerable<string> Namespaces => _edges.Keys.SelectMany(e => new[] { e.From, e.To }).Distinct();
+
+    /// <summary>Every use of another assembly's namespace by one of the app's, with the types that make it.</summary>
+    public IReadOnlyDictionary<(string From, string To), SortedSet<string>> ExternalEdges => _external;
 
     public static NamespaceGraph Of(string assemblyPath)
     {
@@ -37,6 +42,12 @@ public sealed class NamespaceGraph
 
             foreach (var used in TypesUsedBy(type))
             {
+                if (Outer(used) is { Scope: AssemblyNameReference, Namespace: { Length: > 0 } external })
+                {
+                    Add(graph._external, from, external, $"{Outer(type).FullName} -> {Outer(used).FullName}");
+                    continue;
+                }
+
                 if (used.Scope != module && used.Module != module)
                 {
                     continue;
@@ -51,19 +62,6 @@ public sealed class NamespaceGraph
         }
 
         return graph;
-    }
-
-    /// <summary>The same graph without <paramref name="edges"/>.</summary>
-    public NamespaceGraph Without(IEnumerable<(string From, string To)> edges)
-    {
-        var left = new NamespaceGraph();
-        var removed = edges.ToHashSet();
-        foreach (var edge in _edges.Where(e => !removed.Contains(e.Key)))
-        {
-            left._edges[edge.Key] = edge.Value;
-        }
-
-        return left;
     }
 
     /// <summary>Groups of namespaces that reach each other (strongly connected components with more than one member).</summary>
@@ -124,11 +122,13 @@ public sealed class NamespaceGraph
         return cycles;
     }
 
-    private void Add(string from, string to, string example)
+    private void Add(string from, string to, string example) => Add(_edges, from, to, example);
+
+    private static void Add(Dictionary<(string From, string To), SortedSet<string>> edges, string from, string to, string example)
     {
-        if (!_edges.TryGetValue((from, to), out var examples))
+        if (!edges.TryGetValue((from, to), out var examples))
         {
-            _edges[(from, to)] = examples = new SortedSet<string>(StringComparer.Ordinal);
+            edges[(from, to)] = examples = new SortedSet<string>(StringComparer.Ordinal);
         }
 
         examples.Add(example);

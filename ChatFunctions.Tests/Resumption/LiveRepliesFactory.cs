@@ -1,5 +1,4 @@
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -3,7 +3,6 @@ using ChatFunctions.Access;
 using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -243,7 +242,7 @@ public class LiveRepliesTests
         }
 
         var rejection = await stopping;
-        Assert.Equal(504, rejection?.Status);
+        Assert.Equal(RefusalKind.NotConfirmed, rejection?.Kind);
         Assert.Equal("streamId", rejection!.Field);
         Assert.True(_time.GetUtcNow() - asked >= resumer.StopConfirmWait);
         Assert.True((await store.GetStateAsync(orphan, CancellationToken.None))!.CancelRequested);
@@ -542,7 +541,7 @@ public class LiveRepliesTests
         Assert.Equal(0, store.TotalBytes);
         var expired = await resumer.OpenAsync(reply.StreamId, 0, Anonymous, CancellationToken.None);
         Assert.Null(expired.Source);
-        Assert.Equal(404, expired.Rejection!.Status);
+        Assert.Equal(RefusalKind.NotFound, expired.Rejection!.Kind);
     }
 
     [Fact]
@@ -699,7 +698,7 @@ public class LiveRepliesTests
 
         var beyond = await resumer.OpenAsync(reply.StreamId, 2063, Anonymous, CancellationToken.None); // meta, 2,060 chunks, done
         Assert.Null(beyond.Source);
-        Assert.Equal(400, beyond.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, beyond.Rejection?.Kind);
     }
 
     private async Task AdvanceUntilAsync(Func<bool> condition)
@@ -793,7 +792,7 @@ public class LiveRepliesTests
     /// <summary>A producer that writes meta and waits to be stopped, like a long reply.</summary>
     private sealed class UntilStopped : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");
@@ -827,7 +826,7 @@ public class LiveRepliesTests
             reply.Log.Publish();
         }
 
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             _frames = new SseFrameWriter(stream.Log, stream.StreamId);
             _frames.WriteMeta("r", stream.StreamId, "test", "test");
@@ -844,7 +843,7 @@ public class LiveRepliesTests
     /// <summary>A producer that writes a number of chunks and finishes.</summary>
     private sealed class Frames(int chunks) : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");

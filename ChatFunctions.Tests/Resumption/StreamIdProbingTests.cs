@@ -1,7 +1,7 @@
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
+using ChatFunctions.Http;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -51,8 +51,8 @@ public sealed class StreamIdProbingTests : IDisposable
         var foreign = _replies.Start("r", new ChatRequest("hi", []), Alice);
         await _store.CreatedAsync(foreign.StreamId);
 
-        var forForeign = await ProbeAsync(foreign.StreamId, id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => t.Result.Rejection?.Status));
-        var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => t.Result.Rejection?.Status));
+        var forForeign = await ProbeAsync(foreign.StreamId, id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => StatusOf(t.Result.Rejection)));
+        var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => StatusOf(t.Result.Rejection)));
 
         Assert.Equal(404, forUnknown.Status);
         Assert.Equal(["read", "read", "read"], forUnknown.Calls);
@@ -67,8 +67,8 @@ public sealed class StreamIdProbingTests : IDisposable
         var stored = StreamId.New();
         await _inner.CreateAsync(stored, ReplyOwner.KeyOf(Alice), CancellationToken.None);
 
-        var forForeign = await ProbeAsync(stored, id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => t.Result.Rejection?.Status));
-        var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => t.Result.Rejection?.Status));
+        var forForeign = await ProbeAsync(stored, id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => StatusOf(t.Result.Rejection)));
+        var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.OpenAsync(id, 0, Mallory, CancellationToken.None).ContinueWith(t => StatusOf(t.Result.Rejection)));
 
         Assert.Equal(404, forUnknown.Status);
         Assert.Equal(["read", "read", "read"], forUnknown.Calls);
@@ -82,8 +82,8 @@ public sealed class StreamIdProbingTests : IDisposable
         var foreign = _replies.Start("r", new ChatRequest("hi", []), Alice);
         await _store.CreatedAsync(foreign.StreamId);
 
-        var forForeign = await ProbeAsync(foreign.StreamId, id => _resumer.StopAsync(id, Mallory, CancellationToken.None).ContinueWith(t => t.Result?.Status));
-        var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.StopAsync(id, Mallory, CancellationToken.None).ContinueWith(t => t.Result?.Status));
+        var forForeign = await ProbeAsync(foreign.StreamId, id => _resumer.StopAsync(id, Mallory, CancellationToken.None).ContinueWith(t => StatusOf(t.Result)));
+        var forUnknown = await ProbeAsync(StreamId.New(), id => _resumer.StopAsync(id, Mallory, CancellationToken.None).ContinueWith(t => StatusOf(t.Result)));
 
         Assert.Equal(404, forUnknown.Status);
         Assert.Equal(["state"], forUnknown.Calls);
@@ -91,6 +91,9 @@ public sealed class StreamIdProbingTests : IDisposable
         Assert.Equal(forUnknown.Calls, forForeign.Calls);
         Assert.Equal(StreamStopReason.None, foreign.StopReason);
     }
+
+    /// <summary>The status HTTP answers the refusal with, as a caller sees it.</summary>
+    private static int? StatusOf(Refusal? refusal) => refusal is null ? null : RequestRejection.StatusOf(refusal.Kind);
 
     private async Task<(int? Status, string[] Calls)> ProbeAsync(string streamId, Func<string, Task<int?>> probe)
     {
@@ -173,7 +176,7 @@ public sealed class StreamIdProbingTests : IDisposable
     /// <summary>A reply that writes its meta frame and runs until stopped.</summary>
     private sealed class UntilStopped : IChatStreamer
     {
-        public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+        public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
         {
             using var frames = new SseFrameWriter(stream.Log, stream.StreamId);
             frames.WriteMeta("r", stream.StreamId, "test", "test");

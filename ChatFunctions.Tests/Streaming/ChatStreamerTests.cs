@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;

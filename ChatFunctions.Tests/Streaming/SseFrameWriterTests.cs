@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json.Nodes;
+using ChatFunctions.Models;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Azure.Core;
 using ChatFunctions.Models;
+using ChatFunctions.Streaming;
 using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using Azure.Core;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
 using ChatFunctions.Tests.Diagnostics;
 using FakeAzureOpenAI;

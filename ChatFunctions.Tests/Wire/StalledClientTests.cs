@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
+using ChatFunctions.Streaming;
 using ChatFunctions.Tests.TestInfrastructure;
 using ChatFunctions.Resumption;
 using FakeAzureOpenAI;

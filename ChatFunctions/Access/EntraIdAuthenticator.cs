@@ -82,7 +82,7 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
             // The metadata cannot be fetched, first or again for a new key: nobody's token can be checked, which is our
             // problem, not theirs.
             Log.AuthMetadataUnavailable(_logger, _options.MetadataAddress.Host, ex);
-            return new RequestRejection(StatusCodes.Status503ServiceUnavailable, Field,
+            return new Refusal(RefusalKind.Unavailable, Field,
                 "Sign-in cannot be checked right now: the identity provider's metadata is unreachable.") { RetryAfter = TimeSpan.FromSeconds(30) };
         }
     }
@@ -99,13 +99,10 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
         if (!Grants(identity))
         {
             Log.AuthRejected(_logger, StatusCodes.Status403Forbidden, "insufficient_scope");
-            return new RequestRejection(StatusCodes.Status403Forbidden, Field,
+            return new Refusal(RefusalKind.Forbidden, Field,
                 $"The access token does not grant the '{RequiredScope}' scope or the '{RequiredAppRole}' app role of this API.")
             {
-                Headers = new Dictionary<string, string>
-                {
-                    ["WWW-Authenticate"] = $"Bearer error=\"insufficient_scope\", scope=\"api://{_options.ClientId}/{RequiredScope}\"",
-                },
+                Challenge = $"Bearer error=\"insufficient_scope\", scope=\"api://{_options.ClientId}/{RequiredScope}\"",
             };
         }
 
@@ -153,14 +150,14 @@ public sealed class EntraIdAuthenticator : IRequestAuthenticator, IDisposable
         _ => ("invalid", "The access token is not valid."),
     };
 
-    private RequestRejection Unauthorized(string reason, string detail, bool invalidToken)
+    private Refusal Unauthorized(string reason, string detail, bool invalidToken)
     {
         Log.AuthRejected(_logger, StatusCodes.Status401Unauthorized, reason);
         // RFC 6750: a bare challenge when no token came, error="invalid_token" when one did and failed.
         var challenge = invalidToken ? $"Bearer error=\"invalid_token\", error_description=\"{detail.Replace("\"", "'", StringComparison.Ordinal)}\"" : "Bearer";
-        return new RequestRejection(StatusCodes.Status401Unauthorized, Field, detail)
+        return new Refusal(RefusalKind.Unauthenticated, Field, detail)
         {
-            Headers = new Dictionary<string, string> { ["WWW-Authenticate"] = challenge },
+            Challenge = challenge,
         };
     }
 

@@ -1,5 +1,4 @@
 using ChatFunctions.Chat;
-using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 
 namespace ChatFunctions.Access;
@@ -13,12 +12,12 @@ public interface IRequestAuthenticator
     ValueTask<AuthenticationResult> AuthenticateAsync(HttpContext context, CancellationToken cancellationToken);
 }
 
-/// <summary>Either the caller, or the 401/403/503 problem to answer with.</summary>
-public readonly record struct AuthenticationResult(Caller? Caller, RequestRejection? Rejection)
+/// <summary>Either the caller, or the refusal: unauthenticated, forbidden, or sign-in unavailable.</summary>
+public readonly record struct AuthenticationResult(Caller? Caller, Refusal? Rejection)
 {
     public static implicit operator AuthenticationResult(Caller caller) => new(caller, null);
 
-    public static implicit operator AuthenticationResult(RequestRejection rejection) => new(null, rejection);
+    public static implicit operator AuthenticationResult(Refusal rejection) => new(null, rejection);
 }
 
 /// <summary>Sign-in off (CHAT_AUTH_ENABLED=false): everyone is anonymous, known by client address.</summary>

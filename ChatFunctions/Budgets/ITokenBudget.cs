@@ -1,7 +1,6 @@
 using System.Globalization;
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
-using Microsoft.AspNetCore.Http;
 
 namespace ChatFunctions.Budgets;
 
@@ -37,7 +36,7 @@ public enum BudgetOutcome
     /// <summary>The tokens are reserved; settle them when the reply ends.</summary>
     Reserved,
 
-    /// <summary>The day's budget cannot take this request: a 429.</summary>
+    /// <summary>The day's budget cannot take this request: too many requests.</summary>
     Spent,
 
     /// <summary>The store failed; <see cref="BudgetReservation.Failure"/> says how.</summary>
@@ -67,9 +66,9 @@ public sealed record BudgetReservation(
     /// <summary>Set with <see cref="BudgetOutcome.StoreUnavailable"/>.</summary>
     public BudgetStoreFailureKind? Failure { get; init; }
 
-    /// <summary>The 429 problem for a spent budget: <c>errors.budget</c>, Retry-After to the reset, and <c>resetAt</c>.</summary>
-    public RequestRejection ToSpentRejection(long requested, DateTimeOffset now) =>
-        new(StatusCodes.Status429TooManyRequests, "budget",
+    /// <summary>The refusal of a spent budget: field <c>budget</c>, a wait until the reset, and <c>resetAt</c>.</summary>
+    public Refusal ToSpentRejection(long requested, DateTimeOffset now) =>
+        new(RefusalKind.TooManyRequests, "budget",
             $"Today's token budget ({Format(Limit)} tokens) cannot cover this request: {Format(Spent)} are spent or reserved and this one may need {Format(requested)}. It resets at {FormatResetAt()} (midnight UTC).")
         {
             RetryAfter = ResetAt - now,

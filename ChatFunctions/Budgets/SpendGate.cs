@@ -2,21 +2,19 @@ using System.Globalization;
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Streaming;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Budgets;
 
-/// <summary>Either what a reply may spend (settle it when the reply ends) or the problem to refuse it with.</summary>
-public sealed record SpendAdmission(ReplySpend? Spend, RequestRejection? Rejection);
+/// <summary>Either what a reply may spend (settle it when the reply ends) or the refusal.</summary>
+public sealed record SpendAdmission(ReplySpend? Spend, Refusal? Rejection);
 
 /// <summary>
 /// Decides, before the model is called, whether a caller may start a reply: an open-reply slot
 /// (<see cref="OpenReplies"/>), then a reservation of the reply's worst case against the day's budget (input tokens
-/// counted by <see cref="InputTokens"/> plus CHAT_MAX_OUTPUT_TOKENS). A store that fails permanently refuses (503);
+/// counted by <see cref="InputTokens"/> plus CHAT_MAX_OUTPUT_TOKENS). A store that fails permanently refuses (unavailable);
 /// a transient failure refuses too unless CHAT_TOKEN_BUDGET_TRANSIENT_STORE_ERRORS is <c>Allow</c>.
 /// </summary>
 public sealed class SpendGate(
@@ -42,7 +40,7 @@ public sealed class SpendGate(
         ArgumentNullException.ThrowIfNull(request);
         if (!openReplies.TryOpen(caller))
         {
-            return Refuse(new RequestRejection(StatusCodes.Status429TooManyRequests, "openReplies",
+            return Refuse(new Refusal(RefusalKind.TooManyRequests, "openReplies",
                 $"This caller already has {openReplies.Limit.ToString(CultureInfo.InvariantCulture)} replies open (a disconnected reply stays open for its grace window); stop one or wait for one to finish.")
             {
                 RetryAfter = RetryAfter,
@@ -72,13 +70,13 @@ public sealed class SpendGate(
                     if (kind == BudgetStoreFailureKind.Transient && _options.TransientStoreErrors == TransientBudgetStorePolicy.Allow)
                     {
                         // Unreserved: its real spend is added when it ends (see ITokenBudget.SettleAsync).
-                        Log.BudgetSkippedStoreDown(logger);
+                        BudgetLog.BudgetSkippedStoreDown(logger);
                         admitted = true;
                         return Admit(reservation);
                     }
 
-                    Log.BudgetRefusedStoreDown(logger, kind);
-                    return Refuse(new RequestRejection(StatusCodes.Status503ServiceUnavailable, "budget",
+                    BudgetLog.BudgetRefusedStoreDown(logger, kind);
+                    return Refuse(new Refusal(RefusalKind.Unavailable, "budget",
                         "The token budget cannot be checked right now (its store is unavailable), so no reply is started.")
                     {
                         RetryAfter = RetryAfter,
@@ -104,7 +102,7 @@ public sealed class SpendGate(
 
     private SpendAdmission Admit(BudgetReservation reservation) => new(new ReplySpend(budget, openReplies, reservation), null);
 
-    private static SpendAdmission Refuse(RequestRejection rejection) => new(null, rejection);
+    private static SpendAdmission Refuse(Refusal rejection) => new(null, rejection);
 }
 
 /// <summary>

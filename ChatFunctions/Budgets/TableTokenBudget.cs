@@ -2,7 +2,6 @@ using Azure;
 using Azure.Data.Tables;
 using ChatFunctions.Access;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -83,7 +82,7 @@ public sealed class TableTokenBudget : ITokenBudget
         catch (Exception ex)
         {
             var kind = BudgetStoreFailures.Classify(ex);
-            Log.BudgetStoreFailed(_logger, "reserve", kind, ex);
+            BudgetLog.BudgetStoreFailed(_logger, "reserve", kind, ex);
             _metrics.StoreFailed("reserve", kind);
             return new BudgetReservation(BudgetOutcome.StoreUnavailable, caller, day, 0, 0, _limit, BudgetDay.NextReset(now)) { Failure = kind };
         }
@@ -121,7 +120,7 @@ public sealed class TableTokenBudget : ITokenBudget
                 if (kind == BudgetStoreFailureKind.Permanent || attempt == SettleAttempts)
                 {
                     // The reservation (the worst case) stays charged: an overcharge, never a lost spend.
-                    Log.BudgetStoreFailed(_logger, "settle", kind, ex);
+                    BudgetLog.BudgetStoreFailed(_logger, "settle", kind, ex);
                     return;
                 }
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
 
 namespace ChatFunctions.Budgets;
 

@@ -1,6 +1,5 @@
 using Azure.Core;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,11 +25,11 @@ public static class TokenBudgets
         var storage = StorageAccount.FromConfiguration(configuration, services.GetRequiredService<TokenCredential>());
         if (storage is null)
         {
-            Log.BudgetsConfigured(logger, limit, "memory (this instance only: no AzureWebJobsStorage)");
+            BudgetLog.BudgetsConfigured(logger, limit, "memory (this instance only: no AzureWebJobsStorage)");
             return ActivatorUtilities.CreateInstance<InMemoryTokenBudget>(services);
         }
 
-        Log.BudgetsConfigured(logger, limit, $"table {TableTokenBudget.TableName} in {storage.Description}");
+        BudgetLog.BudgetsConfigured(logger, limit, $"table {TableTokenBudget.TableName} in {storage.Description}");
         return ActivatorUtilities.CreateInstance<TableTokenBudget>(services, storage.CreateTableServiceClient(TableTokenBudget.ClientOptions()));
     }
 }

@@ -4,19 +4,23 @@ using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Conversations;
 
-/// <summary>A save as the function read it from HTTP: the route's id, the body and the preconditions.</summary>
-public sealed record ConversationWrite(string? Id, Stream Body, long? ContentLength, string? ContentType, string? IfMatch, string? IfNoneMatch);
+/// <summary>A save: the route's id, the preconditions, and how to read the document's JSON, which is read only once
+/// the caller, the id and the preconditions pass.</summary>
+public sealed record ConversationWrite(
+    string? Id,
+    Func<CancellationToken, Task<(byte[]? Json, Refusal? Rejection)>> ReadBody,
+    string? IfMatch,
+    string? IfNoneMatch);
 
 /// <summary>What a conversation request came to: a rejection, or the document / its new ETag / a page of the list.</summary>
-public sealed record ConversationOutcome(RequestRejection? Rejection, StoredConversation? Conversation = null, string? ETag = null, ConversationPage? Page = null)
+public sealed record ConversationOutcome(Refusal? Rejection, StoredConversation? Conversation = null, string? ETag = null, ConversationPage? Page = null)
 {
-    public static implicit operator ConversationOutcome(RequestRejection rejection) => new(rejection);
+    public static implicit operator ConversationOutcome(Refusal rejection) => new(rejection);
 }
 
 /// <summary>
@@ -47,12 +51,12 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
         var pageSize = DefaultPageSize;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize) || pageSize is < 1 or > MaxPageSize))
         {
-            return RequestRejection.BadRequest("limit", $"limit must be a whole number from 1 to {MaxPageSize}.");
+            return Refusal.Invalid("limit", $"limit must be a whole number from 1 to {MaxPageSize}.");
         }
 
         if (continuation is { Length: 0 or > MaxContinuationChars })
         {
-            return RequestRejection.BadRequest("continuation", "continuation must be the 'next' value of the previous page.");
+            return Refusal.Invalid("continuation", "continuation must be the 'next' value of the previous page.");
         }
 
         return await StoreAsync(async () => new ConversationOutcome(null, Page: await store.ListAsync(ConversationOwner.Of(caller), continuation, pageSize, cancellationToken)));
@@ -88,22 +92,17 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
 
         if (condition.Value == WriteCondition.None)
         {
-            return new RequestRejection(StatusCodes.Status428PreconditionRequired, "If-Match",
+            return new Refusal(RefusalKind.VersionRequired, "If-Match",
                 "Save with If-None-Match: * (a new conversation) or If-Match: <the ETag you read>, so that no other device's save is overwritten unseen.");
         }
 
-        if (!IsJson(write.ContentType))
-        {
-            return new RequestRejection(StatusCodes.Status415UnsupportedMediaType, "content-type", "Send the conversation as application/json.");
-        }
-
-        var body = await BoundedBody.ReadAsync(write.Body, write.ContentLength, _options.MaxBytes, cancellationToken);
-        if ((body.TooLarge ? TooLarge() : body.Unreadable) is { } badBody)
+        var body = await write.ReadBody(cancellationToken);
+        if (body.Rejection is { } badBody)
         {
             return badBody;
         }
 
-        var parsed = Parse(write.Id!, body.Bytes!);
+        var parsed = Parse(write.Id!, body.Json!);
         if (parsed.Rejection is { } badDocument)
         {
             return badDocument;
@@ -114,7 +113,7 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
         {
             if (condition.Value.MustNotExist && await store.CountLiveAsync(owner, cancellationToken) >= _options.MaxCount)
             {
-                return new RequestRejection(StatusCodes.Status409Conflict, "conversations",
+                return new Refusal(RefusalKind.Conflict, "conversations",
                     $"You keep {_options.MaxCount.ToString(CultureInfo.InvariantCulture)} conversations, the most this deployment stores per user; delete some to sync new ones.");
             }
 
@@ -148,37 +147,37 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
                 : PreconditionFailed(condition.Value));
     }
 
-    private static RequestRejection? SignInRequired(Caller caller) => caller.IsSignedIn ? null
-        : new RequestRejection(StatusCodes.Status404NotFound, "Authorization",
+    private static Refusal? SignInRequired(Caller caller) => caller.IsSignedIn ? null
+        : new Refusal(RefusalKind.NotFound, "Authorization",
             "Conversation sync is for signed-in users, and sign-in is off on this deployment (CHAT_AUTH_ENABLED=false): conversations stay in this browser.")
         {
             Type = SignInRequiredType,
         };
 
-    private static RequestRejection? InvalidId(string? id) => ConversationId.IsValid(id) ? null
-        : RequestRejection.BadRequest("id", $"A conversation id is 1 to {ConversationId.MaxLength} letters, digits, '-' or '_'.");
+    private static Refusal? InvalidId(string? id) => ConversationId.IsValid(id) ? null
+        : Refusal.Invalid("id", $"A conversation id is 1 to {ConversationId.MaxLength} letters, digits, '-' or '_'.");
 
-    private static RequestRejection NotFound() =>
-        new(StatusCodes.Status404NotFound, "id", "You have no conversation with this id.");
+    private static Refusal NotFound() =>
+        new(RefusalKind.NotFound, "id", "You have no conversation with this id.");
 
-    private static RequestRejection PreconditionFailed(WriteCondition condition) =>
-        new(StatusCodes.Status412PreconditionFailed, condition.MustNotExist ? "If-None-Match" : "If-Match",
+    private static Refusal PreconditionFailed(WriteCondition condition) =>
+        new(RefusalKind.VersionMismatch, condition.MustNotExist ? "If-None-Match" : "If-Match",
             condition.MustNotExist
                 ? "A conversation with this id exists (or was deleted): fetch it, merge, and save with If-Match."
                 : "The conversation changed since this version was read: fetch it, merge, and save with the new ETag.");
 
-    private static (WriteCondition Value, RequestRejection? Rejection) ReadCondition(string? ifMatch, string? ifNoneMatch)
+    private static (WriteCondition Value, Refusal? Rejection) ReadCondition(string? ifMatch, string? ifNoneMatch)
     {
         if (!string.IsNullOrEmpty(ifMatch) && !string.IsNullOrEmpty(ifNoneMatch))
         {
-            return (default, RequestRejection.BadRequest("If-Match", "Send If-Match (to replace a version) or If-None-Match: * (to create), not both."));
+            return (default, Refusal.Invalid("If-Match", "Send If-Match (to replace a version) or If-None-Match: * (to create), not both."));
         }
 
         if (!string.IsNullOrEmpty(ifNoneMatch))
         {
             return ifNoneMatch.Trim() == "*"
                 ? (WriteCondition.Absent, null)
-                : (default, RequestRejection.BadRequest("If-None-Match", "If-None-Match takes only '*' here (create if absent)."));
+                : (default, Refusal.Invalid("If-None-Match", "If-None-Match takes only '*' here (create if absent)."));
         }
 
         if (!string.IsNullOrEmpty(ifMatch))
@@ -186,7 +185,7 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
             var etag = ifMatch.Trim();
             return etag.Length is > 2 and <= 128 && etag[0] == '"' && etag[^1] == '"' && !etag[1..^1].Contains('"', StringComparison.Ordinal)
                 ? (WriteCondition.Matching(etag), null)
-                : (default, RequestRejection.BadRequest("If-Match", "If-Match must be one ETag exactly as the server sent it (a quoted string)."));
+                : (default, Refusal.Invalid("If-Match", "If-Match must be one ETag exactly as the server sent it (a quoted string)."));
         }
 
         return (WriteCondition.None, null);
@@ -201,7 +200,7 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
         catch (ConversationStoreUnavailableException e)
         {
             Log.ConversationStoreFailed(logger, e.Operation, e.Status, e.ErrorCode ?? "none");
-            return new RequestRejection(StatusCodes.Status503ServiceUnavailable, "conversationStore",
+            return new Refusal(RefusalKind.Unavailable, "conversationStore",
                 "Conversations cannot be reached right now; this browser keeps its copy and syncs later.")
             {
                 RetryAfter = TimeSpan.FromSeconds(30),
@@ -209,17 +208,13 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
         }
     }
 
-    private RequestRejection TooLarge() =>
-        new(StatusCodes.Status413PayloadTooLarge, "body",
-            $"A conversation may take {_options.MaxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes of JSON on this deployment; this one is larger. It stays in this browser.");
-
     /// <summary>Checks what the server relies on (the id, and the title and updatedAt it lists); the rest of the
     /// document is the page's and is kept as sent.</summary>
-    internal static (ConversationDocument? Document, RequestRejection? Rejection) Parse(string id, byte[] json)
+    internal static (ConversationDocument? Document, Refusal? Rejection) Parse(string id, byte[] json)
     {
         if (json.Length == 0)
         {
-            return (null, RequestRejection.BadRequest("body", "The request body is empty; send the conversation as a JSON object."));
+            return (null, Refusal.Invalid("body", "The request body is empty; send the conversation as a JSON object."));
         }
 
         try
@@ -228,12 +223,12 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return (null, RequestRejection.BadRequest("body", "The conversation must be a JSON object."));
+                return (null, Refusal.Invalid("body", "The conversation must be a JSON object."));
             }
 
             if (!root.TryGetProperty("id", out var idElement) || idElement.ValueKind != JsonValueKind.String || idElement.GetString() != id)
             {
-                return (null, RequestRejection.BadRequest("id", "The document's id must be a string equal to the id in the URL."));
+                return (null, Refusal.Invalid("id", "The document's id must be a string equal to the id in the URL."));
             }
 
             string? title = null;
@@ -241,7 +236,7 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
             {
                 if (titleElement.ValueKind != JsonValueKind.String || titleElement.GetString()!.Length > MaxTitleChars)
                 {
-                    return (null, RequestRejection.BadRequest("title", $"title must be a string of at most {MaxTitleChars} characters."));
+                    return (null, Refusal.Invalid("title", $"title must be a string of at most {MaxTitleChars} characters."));
                 }
 
                 title = titleElement.GetString();
@@ -249,30 +244,24 @@ public sealed class ConversationService(IConversationStore store, IOptions<Conve
 
             if (!root.TryGetProperty("updatedAt", out var updatedElement) || updatedElement.ValueKind != JsonValueKind.Number || !updatedElement.TryGetInt64(out var updatedAt) || updatedAt < 0)
             {
-                return (null, RequestRejection.BadRequest("updatedAt", "updatedAt must be the time of the last change, in milliseconds since 1970-01-01 UTC."));
+                return (null, Refusal.Invalid("updatedAt", "updatedAt must be the time of the last change, in milliseconds since 1970-01-01 UTC."));
             }
 
             if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
             {
-                return (null, RequestRejection.BadRequest("messages", "messages must be an array."));
+                return (null, Refusal.Invalid("messages", "messages must be an array."));
             }
 
             if (root.TryGetProperty("deleted", out _))
             {
-                return (null, RequestRejection.BadRequest("deleted", "Delete a conversation with DELETE; a saved conversation has no 'deleted' member."));
+                return (null, Refusal.Invalid("deleted", "Delete a conversation with DELETE; a saved conversation has no 'deleted' member."));
             }
 
             return (new ConversationDocument(id, title, updatedAt, false, json), null);
         }
         catch (JsonException ex)
         {
-            return (null, RequestRejection.BadRequest("body", $"The JSON is malformed (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
+            return (null, Refusal.Invalid("body", $"The JSON is malformed (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
         }
     }
-
-    private static bool IsJson(string? contentType) =>
-        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
-        && media.MediaType.Value is { } type
-        && (type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase)));
 }

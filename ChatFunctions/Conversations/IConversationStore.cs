@@ -41,7 +41,7 @@ public sealed record ConversationDocument(string Id, string? Title, long Updated
 
 public sealed record StoredConversation(ConversationDocument Document, string ETag);
 
-/// <summary>The store failed (unreachable, throttled, refused our identity): the caller answers 503.</summary>
+/// <summary>The store failed (unreachable, throttled, refused our identity): the caller refuses as unavailable.</summary>
 public sealed class ConversationStoreUnavailableException(string operation, int status, string? errorCode, Exception inner)
     : Exception($"The conversation store failed during {operation} (status {status}, {errorCode ?? "no error code"}).", inner)
 {

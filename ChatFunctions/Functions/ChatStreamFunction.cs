@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ChatFunctions.Access;
-using ChatFunctions.Chat;
 using ChatFunctions.Http;
 using ChatFunctions.Replies;
 using Microsoft.AspNetCore.Http;

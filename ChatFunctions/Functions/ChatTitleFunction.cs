@@ -1,6 +1,5 @@
 using System.Text.Json;
 using ChatFunctions.Access;
-using ChatFunctions.Chat;
 using ChatFunctions.Http;
 using ChatFunctions.Titles;
 using Microsoft.AspNetCore.Http;
@@ -10,7 +9,7 @@ namespace ChatFunctions.Functions;
 
 /// <summary>POST /api/chat/title: {"message", "reply"} of a conversation's first exchange → {"title"}, from a short
 /// model call charged to the caller's budget; the same sign-in, rate limit and problems as the chat.</summary>
-public sealed class ChatTitleFunction(IRequestAuthenticator authenticator, ClientRateLimiter rateLimiter, TitleService titles, ProblemResponder problems)
+public sealed class ChatTitleFunction(IRequestAuthenticator authenticator, TitleRequestReader reader, TitleService titles, ProblemResponder problems)
 {
     [Function("ChatTitle")]
     public async Task RunAsync(
@@ -29,14 +28,7 @@ public sealed class ChatTitleFunction(IRequestAuthenticator authenticator, Clien
                 return;
             }
 
-            if (rateLimiter.TryAdmit(context) is { } wait)
-            {
-                await problems.RejectAsync(context, new RequestRejection(StatusCodes.Status429TooManyRequests, "client",
-                    $"Too many chat requests from this address; try again in {Math.Ceiling(wait.TotalSeconds)} s.") { RetryAfter = wait });
-                return;
-            }
-
-            var outcome = await titles.CreateAsync(access.Caller!, request.Body, request.ContentLength, request.ContentType, linked.Token);
+            var outcome = await titles.CreateAsync(access.Caller!, ClientAddress.Resolve(context), cancellation => reader.ReadAsync(request, cancellation), linked.Token);
             if (outcome.Rejection is { } rejection)
             {
                 await problems.RejectAsync(context, rejection);

@@ -9,7 +9,7 @@ namespace ChatFunctions.Functions;
 
 /// <summary>GET / PUT / DELETE /api/conversations/{id}: one conversation of the signed-in user, its ETag the version a
 /// save must name (If-Match) or create (If-None-Match: *). See docs/conversations.md.</summary>
-public sealed class ConversationFunction(IRequestAuthenticator authenticator, ConversationService conversations, ProblemResponder problems)
+public sealed class ConversationFunction(IRequestAuthenticator authenticator, ConversationBodyReader bodies, ConversationService conversations, ProblemResponder problems)
 {
     [Function("Conversation")]
     public async Task RunAsync(
@@ -26,7 +26,7 @@ public sealed class ConversationFunction(IRequestAuthenticator authenticator, Co
             var headers = request.Headers;
             var outcome = access.Rejection is { } denied ? denied
                 : HttpMethods.IsPut(request.Method)
-                    ? await conversations.PutAsync(access.Caller!, new ConversationWrite(id, request.Body, request.ContentLength, request.ContentType, Header(headers.IfMatch), Header(headers.IfNoneMatch)), linked.Token)
+                    ? await conversations.PutAsync(access.Caller!, new ConversationWrite(id, cancellation => bodies.ReadAsync(request, cancellation), Header(headers.IfMatch), Header(headers.IfNoneMatch)), linked.Token)
                 : HttpMethods.IsDelete(request.Method)
                     ? await conversations.DeleteAsync(access.Caller!, id, Header(headers.IfMatch), linked.Token)
                     : await conversations.GetAsync(access.Caller!, id, linked.Token);

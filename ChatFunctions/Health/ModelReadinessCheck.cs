@@ -1,4 +1,5 @@
 using ChatFunctions.Models;
+using ChatFunctions.Streaming;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace ChatFunctions.Health;

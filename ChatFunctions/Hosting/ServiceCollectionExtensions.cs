@@ -1,7 +1,6 @@
 using Azure.Core;
 using ChatFunctions.Access;
 using ChatFunctions.Budgets;
-using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Conversations;
 using ChatFunctions.Diagnostics;
@@ -51,6 +50,8 @@ public static class ServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmUp>());
         services.AddHostedService(sp => new StorageSettingsCheck(configuration, sp.GetRequiredService<TokenCredential>()));
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
+        services.TryAddSingleton<TitleRequestReader>();
+        services.TryAddSingleton<ConversationBodyReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);
         services.TryAddSingleton<ReplyPersister>();

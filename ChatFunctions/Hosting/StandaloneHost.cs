@@ -1,4 +1,4 @@
-using ChatFunctions.Chat;
+using ChatFunctions.Access;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Http;

@@ -1,5 +1,6 @@
 using ChatFunctions.Chat;
 using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +14,9 @@ public sealed class ProblemResponder(IChatStreamObserver observer, ILogger<Probl
 {
     /// <summary>The problem member with the Retry-After header's value, in whole seconds.</summary>
     public const string RetryAfterSecondsMember = "retryAfterSeconds";
+
+    /// <summary>A use case's refusal, answered with its kind's status (<see cref="RequestRejection.From"/>).</summary>
+    public Task RejectAsync(HttpContext context, Refusal refusal) => RejectAsync(context, RequestRejection.From(refusal));
 
     public Task RejectAsync(HttpContext context, RequestRejection rejection)
     {

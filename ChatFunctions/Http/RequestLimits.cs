@@ -1,4 +1,3 @@
-using ChatFunctions.Chat;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;

@@ -13,7 +13,7 @@ public static class ResumeRequest
 
     /// <summary>The position to continue from: the Last-Event-ID header, else the lastEventId query parameter;
     /// none means from the first frame. <paramref name="streamId"/> null takes the stream from the id itself.</summary>
-    public static (string? StreamId, int Sequence, RequestRejection? Rejection) ReadPosition(HttpRequest request, string? streamId)
+    public static (string? StreamId, int Sequence, Refusal? Rejection) ReadPosition(HttpRequest request, string? streamId)
     {
         ArgumentNullException.ThrowIfNull(request);
         var header = request.Headers[LastEventIdHeader];
@@ -40,9 +40,9 @@ public static class ResumeRequest
 
     /// <summary>Null when <paramref name="streamId"/> (the {streamId} of /api/chat/streams/{streamId}) is a stream id,
     /// else the problem naming it.</summary>
-    public static RequestRejection? CheckStreamId(string? streamId) => StreamId.IsValid(streamId)
+    public static Refusal? CheckStreamId(string? streamId) => StreamId.IsValid(streamId)
         ? null
-        : new RequestRejection(StatusCodes.Status400BadRequest, "streamId", "The stream id must be the 22-character id from the stream's meta frame.");
+        : Refusal.Invalid("streamId", "The stream id must be the 22-character id from the stream's meta frame.");
 
-    private static RequestRejection Invalid(string detail) => new(StatusCodes.Status400BadRequest, StreamResumer.PositionField, detail);
+    private static Refusal Invalid(string detail) => new(RefusalKind.Invalid, StreamResumer.PositionField, detail);
 }

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Azure.Core;
 using ChatFunctions.Configuration;
-using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;
 using OpenAI;
 using OpenAI.Responses;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;
 
 namespace ChatFunctions.Models;

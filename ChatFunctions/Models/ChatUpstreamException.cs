@@ -1,4 +1,3 @@
-using ChatFunctions.Streaming;
 
 namespace ChatFunctions.Models;
 

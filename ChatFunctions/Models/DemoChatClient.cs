@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using ChatFunctions.Configuration;
-using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using ChatFunctions.Streaming;
 using Microsoft.Extensions.AI;
 
 namespace ChatFunctions.Models;

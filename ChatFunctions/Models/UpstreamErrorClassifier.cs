@@ -1,7 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Globalization;
-using ChatFunctions.Streaming;
 
 namespace ChatFunctions.Models;
 

@@ -5,9 +5,9 @@ using ChatFunctions.Streaming;
 namespace ChatFunctions.Replies;
 
 /// <summary>What a verb of the reply service gives back: the stream to deliver, or why there is none.</summary>
-public sealed record ReplyResult(IStreamSource? Source, RequestRejection? Rejection)
+public sealed record ReplyResult(IStreamSource? Source, Refusal? Rejection)
 {
-    public static ReplyResult Reject(RequestRejection rejection) => new(null, rejection);
+    public static ReplyResult Reject(Refusal rejection) => new(null, rejection);
 }
 
 /// <summary>A reply to start: who asks, from which client address (rate limits count per address), the id the reply
@@ -32,5 +32,5 @@ public interface IReplyService
     Task<ReplyResult> ResumeAsync(string streamId, int sequence, Caller caller, CancellationToken cancellationToken);
 
     /// <summary>Stops a reply wherever it is produced: null once it has stopped, else why not.</summary>
-    Task<RequestRejection?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken);
+    Task<Refusal?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken);
 }

@@ -4,7 +4,6 @@ using ChatFunctions.Chat;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;
-using Microsoft.AspNetCore.Http;
 
 namespace ChatFunctions.Replies;
 
@@ -24,10 +23,9 @@ public sealed class ReplyService(
     public async Task<ReplyResult> StartAsync(ReplyStart start, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(start);
-        if (rateLimiter.TryAdmit(start.ClientAddress) is { } wait)
+        if (rateLimiter.Admit(start.ClientAddress) is { } limited)
         {
-            return ReplyResult.Reject(new RequestRejection(StatusCodes.Status429TooManyRequests, "client",
-                $"Too many chat requests from this address; try again in {Math.Ceiling(wait.TotalSeconds)} s.") { RetryAfter = wait });
+            return ReplyResult.Reject(limited);
         }
 
         var read = await start.ReadRequest(cancellationToken);
@@ -38,7 +36,7 @@ public sealed class ReplyService(
 
         if (!provider.IsAvailable)
         {
-            return ReplyResult.Reject(new RequestRejection(StatusCodes.Status503ServiceUnavailable, "model",
+            return ReplyResult.Reject(new Refusal(RefusalKind.Unavailable, "model",
                 "No chat model is configured. Set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_CHAT_DEPLOYMENT, or OPENAI_BASE_URL and OPENAI_MODEL.")
             {
                 RetryAfter = TimeSpan.FromSeconds(30),
@@ -76,6 +74,6 @@ public sealed class ReplyService(
         return new ReplyResult(result.Source, result.Rejection);
     }
 
-    public Task<RequestRejection?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken) =>
+    public Task<Refusal?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken) =>
         resumer.StopAsync(streamId, caller, cancellationToken);
 }

@@ -1,5 +1,5 @@
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
+using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 

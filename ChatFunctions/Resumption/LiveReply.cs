@@ -2,26 +2,11 @@ using ChatFunctions.Streaming;
 
 namespace ChatFunctions.Resumption;
 
-/// <summary>Why a stream's producer was told to stop before the model finished.</summary>
-public enum StreamStopReason
-{
-    None,
-
-    /// <summary>Someone asked (DELETE /api/chat/streams/{id}).</summary>
-    Cancelled,
-
-    /// <summary>Every reader left and nobody resumed within the grace window.</summary>
-    Abandoned,
-
-    /// <summary>The instance is shutting down.</summary>
-    Shutdown,
-}
-
 /// <summary>
 /// A stream being produced on this instance: its id, its in-memory log and the switch that stops its model call.
 /// It lives in <see cref="LiveReplies"/> from its start until the store has its last frame (or the grace window ends).
 /// </summary>
-public sealed class LiveReply : IDisposable
+public sealed class LiveReply : IProducedReply, IDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using ChatFunctions.Models;
 using ChatFunctions.Streaming;
 using Microsoft.Extensions.Logging;
 

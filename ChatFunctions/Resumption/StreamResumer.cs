@@ -1,16 +1,14 @@
 using ChatFunctions.Access;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Streaming;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Resumption;
 
 /// <summary>Where a resuming client continues, or why it cannot.</summary>
-public sealed record ResumeResult(IStreamSource? Source, RequestRejection? Rejection);
+public sealed record ResumeResult(IStreamSource? Source, Refusal? Rejection);
 
 /// <summary>
 /// Resolves resume and stop requests. A stream produced here is resumed from memory (no storage round trip, no
@@ -67,7 +65,7 @@ public sealed class StreamResumer(
 
         if (time.GetUtcNow() - read.State.CreatedAt > _options.Retention)
         {
-            return Reject(new RequestRejection(StatusCodes.Status410Gone, "streamId",
+            return Reject(new Refusal(RefusalKind.Expired, "streamId",
                 $"The stream has expired: streams can be resumed for {_options.RetentionMinutes} minutes."));
         }
 
@@ -88,9 +86,9 @@ public sealed class StreamResumer(
     /// Stops a stream wherever it is produced: at once here; produced elsewhere, the stop is written to the store, the
     /// producer meets it at its next contact with the store (<see cref="ReplyPersister.ContactInterval"/>) and ends the
     /// reply <c>cancelled</c>, and this answers only once that ending is stored: null (204) when the reply has ended,
-    /// a 504 rejection when its producer did not confirm within <see cref="StopConfirmWait"/>.
+    /// a not-confirmed refusal when its producer did not confirm within <see cref="StopConfirmWait"/>.
     /// </summary>
-    public async Task<RequestRejection?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken)
+    public async Task<Refusal?> StopAsync(string streamId, Caller caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var callerKey = ReplyOwner.KeyOf(caller);
@@ -148,7 +146,7 @@ public sealed class StreamResumer(
 
     /// <summary>Follows the log from <paramref name="from"/> (a frame boundary at or before its end) until its done frame
     /// or the confirmation deadline, at the followers' polling beat.</summary>
-    private async Task<RequestRejection?> WaitForEndingAsync(string streamId, long from, CancellationToken cancellationToken)
+    private async Task<Refusal?> WaitForEndingAsync(string streamId, long from, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var poll = _options.FlushInterval / 2;
@@ -162,7 +160,7 @@ public sealed class StreamResumer(
         }
 
         ResumptionLog.StopNotConfirmed(logger, (int)StopConfirmWait.TotalMilliseconds);
-        return new RequestRejection(StatusCodes.Status504GatewayTimeout, "streamId",
+        return new Refusal(RefusalKind.NotConfirmed, "streamId",
             $"The stop was asked for, but the instance producing the stream did not confirm it within {StopConfirmWait.TotalSeconds:0.##} s: the reply may still be running. Send the stop again.")
         {
             RetryAfter = TimeSpan.FromSeconds(1),
@@ -259,15 +257,15 @@ public sealed class StreamResumer(
     private static StreamLogRead? Accessible(StreamLogRead? read, string? callerKey) =>
         read is not null && MayAccess(read.State.OwnerKey, callerKey) ? read : null;
 
-    private static ResumeResult Reject(RequestRejection rejection) => new(null, rejection);
+    private static ResumeResult Reject(Refusal rejection) => new(null, rejection);
 
-    private static RequestRejection Invalid(string detail) => new(StatusCodes.Status400BadRequest, PositionField, detail);
+    private static Refusal Invalid(string detail) => new(RefusalKind.Invalid, PositionField, detail);
 
-    private static RequestRejection BeyondEnd() => Invalid("Last-Event-ID is past the end of the stream.");
+    private static Refusal BeyondEnd() => Invalid("Last-Event-ID is past the end of the stream.");
 
-    private static RequestRejection NotFound() => new(StatusCodes.Status404NotFound, "streamId",
+    private static Refusal NotFound() => new(RefusalKind.NotFound, "streamId",
         "No such stream: it never existed here, or it is no longer kept.");
 
-    private static RequestRejection StoreUnavailable() => new(StatusCodes.Status503ServiceUnavailable, "storage",
+    private static Refusal StoreUnavailable() => new(RefusalKind.Unavailable, "storage",
         "The stream store is unavailable; try again shortly.") { RetryAfter = TimeSpan.FromSeconds(5) };
 }

@@ -2,7 +2,6 @@ using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
-using ChatFunctions.Resumption;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,7 +14,7 @@ public interface IChatStreamer
     /// ends the log (<see cref="StreamLog.Complete"/>). <paramref name="beforeDone"/> runs between the model call's end
     /// and the done frame, so that what the reply cost is counted before its client learns it ended; the caller bounds
     /// how long it takes. Never throws; <paramref name="cancellationToken"/> stops the model call (the stream says why).</summary>
-    Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken);
+    Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -40,7 +39,7 @@ public sealed class ChatStreamer(
     /// <summary>The most a reply's log may hold; an upstream that sends more is cut off with an error frame.</summary>
     public long MaxReplyBytes => Math.Max(1024L * 1024, _options.MaxOutputTokens * 64L);
 
-    public async Task<StreamSummary> ProduceAsync(LiveReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
+    public async Task<StreamSummary> ProduceAsync(IProducedReply stream, ChatRequest request, Func<StreamSummary, Task> beforeDone, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(request);
@@ -94,7 +93,7 @@ public sealed class ChatStreamer(
     }
 
     private async Task<StreamFinishReason> RelayWithRetriesAsync(
-        LiveReply stream, ChatRequest request, SseFrameWriter frames, StreamProgress progress, long started, CancellationToken cancellationToken)
+        IProducedReply stream, ChatRequest request, SseFrameWriter frames, StreamProgress progress, long started, CancellationToken cancellationToken)
     {
         var messages = BuildMessages(request);
         var chatOptions = new ChatOptions

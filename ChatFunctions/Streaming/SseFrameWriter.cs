@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using ChatFunctions.Models;
 
 namespace ChatFunctions.Streaming;
 

@@ -1,22 +1,22 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using ChatFunctions.Access;
 using ChatFunctions.Budgets;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Titles;
 
-/// <summary>A title, or the problem to refuse with.</summary>
-public sealed record TitleOutcome(string? Title, RequestRejection? Rejection)
+/// <summary>A title request: the conversation's first message and the start of its reply.</summary>
+public sealed record TitleRequest(string Message, string Reply);
+
+/// <summary>A title, or the refusal.</summary>
+public sealed record TitleOutcome(string? Title, Refusal? Rejection)
 {
-    public static implicit operator TitleOutcome(RequestRejection rejection) => new(null, rejection);
+    public static implicit operator TitleOutcome(Refusal rejection) => new(null, rejection);
 }
 
 /// <summary>
@@ -25,10 +25,10 @@ public sealed record TitleOutcome(string? Title, RequestRejection? Rejection)
 /// the call, settled to the model's count after), its answer reduced to one plain line by <see cref="TitleText"/>.
 /// </summary>
 public sealed class TitleService(
+    ClientRateLimiter rateLimiter,
     IChatModelProvider provider,
     SpendGate spendGate,
     IOptions<ConversationOptions> options,
-    IOptions<ChatServiceOptions> chatOptions,
     ILogger<TitleService> logger)
 {
     /// <summary>The longest reply the request may quote: the start of a reply says what the chat is about.</summary>
@@ -38,14 +38,24 @@ public sealed class TitleService(
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     private readonly ConversationOptions _options = options.Value;
-    private readonly ChatServiceOptions _chat = chatOptions.Value;
 
-    private int MaxBodyBytes => ((_chat.MaxMessageChars + MaxReplyChars) * 3) + 1024;
-
-    public async Task<TitleOutcome> CreateAsync(Caller caller, Stream body, long? contentLength, string? contentType, CancellationToken cancellationToken)
+    /// <summary>Passes the client's rate limit (<paramref name="clientAddress"/>, as a chat request does), then reads
+    /// the request (<paramref name="readRequest"/>, only once the client is admitted), then asks the model within the
+    /// caller's budget.</summary>
+    public async Task<TitleOutcome> CreateAsync(
+        Caller caller,
+        string clientAddress,
+        Func<CancellationToken, Task<(TitleRequest? Request, Refusal? Rejection)>> readRequest,
+        CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(readRequest);
         ArgumentNullException.ThrowIfNull(caller);
-        var read = await ReadAsync(body, contentLength, contentType, cancellationToken);
+        if (rateLimiter.Admit(clientAddress) is { } limited)
+        {
+            return limited;
+        }
+
+        var read = await readRequest(cancellationToken);
         if (read.Rejection is { } rejection)
         {
             return rejection;
@@ -53,13 +63,13 @@ public sealed class TitleService(
 
         if (!provider.IsAvailable)
         {
-            return new RequestRejection(StatusCodes.Status503ServiceUnavailable, "model", "No chat model is configured, so no title can be made.")
+            return new Refusal(RefusalKind.Unavailable, "model", "No chat model is configured, so no title can be made.")
             {
                 RetryAfter = TimeSpan.FromSeconds(30),
             };
         }
 
-        var (message, reply) = read.Value;
+        var (message, reply) = read.Request!;
         var request = new ChatRequest(TitlePrompt.Ask, [new ChatTurn(ChatTurnRole.User, message), new ChatTurn(ChatTurnRole.Assistant, reply)]);
         var admission = await spendGate.AdmitAsync(caller.Key, request, TitlePrompt.Instructions, _options.TitleMaxOutputTokens, cancellationToken);
         if (admission.Rejection is { } refused)
@@ -115,82 +125,6 @@ public sealed class TitleService(
         }
     }
 
-    private static RequestRejection ModelFailed(string detail) =>
-        new(StatusCodes.Status502BadGateway, "model", detail + " Keep the page's own title.");
-
-    private async Task<((string Message, string Reply) Value, RequestRejection? Rejection)> ReadAsync(
-        Stream body, long? contentLength, string? contentType, CancellationToken cancellationToken)
-    {
-        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
-            || !string.Equals(media.MediaType.Value, "application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            return (default, new RequestRejection(StatusCodes.Status415UnsupportedMediaType, "content-type", "Send the title request as application/json."));
-        }
-
-        var read = await BoundedBody.ReadAsync(body, contentLength, MaxBodyBytes, cancellationToken);
-        if (read.TooLarge)
-        {
-            return (default, new RequestRejection(StatusCodes.Status413PayloadTooLarge, "body",
-                $"A title request is at most {MaxBodyBytes} bytes: the first message and the start of its reply."));
-        }
-
-        if (read.Unreadable is { } unreadable)
-        {
-            return (default, unreadable);
-        }
-
-        if (read.Bytes!.Length == 0)
-        {
-            return (default, RequestRejection.BadRequest("body", "The request body is empty; send {\"message\": \"...\", \"reply\": \"...\"}."));
-        }
-
-        TitleRequestDto? dto;
-        try
-        {
-            dto = JsonSerializer.Deserialize(read.Bytes, TitleJsonContext.Default.TitleRequestDto);
-        }
-        catch (JsonException ex)
-        {
-            var field = ex.Path is "$.message" or "$.reply" ? ex.Path[2..] : "body";
-            return (default, RequestRejection.BadRequest(field, field == "body"
-                ? $"The JSON is malformed or not an object (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."
-                : $"{field} must be a string."));
-        }
-
-        if (dto is null)
-        {
-            return (default, RequestRejection.BadRequest("body", "The request body must be a JSON object."));
-        }
-
-        if (string.IsNullOrWhiteSpace(dto.Message))
-        {
-            return (default, RequestRejection.BadRequest("message", "message (the conversation's first message) is required and must not be empty."));
-        }
-
-        if (dto.Message.Length > _chat.MaxMessageChars)
-        {
-            return (default, RequestRejection.BadRequest("message", $"message is {dto.Message.Length} characters; the limit is {_chat.MaxMessageChars}."));
-        }
-
-        if (string.IsNullOrWhiteSpace(dto.Reply))
-        {
-            return (default, RequestRejection.BadRequest("reply", "reply (the first reply) is required and must not be empty."));
-        }
-
-        if (dto.Reply.Length > MaxReplyChars)
-        {
-            return (default, RequestRejection.BadRequest("reply", $"reply is {dto.Reply.Length} characters; send at most its first {MaxReplyChars}."));
-        }
-
-        return ((dto.Message, dto.Reply), null);
-    }
+    private static Refusal ModelFailed(string detail) =>
+        new(RefusalKind.ModelFailed, "model", detail + " Keep the page's own title.");
 }
-
-internal sealed record TitleRequestDto(string? Message, string? Reply);
-
-internal sealed record TitleResponseDto(string Title);
-
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip)]
-[JsonSerializable(typeof(TitleRequestDto))]
-[JsonSerializable(typeof(TitleResponseDto))]
-internal sealed partial class TitleJsonContext : JsonSerializerContext;

@@ -8,7 +8,6 @@ using System.Runtime.CompilerServices;
 using Azure.AI.OpenAI;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Diagnostics;
 using ChatFunctions.Models;
 using ChatFunctions.Resumption;
 using ChatFunctions.Streaming;

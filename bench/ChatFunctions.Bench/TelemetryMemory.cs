@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using ChatFunctions.Diagnostics;
+using ChatFunctions.Models;
 using Microsoft.Extensions.AI;
 
 namespace ChatFunctions.Bench;

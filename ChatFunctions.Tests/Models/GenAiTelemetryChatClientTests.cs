@@ -2,12 +2,13 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using ChatFunctions.Diagnostics;
+using ChatFunctions.Models;
+using ChatFunctions.Tests.Diagnostics;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace ChatFunctions.Tests.Diagnostics;
+namespace ChatFunctions.Tests.Models;
 
 /// <summary>
 /// <see cref="GenAiTelemetryChatClient"/> replaces Microsoft.Extensions.AI's OpenTelemetryChatClient (as the app

@@ -4,6 +4,7 @@ using Azure.Core;
 using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
 using ChatFunctions.Models;
+using ChatFunctions.Streaming;
 using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,7 +15,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-namespace ChatFunctions.Diagnostics;
+namespace ChatFunctions.Hosting;
 
 /// <summary>
 /// OpenTelemetry for both hosts. The model client is always wrapped in Microsoft.Extensions.AI's GenAI middleware

@@ -1,12 +1,13 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Http;
 
 public interface IChatRequestReader
 {
@@ -32,7 +33,7 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
 
         if (!IsJson(request.ContentType))
         {
-            return new RequestRejection(StatusCodes.Status415UnsupportedMediaType, "content-type",
+            return new Refusal(RefusalKind.UnsupportedFormat, "content-type",
                 "Send the chat request as application/json.");
         }
 
@@ -95,7 +96,7 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
     {
         if (body.IsEmpty)
         {
-            return RequestRejection.BadRequest("body", "The request body is empty; send {\"message\": \"...\"}.");
+            return Refusal.Invalid("body", "The request body is empty; send {\"message\": \"...\"}.");
         }
 
         ChatRequestDto? dto;
@@ -106,12 +107,12 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
         catch (JsonException ex)
         {
             var fault = JsonFaults.Classify(ex, body, JsonValueKind.Object);
-            return RequestRejection.BadRequest(FieldOf(fault, ex, "body"), DescribeJsonError(fault, ex, JsonValueKind.Object));
+            return Refusal.Invalid(FieldOf(fault, ex, "body"), DescribeJsonError(fault, ex, JsonValueKind.Object));
         }
 
         if (dto is null)
         {
-            return RequestRejection.BadRequest("body", "The request body must be a JSON object.");
+            return Refusal.Invalid("body", "The request body must be a JSON object.");
         }
 
         return Validate(dto.Message, dto.History);
@@ -131,7 +132,7 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             {
                 var fault = JsonFaults.Classify(ex, Encoding.UTF8.GetBytes(historyText), JsonValueKind.Array);
                 var inner = FieldOf(fault, ex, root: "");
-                return RequestRejection.BadRequest("history" + inner,
+                return Refusal.Invalid("history" + inner,
                     "The history query parameter must be a URL-encoded JSON array of {\"role\", \"content\"} objects. " + DescribeJsonError(fault, ex, JsonValueKind.Array));
             }
         }
@@ -139,7 +140,7 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
         var messages = query["message"];
         if (messages.Count > 1)
         {
-            return RequestRejection.BadRequest("message", "Send exactly one message parameter.");
+            return Refusal.Invalid("message", "Send exactly one message parameter.");
         }
 
         return Validate(messages.Count == 1 ? messages[0] : null, history);
@@ -149,19 +150,19 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
     {
         if (message is null)
         {
-            return RequestRejection.BadRequest("message", "The message field is required.");
+            return Refusal.Invalid("message", "The message field is required.");
         }
 
         message = ChatText.Clean(message);
         if (ChatText.IsBlank(message))
         {
-            return RequestRejection.BadRequest("message",
+            return Refusal.Invalid("message",
                 "The message must not be empty: it has no visible characters (only whitespace, control or zero-width characters).");
         }
 
         if (message.Length > _options.MaxMessageChars)
         {
-            return RequestRejection.BadRequest("message",
+            return Refusal.Invalid("message",
                 $"The message has {message.Length} characters; the limit is {_options.MaxMessageChars}.");
         }
 
@@ -172,7 +173,7 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
 
         if (history.Count > _options.MaxHistoryItems)
         {
-            return RequestRejection.BadRequest("history",
+            return Refusal.Invalid("history",
                 $"The history has {history.Count} items; the limit is {_options.MaxHistoryItems}. Send only the most recent turns.");
         }
 
@@ -183,14 +184,14 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
             var item = history[i];
             if (item is null)
             {
-                return RequestRejection.BadRequest($"history[{i}]", "Each history item must be an object with role and content.");
+                return Refusal.Invalid($"history[{i}]", "Each history item must be an object with role and content.");
             }
 
             ChatTurnRole role;
             switch (item.Role)
             {
                 case null:
-                    return RequestRejection.BadRequest($"history[{i}].role", "The role is required: \"user\" or \"assistant\".");
+                    return Refusal.Invalid($"history[{i}].role", "The role is required: \"user\" or \"assistant\".");
                 case var r when r.Equals("user", StringComparison.OrdinalIgnoreCase):
                     role = ChatTurnRole.User;
                     break;
@@ -198,27 +199,27 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
                     role = ChatTurnRole.Assistant;
                     break;
                 case var r when r.Equals("system", StringComparison.OrdinalIgnoreCase):
-                    return RequestRejection.BadRequest($"history[{i}].role", "The system role is reserved for the server's own prompt.");
+                    return Refusal.Invalid($"history[{i}].role", "The system role is reserved for the server's own prompt.");
                 default:
-                    return RequestRejection.BadRequest($"history[{i}].role", "Unknown role; use \"user\" or \"assistant\".");
+                    return Refusal.Invalid($"history[{i}].role", "Unknown role; use \"user\" or \"assistant\".");
             }
 
             if (item.Content is null)
             {
-                return RequestRejection.BadRequest($"history[{i}].content", "The content is required.");
+                return Refusal.Invalid($"history[{i}].content", "The content is required.");
             }
 
             var content = ChatText.Clean(item.Content);
             if (ChatText.IsBlank(content))
             {
-                return RequestRejection.BadRequest($"history[{i}].content",
+                return Refusal.Invalid($"history[{i}].content",
                     "The content must not be empty: it has no visible characters (only whitespace, control or zero-width characters). Leave such turns out.");
             }
 
             totalChars += content.Length;
             if (totalChars > _options.MaxHistoryChars)
             {
-                return RequestRejection.BadRequest("history",
+                return Refusal.Invalid("history",
                     $"The history is longer than {_options.MaxHistoryChars} characters. Send only the most recent turns.");
             }
 
@@ -228,16 +229,16 @@ public sealed class ChatRequestReader(IOptions<ChatServiceOptions> options) : IC
         return new ChatRequest(message, turns);
     }
 
-    private RequestRejection BodyRefusedByServer(BadHttpRequestException ex) => ex.StatusCode switch
+    private Refusal BodyRefusedByServer(BadHttpRequestException ex) => ex.StatusCode switch
     {
-        StatusCodes.Status408RequestTimeout => new RequestRejection(ex.StatusCode, "body",
+        StatusCodes.Status408RequestTimeout => new Refusal(RefusalKind.TooSlow, "body",
             "The request body arrived too slowly; send it at once."),
         StatusCodes.Status413PayloadTooLarge => TooLarge(),
-        _ => new RequestRejection(ex.StatusCode is >= 400 and < 500 ? ex.StatusCode : StatusCodes.Status400BadRequest, "body",
+        _ => Refusal.Invalid("body",
             "The request body is malformed at the HTTP level (for example a broken chunked encoding)."),
     };
 
-    private RequestRejection TooLarge() => new(StatusCodes.Status413PayloadTooLarge, "body",
+    private Refusal TooLarge() => new(RefusalKind.TooLarge, "body",
         $"The request body is larger than {_options.MaxRequestBytes} bytes.");
 
     private static bool IsJson(string? contentType)

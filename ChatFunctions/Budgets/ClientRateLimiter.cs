@@ -1,10 +1,10 @@
 using System.Threading.RateLimiting;
+using ChatFunctions.Access;
+using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
-using ChatFunctions.Http;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Budgets;
 
 /// <summary>
 /// A sliding-window limit on chat requests per client address (<see cref="ClientAddress.Resolve"/>, never a header
@@ -33,12 +33,14 @@ public sealed class ClientRateLimiter : IDisposable
         }
     }
 
-    /// <summary>Null when the request may go ahead, else how long the client should wait.</summary>
-    public TimeSpan? TryAdmit(HttpContext context)
-    {
-        ArgumentNullException.ThrowIfNull(context);
-        return TryAdmit(ClientAddress.Resolve(context));
-    }
+    /// <summary>Null when a request from <paramref name="clientAddress"/> may go ahead, else the refusal that says how
+    /// long to wait.</summary>
+    public Refusal? Admit(string clientAddress) => TryAdmit(clientAddress) is { } wait
+        ? new Refusal(RefusalKind.TooManyRequests, "client", $"Too many chat requests from this address; try again in {Math.Ceiling(wait.TotalSeconds)} s.")
+        {
+            RetryAfter = wait,
+        }
+        : null;
 
     /// <summary>Null when a request from <paramref name="clientAddress"/> may go ahead, else how long it should wait.</summary>
     public TimeSpan? TryAdmit(string clientAddress)

@@ -1,14 +1,15 @@
 using System.Buffers;
+using ChatFunctions.Chat;
 using Microsoft.AspNetCore.Http;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Http;
 
 /// <summary>Reads a request body up to a limit, so an oversized body is refused without being buffered whole.</summary>
 public static class BoundedBody
 {
     /// <summary>The bytes, or null with <c>TooLarge</c> true when the body passes <paramref name="maxBytes"/>, or
     /// null with a rejection when the server refused the body itself (bad chunking, too slow).</summary>
-    public static async Task<(byte[]? Bytes, bool TooLarge, RequestRejection? Unreadable)> ReadAsync(
+    public static async Task<(byte[]? Bytes, bool TooLarge, Refusal? Unreadable)> ReadAsync(
         Stream body, long? contentLength, int maxBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -37,7 +38,7 @@ public static class BoundedBody
         }
         catch (BadHttpRequestException)
         {
-            return (null, false, RequestRejection.BadRequest("body", "The request body could not be read."));
+            return (null, false, Refusal.Invalid("body", "The request body could not be read."));
         }
     }
 }

@@ -1,10 +1,11 @@
 using System.Text;
 using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
+using ChatFunctions.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
-namespace ChatFunctions.Tests.Chat;
+namespace ChatFunctions.Tests.Http;
 
 public class ChatRequestReaderTests
 {
@@ -60,7 +61,7 @@ public class ChatRequestReaderTests
 
         Assert.Null(result.Request);
         Assert.NotNull(result.Rejection);
-        Assert.Equal(400, result.Rejection!.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection!.Kind);
         Assert.Equal(field, result.Rejection.Field);
         Assert.False(string.IsNullOrWhiteSpace(result.Rejection.Detail));
     }
@@ -86,7 +87,7 @@ public class ChatRequestReaderTests
     {
         var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
         Assert.Equal(field, result.Rejection!.Field);
         Assert.StartsWith(detail, result.Rejection.Detail, StringComparison.Ordinal);
     }
@@ -122,7 +123,7 @@ public class ChatRequestReaderTests
     {
         var result = await Reader().ReadAsync(Post("{\"message\":\"hi\"}", contentType).Request, CancellationToken.None);
 
-        Assert.Equal(415, result.Rejection!.Status);
+        Assert.Equal(RefusalKind.UnsupportedFormat, result.Rejection!.Kind);
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public class ChatRequestReaderTests
 
         var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
 
-        Assert.Equal(413, result.Rejection!.Status);
+        Assert.Equal(RefusalKind.TooLarge, result.Rejection!.Kind);
         Assert.Equal(0, body.BytesRead);
     }
 
@@ -149,7 +150,7 @@ public class ChatRequestReaderTests
 
         var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
 
-        Assert.Equal(413, result.Rejection!.Status);
+        Assert.Equal(RefusalKind.TooLarge, result.Rejection!.Kind);
         Assert.True(body.BytesRead <= Limits.MaxRequestBytes + 64 * 1024, $"read {body.BytesRead} bytes");
     }
 
@@ -190,7 +191,7 @@ public class ChatRequestReaderTests
 
         var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
         Assert.Equal(field, result.Rejection!.Field);
     }
 
@@ -227,7 +228,7 @@ public class ChatRequestReaderTests
     {
         var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
         Assert.Equal(field, result.Rejection!.Field);
         Assert.Contains("more than once", result.Rejection.Detail, StringComparison.Ordinal);
     }
@@ -245,7 +246,7 @@ public class ChatRequestReaderTests
 
         var result = await Reader().ReadAsync(context.Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
         Assert.Equal("history[0].content", result.Rejection!.Field);
     }
 
@@ -278,7 +279,7 @@ public class ChatRequestReaderTests
 
         var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
         Assert.Equal("message", result.Rejection!.Field);
     }
 
@@ -290,7 +291,7 @@ public class ChatRequestReaderTests
 
         var result = await Reader().ReadAsync(Post(body).Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
         Assert.Equal("history[1].content", result.Rejection!.Field);
     }
 
@@ -326,7 +327,7 @@ public class ChatRequestReaderTests
     {
         var result = await Reader().ReadAsync(Post("{\"message\":\"a\\ud800b\"}").Request, CancellationToken.None);
 
-        Assert.Equal(400, result.Rejection?.Status);
+        Assert.Equal(RefusalKind.Invalid, result.Rejection?.Kind);
     }
 
     private sealed class CountingStream(Stream inner) : Stream

@@ -3,13 +3,13 @@ using System.Net.ServerSentEvents;
 using Azure.Core;
 using ChatFunctions.Configuration;
 using ChatFunctions.Diagnostics;
-using ChatFunctions.Streaming;
+using ChatFunctions.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace ChatFunctions.Models;
+namespace ChatFunctions.Streaming;
 
 /// <summary>
 /// Prepares the first reply's path to the model while the host is still starting, on another core: builds the model

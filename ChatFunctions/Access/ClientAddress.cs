@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 
-namespace ChatFunctions.Http;
+namespace ChatFunctions.Access;
 
 /// <summary>
 /// Who is calling, for per-client limits (rate limit, token budgets of anonymous callers). Always the connection's

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Http;
 
 /// <summary>What made System.Text.Json refuse a chat request.</summary>
 internal enum JsonFault

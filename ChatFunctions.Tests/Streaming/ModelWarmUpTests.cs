@@ -1,9 +1,9 @@
 using Azure.Core;
-using ChatFunctions.Models;
+using ChatFunctions.Streaming;
 using ChatFunctions.Tests.Wire;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace ChatFunctions.Tests.Models;
+namespace ChatFunctions.Tests.Streaming;
 
 /// <summary>The app prepares the first reply's path to the model while it starts (ModelWarmUp), against the fake.</summary>
 public sealed class ModelWarmUpTests

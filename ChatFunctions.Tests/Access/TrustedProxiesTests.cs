@@ -1,7 +1,7 @@
 using System.Net;
-using ChatFunctions.Http;
+using ChatFunctions.Access;
 
-namespace ChatFunctions.Tests.Http;
+namespace ChatFunctions.Tests.Access;
 
 public class TrustedProxiesTests
 {

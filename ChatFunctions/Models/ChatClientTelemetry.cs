@@ -1,7 +1,6 @@
-using ChatFunctions.Models;
 using Microsoft.Extensions.AI;
 
-namespace ChatFunctions.Diagnostics;
+namespace ChatFunctions.Models;
 
 /// <summary>
 /// Wraps the model client in <see cref="GenAiTelemetryChatClient"/>: a gen_ai "chat" span per model call and the

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 
-namespace ChatFunctions.Diagnostics;
+namespace ChatFunctions.Models;
 
 /// <summary>
 /// The OpenTelemetry GenAI span and client metrics of Microsoft.Extensions.AI 10.11.0's OpenTelemetryChatClient

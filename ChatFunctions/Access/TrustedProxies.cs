@@ -2,7 +2,7 @@ using System.Net;
 using ChatFunctions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace ChatFunctions.Http;
+namespace ChatFunctions.Access;
 
 /// <summary>
 /// CHAT_TRUSTED_PROXIES: the proxies whose X-Forwarded-For the standalone host believes, as comma-separated IP

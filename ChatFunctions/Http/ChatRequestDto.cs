@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace ChatFunctions.Chat;
+namespace ChatFunctions.Http;
 
 /// <summary>The body as sent, before validation: every field nullable so a missing one is reported by name.</summary>
 internal sealed class ChatRequestDto

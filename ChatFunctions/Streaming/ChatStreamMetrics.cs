@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using ChatFunctions.Streaming;
+using ChatFunctions.Models;
 
-namespace ChatFunctions.Diagnostics;
+namespace ChatFunctions.Streaming;
 
 /// <summary>Sees every stream start and end, and every rejected request; metrics hang off this.</summary>
 public interface IChatStreamObserver

@@ -1,8 +1,8 @@
 using System.Net;
-using ChatFunctions.Http;
+using ChatFunctions.Access;
 using Microsoft.AspNetCore.Http;
 
-namespace ChatFunctions.Tests.Http;
+namespace ChatFunctions.Tests.Access;
 
 public class ClientAddressTests
 {
