@@ -9,7 +9,7 @@ namespace ChatFunctions.Functions;
 
 /// <summary>POST /api/shares: the signed-in user shares a snapshot of a conversation (201, the share with its id and
 /// link); GET /api/shares: the signed-in user's shares, for "Stop sharing". See docs/conversations.md.</summary>
-public sealed class SharesFunction(IRequestAuthenticator authenticator, ShareService shares, ProblemResponder problems)
+public sealed class SharesFunction(IRequestAuthenticator authenticator, ShareBodyReader bodies, ShareService shares, ProblemResponder problems)
 {
     [Function("Shares")]
     public async Task RunAsync(
@@ -24,7 +24,7 @@ public sealed class SharesFunction(IRequestAuthenticator authenticator, ShareSer
             var access = await authenticator.AuthenticateAsync(context, linked.Token);
             var create = HttpMethods.IsPost(request.Method);
             var outcome = access.Rejection is { } denied ? denied
-                : create ? await shares.CreateAsync(access.Caller!, new ShareWrite(request.Body, request.ContentLength, request.ContentType), linked.Token)
+                : create ? await shares.CreateAsync(access.Caller!, new ShareWrite(cancellation => bodies.ReadAsync(request, cancellation)), linked.Token)
                 : await shares.ListAsync(access.Caller!, linked.Token);
             if (outcome.Rejection is { } rejection)
             {

@@ -52,6 +52,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<IChatRequestReader, ChatRequestReader>();
         services.TryAddSingleton<TitleRequestReader>();
         services.TryAddSingleton<ConversationBodyReader>();
+        services.TryAddSingleton<ShareBodyReader>();
         services.TryAddSingleton<IChatStreamer, ChatStreamer>();
         services.TryAddSingleton(StreamLogStoreFactory.Create);
         services.TryAddSingleton<ReplyPersister>();

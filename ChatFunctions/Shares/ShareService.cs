@@ -5,19 +5,18 @@ using ChatFunctions.Chat;
 using ChatFunctions.Configuration;
 using ChatFunctions.Conversations;
 using ChatFunctions.Diagnostics;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ChatFunctions.Shares;
 
-/// <summary>A create as the function read it from HTTP.</summary>
-public sealed record ShareWrite(Stream Body, long? ContentLength, string? ContentType);
+/// <summary>A create: how to read the conversation's JSON, which is read only once the caller and the rate limit pass.</summary>
+public sealed record ShareWrite(Func<CancellationToken, Task<(byte[]? Json, Refusal? Rejection)>> ReadBody);
 
 /// <summary>What a share request came to: a rejection, or the new share / the caller's shares / a snapshot.</summary>
-public sealed record ShareOutcome(RequestRejection? Rejection, ShareDto? Created = null, IReadOnlyList<ShareDto>? Shares = null, StoredSnapshot? Snapshot = null)
+public sealed record ShareOutcome(Refusal? Rejection, ShareDto? Created = null, IReadOnlyList<ShareDto>? Shares = null, StoredSnapshot? Snapshot = null)
 {
-    public static implicit operator ShareOutcome(RequestRejection rejection) => new(rejection);
+    public static implicit operator ShareOutcome(Refusal rejection) => new(rejection);
 }
 
 /// <summary>
@@ -49,25 +48,20 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
 
         if (limiter.TryAdmit(caller.Key) is { } wait)
         {
-            return new RequestRejection(StatusCodes.Status429TooManyRequests, "shares",
+            return new Refusal(RefusalKind.TooManyRequests, "shares",
                 $"You created {ShareCreationLimiter.PermitsPerWindow} shared links in the last {ShareCreationLimiter.Window.TotalMinutes:0} minutes; try again in {Math.Ceiling(wait.TotalSeconds):0} s.")
             {
                 RetryAfter = wait,
             };
         }
 
-        if (!IsJson(write.ContentType))
-        {
-            return new RequestRejection(StatusCodes.Status415UnsupportedMediaType, "content-type", "Send the conversation to share as application/json.");
-        }
-
-        var body = await BoundedBody.ReadAsync(write.Body, write.ContentLength, _options.MaxBytes, cancellationToken);
-        if ((body.TooLarge ? TooLarge() : body.Unreadable) is { } badBody)
+        var body = await write.ReadBody(cancellationToken);
+        if (body.Rejection is { } badBody)
         {
             return badBody;
         }
 
-        var parsed = Parse(body.Bytes!);
+        var parsed = Parse(body.Json!);
         if (parsed.Rejection is { } badRequest)
         {
             return badRequest;
@@ -80,7 +74,7 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
         {
             if ((await store.ListAsync(owner, cancellationToken)).Count >= _options.MaxCount)
             {
-                return new RequestRejection(StatusCodes.Status409Conflict, "shares",
+                return new Refusal(RefusalKind.Conflict, "shares",
                     $"You have {_options.MaxCount.ToString(CultureInfo.InvariantCulture)} shared links, the most this deployment keeps per user; stop sharing some first.");
             }
 
@@ -148,22 +142,18 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
 
     private static ShareDto ToDto(ShareSummary share) => new(share.Id, share.ConversationId, share.Title, share.CreatedAt, LinkOf(share.Id));
 
-    private static RequestRejection? SignInRequired(Caller caller) => caller.IsSignedIn ? null
-        : new RequestRejection(StatusCodes.Status403Forbidden, "Authorization",
+    private static Refusal? SignInRequired(Caller caller) => caller.IsSignedIn ? null
+        : new Refusal(RefusalKind.Forbidden, "Authorization",
             "Shared links are for signed-in users (a link needs an owner who can stop sharing it), and sign-in is off on this deployment (CHAT_AUTH_ENABLED=false).")
         {
             Type = SignInRequiredType,
         };
 
-    private static RequestRejection? InvalidId(string? id) => ShareId.IsValid(id) ? null
-        : RequestRejection.BadRequest("id", $"A share id is the {ShareId.Length} characters after ?share= in the link (letters, digits, '-' and '_').");
+    private static Refusal? InvalidId(string? id) => ShareId.IsValid(id) ? null
+        : Refusal.Invalid("id", $"A share id is the {ShareId.Length} characters after ?share= in the link (letters, digits, '-' and '_').");
 
-    private static RequestRejection NotFound() =>
-        new(StatusCodes.Status404NotFound, "id", "There is no shared conversation at this link: its owner stopped sharing it, or it never existed.");
-
-    private RequestRejection TooLarge() =>
-        new(StatusCodes.Status413PayloadTooLarge, "body",
-            $"A shared conversation may take {_options.MaxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes of JSON on this deployment; this one is larger.");
+    private static Refusal NotFound() =>
+        new(RefusalKind.NotFound, "id", "There is no shared conversation at this link: its owner stopped sharing it, or it never existed.");
 
     private async Task<ShareOutcome> StoreAsync(Func<Task<ShareOutcome>> action)
     {
@@ -174,7 +164,7 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
         catch (ShareStoreUnavailableException e)
         {
             Log.ShareStoreFailed(logger, e.Operation, e.Status, e.ErrorCode ?? "none");
-            return new RequestRejection(StatusCodes.Status503ServiceUnavailable, "shareStore", "Shared links cannot be reached right now; try again shortly.")
+            return new Refusal(RefusalKind.Unavailable, "shareStore", "Shared links cannot be reached right now; try again shortly.")
             {
                 RetryAfter = TimeSpan.FromSeconds(30),
             };
@@ -185,11 +175,11 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
     /// Reads <c>{"conversationId", "title"?, "messages": [{"role": "user"|"assistant", "content": "…"}]}</c> and keeps
     /// only those members: whatever else a message carries (reasoning, metrics, other versions) never reaches the snapshot.
     /// </summary>
-    internal static ((string ConversationId, string? Title, IReadOnlyList<SharedMessageDto> Messages) Value, RequestRejection? Rejection) Parse(byte[] json)
+    internal static ((string ConversationId, string? Title, IReadOnlyList<SharedMessageDto> Messages) Value, Refusal? Rejection) Parse(byte[] json)
     {
         if (json.Length == 0)
         {
-            return (default, RequestRejection.BadRequest("body", "The request body is empty; send the conversation to share as a JSON object."));
+            return (default, Refusal.Invalid("body", "The request body is empty; send the conversation to share as a JSON object."));
         }
 
         try
@@ -198,12 +188,12 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return (default, RequestRejection.BadRequest("body", "The conversation to share must be a JSON object."));
+                return (default, Refusal.Invalid("body", "The conversation to share must be a JSON object."));
             }
 
             if (!root.TryGetProperty("conversationId", out var idElement) || idElement.ValueKind != JsonValueKind.String || !ConversationId.IsValid(idElement.GetString()))
             {
-                return (default, RequestRejection.BadRequest("conversationId", $"conversationId must be the shared conversation's id: 1 to {ConversationId.MaxLength} letters, digits, '-' or '_'."));
+                return (default, Refusal.Invalid("conversationId", $"conversationId must be the shared conversation's id: 1 to {ConversationId.MaxLength} letters, digits, '-' or '_'."));
             }
 
             string? title = null;
@@ -211,7 +201,7 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
             {
                 if (titleElement.ValueKind != JsonValueKind.String || titleElement.GetString()!.Length > MaxTitleChars)
                 {
-                    return (default, RequestRejection.BadRequest("title", $"title must be a string of at most {MaxTitleChars} characters."));
+                    return (default, Refusal.Invalid("title", $"title must be a string of at most {MaxTitleChars} characters."));
                 }
 
                 title = titleElement.GetString();
@@ -219,7 +209,7 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
 
             if (!root.TryGetProperty("messages", out var messagesElement) || messagesElement.ValueKind != JsonValueKind.Array || messagesElement.GetArrayLength() == 0)
             {
-                return (default, RequestRejection.BadRequest("messages", "messages must be a non-empty array of {role, content}."));
+                return (default, Refusal.Invalid("messages", "messages must be a non-empty array of {role, content}."));
             }
 
             var messages = new List<SharedMessageDto>(messagesElement.GetArrayLength());
@@ -229,17 +219,17 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
                 var at = $"messages[{index.ToString(CultureInfo.InvariantCulture)}]";
                 if (message.ValueKind != JsonValueKind.Object)
                 {
-                    return (default, RequestRejection.BadRequest(at, "Each message must be an object with role and content."));
+                    return (default, Refusal.Invalid(at, "Each message must be an object with role and content."));
                 }
 
                 if (!message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String || role.GetString() is not ("user" or "assistant"))
                 {
-                    return (default, RequestRejection.BadRequest(at + ".role", "role must be \"user\" or \"assistant\"."));
+                    return (default, Refusal.Invalid(at + ".role", "role must be \"user\" or \"assistant\"."));
                 }
 
                 if (!message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
                 {
-                    return (default, RequestRejection.BadRequest(at + ".content", "content must be a string."));
+                    return (default, Refusal.Invalid(at + ".content", "content must be a string."));
                 }
 
                 messages.Add(new SharedMessageDto(role.GetString()!, content.GetString()!));
@@ -250,13 +240,7 @@ public sealed class ShareService(IShareStore store, ShareCreationLimiter limiter
         }
         catch (JsonException ex)
         {
-            return (default, RequestRejection.BadRequest("body", $"The JSON is malformed (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
+            return (default, Refusal.Invalid("body", $"The JSON is malformed (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})."));
         }
     }
-
-    private static bool IsJson(string? contentType) =>
-        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
-        && media.MediaType.Value is { } type
-        && (type.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase)));
 }
