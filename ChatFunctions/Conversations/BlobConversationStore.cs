@@ -1,10 +1,9 @@
 using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
 using Azure;
 using Azure.Core;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ChatFunctions.Storage;
 
 namespace ChatFunctions.Conversations;
 
@@ -28,16 +27,13 @@ public sealed class BlobConversationStore : IConversationStore
     private const string UpdatedKey = "updatedat";
     private const string DeletedKey = "deleted";
 
-    private readonly BlobContainerClient _container;
-    private readonly bool _createContainer;
-    private volatile bool _containerReady;
+    private readonly AppBlobContainer _container;
 
     /// <param name="createContainer">True for development storage only (see remarks).</param>
     public BlobConversationStore(BlobServiceClient service, bool createContainer)
     {
         ArgumentNullException.ThrowIfNull(service);
-        _container = service.GetBlobContainerClient(ContainerName);
-        _createContainer = createContainer;
+        _container = new AppBlobContainer(service.GetBlobContainerClient(ContainerName), createContainer);
     }
 
     /// <summary>A request path's budget: 5 s per attempt, two quick retries.</summary>
@@ -56,7 +52,7 @@ public sealed class BlobConversationStore : IConversationStore
         RunAsync("list", async ct =>
         {
             var prefix = owner + "/";
-            await foreach (var page in _container.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, prefix, ct)
+            await foreach (var page in _container.Client.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, prefix, ct)
                 .AsPages(continuation, pageSize).WithCancellation(ct).ConfigureAwait(false))
             {
                 var items = page.Values.Select(blob => Summarize(blob, prefix)).OfType<ConversationSummary>().ToList();
@@ -70,7 +66,7 @@ public sealed class BlobConversationStore : IConversationStore
         RunAsync("count", async ct =>
         {
             var count = 0;
-            await foreach (var blob in _container.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, owner + "/", ct).ConfigureAwait(false))
+            await foreach (var blob in _container.Client.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, owner + "/", ct).ConfigureAwait(false))
             {
                 count += IsDeleted(blob.Metadata) ? 0 : 1;
             }
@@ -83,9 +79,9 @@ public sealed class BlobConversationStore : IConversationStore
         {
             try
             {
-                var result = await _container.GetBlobClient(NameOf(owner, id)).DownloadContentAsync(ct).ConfigureAwait(false);
+                var result = await _container.Client.GetBlobClient(NameOf(owner, id)).DownloadContentAsync(ct).ConfigureAwait(false);
                 var metadata = result.Value.Details.Metadata;
-                var document = new ConversationDocument(id, DecodeTitle(metadata), ReadUpdated(metadata), IsDeleted(metadata), result.Value.Content.ToMemory());
+                var document = new ConversationDocument(id, BlobMetadataText.Decode(metadata, TitleKey), ReadUpdated(metadata), IsDeleted(metadata), result.Value.Content.ToMemory());
                 return new StoredConversation(document, result.Value.Details.ETag.ToString("H"));
             }
             catch (RequestFailedException e) when (e.Status == 404)
@@ -105,7 +101,7 @@ public sealed class BlobConversationStore : IConversationStore
             };
             if (document.Title is { Length: > 0 } title)
             {
-                metadata[TitleKey] = Convert.ToBase64String(Encoding.UTF8.GetBytes(title));
+                metadata[TitleKey] = BlobMetadataText.Encode(title);
             }
 
             if (document.Deleted)
@@ -121,10 +117,11 @@ public sealed class BlobConversationStore : IConversationStore
                     : condition.IfMatch is { } etag ? new BlobRequestConditions { IfMatch = new ETag(etag) }
                     : null,
             };
-            var blob = _container.GetBlobClient(NameOf(owner, document.Id));
+            var blob = _container.Client.GetBlobClient(NameOf(owner, document.Id));
             try
             {
-                return (await UploadAsync(blob, document.Json, options, ct).ConfigureAwait(false)).ToString("H");
+                var uploaded = await _container.WriteAsync(() => blob.UploadAsync(BinaryData.FromBytes(document.Json), options, ct), ct).ConfigureAwait(false);
+                return uploaded.Value.ETag.ToString("H");
             }
             catch (RequestFailedException e) when (e.Status is 412 or 409 && e.ErrorCode is "ConditionNotMet" or "BlobAlreadyExists")
             {
@@ -136,20 +133,6 @@ public sealed class BlobConversationStore : IConversationStore
                 return null;
             }
         }, cancellationToken);
-    }
-
-    private async Task<ETag> UploadAsync(BlobClient blob, ReadOnlyMemory<byte> json, BlobUploadOptions options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await blob.UploadAsync(BinaryData.FromBytes(json), options, cancellationToken).ConfigureAwait(false)).Value.ETag;
-        }
-        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound && _createContainer && !_containerReady)
-        {
-            await _container.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            _containerReady = true;
-            return (await blob.UploadAsync(BinaryData.FromBytes(json), options, cancellationToken).ConfigureAwait(false)).Value.ETag;
-        }
     }
 
     private static string NameOf(string owner, string id) => $"{owner}/{id}.json";
@@ -164,7 +147,7 @@ public sealed class BlobConversationStore : IConversationStore
 
         var id = blob.Name[prefix.Length..^Suffix.Length];
         return ConversationId.IsValid(id)
-            ? new ConversationSummary(id, DecodeTitle(blob.Metadata), ReadUpdated(blob.Metadata), blob.Properties.ETag?.ToString("H") ?? "", IsDeleted(blob.Metadata))
+            ? new ConversationSummary(id, BlobMetadataText.Decode(blob.Metadata, TitleKey), ReadUpdated(blob.Metadata), blob.Properties.ETag?.ToString("H") ?? "", IsDeleted(blob.Metadata))
             : null;
     }
 
@@ -174,17 +157,6 @@ public sealed class BlobConversationStore : IConversationStore
     private static long ReadUpdated(IDictionary<string, string>? metadata) =>
         metadata is not null && metadata.TryGetValue(UpdatedKey, out var value) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var updated) ? updated : 0;
 
-    private static string? DecodeTitle(IDictionary<string, string>? metadata)
-    {
-        if (metadata is null || !metadata.TryGetValue(TitleKey, out var encoded))
-        {
-            return null;
-        }
-
-        var buffer = new byte[encoded.Length];
-        return Convert.TryFromBase64String(encoded, buffer, out var written) ? Encoding.UTF8.GetString(buffer, 0, written) : null;
-    }
-
     /// <summary>Turns every storage or transport failure into <see cref="ConversationStoreUnavailableException"/>,
     /// carrying only the operation, status and error code (the SDK's message can quote URLs and bodies).</summary>
     private async Task<T> RunAsync<T>(string operation, Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken, T? whenNoContainer = default)
@@ -193,7 +165,7 @@ public sealed class BlobConversationStore : IConversationStore
         {
             return await action(cancellationToken).ConfigureAwait(false);
         }
-        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound && _createContainer && whenNoContainer is not null)
+        catch (RequestFailedException e) when (whenNoContainer is not null && _container.IsNotCreatedYet(e))
         {
             // Development storage before the first save: nothing stored yet.
             return whenNoContainer;
@@ -202,7 +174,7 @@ public sealed class BlobConversationStore : IConversationStore
         {
             throw new ConversationStoreUnavailableException(operation, e.Status, e.ErrorCode, e);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AggregateException or OperationCanceledException or HttpRequestException or IOException or SocketException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && StorageFailures.IsTransport(e))
         {
             throw new ConversationStoreUnavailableException(operation, 0, e.GetType().Name, e);
         }

@@ -1,9 +1,9 @@
-using System.Net.Sockets;
 using Azure;
 using Azure.Core;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using ChatFunctions.Storage;
 
 namespace ChatFunctions.Resumption;
 
@@ -395,16 +395,11 @@ public sealed class BlobStreamLogStore : IStreamLogStore
                 ? $"The stream log store could not be reached ({operation})."
                 : $"The stream log store failed ({operation}: status {e.Status}, {e.ErrorCode ?? "no error code"}).");
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsTransportFailure(e))
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && StorageFailures.IsTransport(e))
         {
             throw new StreamLogUnavailableException(e is OperationCanceledException
                 ? $"The stream log store did not answer within {_operationTimeout.TotalSeconds:0.#} s ({operation})."
                 : $"The stream log store could not be reached ({operation}: {e.GetType().Name}).");
         }
     }
-
-    // What Azure.Core lets through besides RequestFailedException: its retry policy's AggregateException of all
-    // attempts, a per-try timeout or our deadline as cancellation, and raw socket or stream errors mid-body.
-    private static bool IsTransportFailure(Exception e) =>
-        e is AggregateException or OperationCanceledException or HttpRequestException or IOException or SocketException;
 }

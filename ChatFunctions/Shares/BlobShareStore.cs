@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ChatFunctions.Storage;
 
 namespace ChatFunctions.Shares;
 
@@ -25,16 +24,13 @@ public sealed class BlobShareStore : IShareStore
     private const string TitleKey = "title";
     private const string CreatedKey = "createdat";
 
-    private readonly BlobContainerClient _container;
-    private readonly bool _createContainer;
-    private volatile bool _containerReady;
+    private readonly AppBlobContainer _container;
 
     /// <param name="createContainer">True for development storage only (see remarks).</param>
     public BlobShareStore(BlobServiceClient service, bool createContainer)
     {
         ArgumentNullException.ThrowIfNull(service);
-        _container = service.GetBlobContainerClient(ContainerName);
-        _createContainer = createContainer;
+        _container = new AppBlobContainer(service.GetBlobContainerClient(ContainerName), createContainer);
     }
 
     public static string SnapshotName(string shareId) => $"links/{shareId}.json";
@@ -53,17 +49,16 @@ public sealed class BlobShareStore : IShareStore
             };
             if (share.Title is { Length: > 0 } title)
             {
-                // Metadata values must be ASCII.
-                metadata[TitleKey] = Convert.ToBase64String(Encoding.UTF8.GetBytes(title));
+                metadata[TitleKey] = BlobMetadataText.Encode(title);
             }
 
-            var index = _container.GetBlobClient(IndexName(owner, share.Id));
+            var index = _container.Client.GetBlobClient(IndexName(owner, share.Id));
             if (!await UploadNewAsync(index, ReadOnlyMemory<byte>.Empty, metadata, ct).ConfigureAwait(false))
             {
                 return false;
             }
 
-            if (await UploadNewAsync(_container.GetBlobClient(SnapshotName(share.Id)), snapshot, null, ct).ConfigureAwait(false))
+            if (await UploadNewAsync(_container.Client.GetBlobClient(SnapshotName(share.Id)), snapshot, null, ct).ConfigureAwait(false))
             {
                 return true;
             }
@@ -79,7 +74,7 @@ public sealed class BlobShareStore : IShareStore
         {
             try
             {
-                var result = await _container.GetBlobClient(SnapshotName(shareId)).DownloadContentAsync(ct).ConfigureAwait(false);
+                var result = await _container.Client.GetBlobClient(SnapshotName(shareId)).DownloadContentAsync(ct).ConfigureAwait(false);
                 return new StoredSnapshot(result.Value.Content.ToMemory(), result.Value.Details.ETag.ToString("H"));
             }
             catch (RequestFailedException e) when (e.Status == 404)
@@ -93,12 +88,12 @@ public sealed class BlobShareStore : IShareStore
         {
             var prefix = $"owners/{owner}/";
             var shares = new List<ShareSummary>();
-            await foreach (var blob in _container.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, prefix, ct).ConfigureAwait(false))
+            await foreach (var blob in _container.Client.GetBlobsAsync(BlobTraits.Metadata, BlobStates.None, prefix, ct).ConfigureAwait(false))
             {
                 var id = blob.Name[prefix.Length..];
                 if (ShareId.IsValid(id) && blob.Metadata.TryGetValue(ConversationKey, out var conversationId))
                 {
-                    shares.Add(new ShareSummary(id, conversationId, DecodeTitle(blob.Metadata), ReadCreated(blob.Metadata)));
+                    shares.Add(new ShareSummary(id, conversationId, BlobMetadataText.Decode(blob.Metadata, TitleKey), ReadCreated(blob.Metadata)));
                 }
             }
 
@@ -108,14 +103,14 @@ public sealed class BlobShareStore : IShareStore
     public Task<bool> RevokeAsync(string owner, string shareId, CancellationToken cancellationToken) =>
         RunAsync("revoke", async ct =>
         {
-            var index = _container.GetBlobClient(IndexName(owner, shareId));
+            var index = _container.Client.GetBlobClient(IndexName(owner, shareId));
             if (!(await index.ExistsAsync(ct).ConfigureAwait(false)).Value)
             {
                 return false;
             }
 
             // The snapshot goes first: if the second delete fails, the share is still listed and can be revoked again.
-            await _container.GetBlobClient(SnapshotName(shareId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
+            await _container.Client.GetBlobClient(SnapshotName(shareId)).DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
             await index.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false);
             return true;
         }, cancellationToken, whenNoContainer: false);
@@ -131,17 +126,7 @@ public sealed class BlobShareStore : IShareStore
         };
         try
         {
-            try
-            {
-                await blob.UploadAsync(BinaryData.FromBytes(content), options, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound && _createContainer && !_containerReady)
-            {
-                await _container.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-                _containerReady = true;
-                await blob.UploadAsync(BinaryData.FromBytes(content), options, cancellationToken).ConfigureAwait(false);
-            }
-
+            await _container.WriteAsync(() => blob.UploadAsync(BinaryData.FromBytes(content), options, cancellationToken), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412 && e.ErrorCode is "ConditionNotMet" or "BlobAlreadyExists")
@@ -153,17 +138,6 @@ public sealed class BlobShareStore : IShareStore
     private static long ReadCreated(IDictionary<string, string> metadata) =>
         metadata.TryGetValue(CreatedKey, out var value) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var created) ? created : 0;
 
-    private static string? DecodeTitle(IDictionary<string, string> metadata)
-    {
-        if (!metadata.TryGetValue(TitleKey, out var encoded))
-        {
-            return null;
-        }
-
-        var buffer = new byte[encoded.Length];
-        return Convert.TryFromBase64String(encoded, buffer, out var written) ? Encoding.UTF8.GetString(buffer, 0, written) : null;
-    }
-
     /// <summary>Turns every storage or transport failure into <see cref="ShareStoreUnavailableException"/>, carrying
     /// only the operation, status and error code (the SDK's message quotes URLs, and a URL here holds a share id).</summary>
     private async Task<T> RunAsync<T>(string operation, Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken, T? whenNoContainer = default)
@@ -172,7 +146,7 @@ public sealed class BlobShareStore : IShareStore
         {
             return await action(cancellationToken).ConfigureAwait(false);
         }
-        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.ContainerNotFound && _createContainer && operation != "create")
+        catch (RequestFailedException e) when (operation != "create" && _container.IsNotCreatedYet(e))
         {
             // Development storage before the first share: nothing stored yet.
             return whenNoContainer!;
@@ -181,7 +155,7 @@ public sealed class BlobShareStore : IShareStore
         {
             throw new ShareStoreUnavailableException(operation, e.Status, e.ErrorCode, e);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AggregateException or OperationCanceledException or HttpRequestException or IOException or SocketException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && StorageFailures.IsTransport(e))
         {
             throw new ShareStoreUnavailableException(operation, 0, e.GetType().Name, e);
         }
