@@ -172,7 +172,7 @@ public sealed class SignInTests(SignedInApp fixture) : IClassFixture<SignedInApp
         {
             if (statuses.Count > 0)
             {
-                await Task.Delay(100);
+                await Task.Delay(Poll.RequestInterval);
             }
 
             using var response = await app.Client.SendAsync(WithBearer(SseClient.Post("hi [demo:tokens=1]"), TestAuthority.Mint(token)));

@@ -186,7 +186,7 @@ public sealed class SharedTokenBudgetTests(AzuriteServer azurite)
         var spent = await SpentAsync(caller) - before;
         while (spent != expected && DateTime.UtcNow < until)
         {
-            await Task.Delay(200);
+            await Task.Delay(Poll.RequestInterval);
             spent = await SpentAsync(caller) - before;
         }
 

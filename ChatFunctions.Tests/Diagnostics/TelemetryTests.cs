@@ -96,7 +96,7 @@ public sealed class TelemetryTests
                 break;
             }
 
-            await Task.Delay(100);
+            await Task.Delay(Poll.RequestInterval);
         }
 
         Assert.True(tracerProvider.ForceFlush(5000));

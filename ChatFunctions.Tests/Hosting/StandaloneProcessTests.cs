@@ -73,7 +73,7 @@ public class StandaloneProcessTests
                 // not listening yet
             }
 
-            await Task.Delay(100);
+            await Task.Delay(Poll.RequestInterval);
         }
 
         Assert.Fail($"the app did not answer /api/health within 30 s: {output}");

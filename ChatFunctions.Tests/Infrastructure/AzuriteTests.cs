@@ -136,7 +136,7 @@ public sealed class AzuriteTests : IDisposable
                 last = e;
             }
 
-            await Task.Delay(250);
+            await Task.Delay(Poll.RequestInterval);
         }
 
         throw new TimeoutException($"Azurite did not answer on port {port} within {timeout}: {last?.Message}");

@@ -174,7 +174,7 @@ public sealed class CrossInstanceResumeTests(AzuriteServer azurite, ITestOutputH
                 return;
             }
 
-            await Task.Delay(100, cancellationToken);
+            await Task.Delay(Poll.RequestInterval, cancellationToken);
         }
     }
 

@@ -68,7 +68,7 @@ public sealed class CrossInstanceStopTests(AzuriteServer azurite, ITestOutputHel
         var store = new BlobStreamLogStore(new BlobServiceClient(azurite.ConnectionString(), BlobStreamLogStore.CreateClientOptions()), TimeProvider.System);
         while ((await store.GetStateAsync(streamId, cts.Token))?.ReaderSeenAt is null)
         {
-            await Task.Delay(20, cts.Token);
+            await Task.Delay(Poll.RequestInterval, cts.Token);
         }
 
         var request = Assert.Single(apps.Fake.Requests);

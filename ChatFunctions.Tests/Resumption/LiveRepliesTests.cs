@@ -49,7 +49,7 @@ public class LiveRepliesTests
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!condition() && clock.Elapsed < SteppedTime.StepBound)
         {
-            await Task.Delay(1);
+            await Task.Delay(Poll.StepInterval);
         }
 
         Assert.True(condition());

@@ -43,7 +43,8 @@ public sealed class StorageBenchSmokeTests(AzuriteServer azurite)
             Assert.Equal(1, backend.WholeReadTransactions);
             Assert.Equal(1, backend.TailReadTransactions);
             Assert.Equal(2 * result.BatchesPerReply, backend.AppendMs.Count);
-            Assert.InRange(backend.AppendMs.P50, 0, backend.AppendMs.Max);
+            // Each append is a round trip to Azurite: timed, it takes some time (a p50 of 0 would mean untimed).
+            Assert.True(backend.AppendMs.P50 > 0, $"{backend.Backend}: append p50 {backend.AppendMs.P50} ms");
         }
 
         var table = StorageBench.Table(result, new StoragePrices(0.05, 0.004, 0.00036, "test prices"));

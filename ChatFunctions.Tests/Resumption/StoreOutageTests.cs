@@ -58,7 +58,7 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             while ((await store.ReadAsync(streamId, 0, cts.Token))?.Bytes.Length is not > 0)
             {
                 Assert.True(storing.Elapsed < TimeSpan.FromSeconds(30), "the stream's first frames never reached the store");
-                await Task.Delay(20, cts.Token);
+                await Task.Delay(Poll.RequestInterval, cts.Token);
             }
 
             await azurite.DisposeAsync();
@@ -107,7 +107,7 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             var deadline = Stopwatch.StartNew();
             while (failures.Count == 0 && deadline.Elapsed < TimeSpan.FromSeconds(10))
             {
-                await Task.Delay(50, cts.Token);
+                await Task.Delay(Poll.StateInterval, cts.Token);
             }
 
             output.WriteLine($"chatfunctions.stream.store_failures: {failures.Count} ({string.Join(", ", failures.Operations)})");

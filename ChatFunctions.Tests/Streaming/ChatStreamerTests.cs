@@ -273,7 +273,7 @@ public class ChatStreamerTests
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!condition() && clock.Elapsed < TestInfrastructure.SteppedTime.StepBound)
         {
-            await Task.Delay(1);
+            await Task.Delay(TestInfrastructure.Poll.StepInterval);
         }
 
         Assert.True(condition());

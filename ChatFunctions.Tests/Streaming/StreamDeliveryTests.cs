@@ -45,7 +45,7 @@ public class StreamDeliveryTests
             }
 
             Assert.True(clock.Elapsed < SteppedTime.StepBound, "the delivery never flushed the frame");
-            await Task.Delay(1);
+            await Task.Delay(Poll.StepInterval);
         }
     }
 
@@ -57,7 +57,7 @@ public class StreamDeliveryTests
         while (Volatile.Read(ref source.Waits) <= waits)
         {
             Assert.True(clock.Elapsed < SteppedTime.StepBound, "the delivery never went back to waiting");
-            await Task.Delay(1);
+            await Task.Delay(Poll.StepInterval);
         }
     }
 

@@ -129,7 +129,7 @@ public sealed class AppProcess : IAsyncDisposable
                 // Not listening yet.
             }
 
-            await Task.Delay(100);
+            await Task.Delay(Poll.RequestInterval);
         }
 
         throw new TimeoutException($"the app did not answer /api/health within 60 s: {Output}");

@@ -96,7 +96,7 @@ public sealed class AzuriteServer : IAsyncLifetime
                 }
                 catch (SocketException) when (clock.Elapsed < timeout)
                 {
-                    await Task.Delay(100);
+                    await Task.Delay(Poll.RequestInterval);
                 }
             }
         }

@@ -69,7 +69,7 @@ public sealed class SteppedTime : FakeTimeProvider
                     $"{count} timer(s) fired or expected, {Volatile.Read(ref _created) - mark.Created} armed since, within {StepBound.TotalSeconds} s: a woken loop neither waits again nor ended");
             }
 
-            await Task.Delay(1);
+            await Task.Delay(Poll.StepInterval);
         }
     }
 }

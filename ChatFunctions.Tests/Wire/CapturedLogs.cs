@@ -84,7 +84,7 @@ public sealed class CapturedLogs : ILoggerProvider, ISupportExternalScope
                 throw new TimeoutException("No matching log entry. Logged:\n" + string.Join('\n', _entries));
             }
 
-            await Task.Delay(20);
+            await Task.Delay(TestInfrastructure.Poll.StateInterval);
         }
     }
 

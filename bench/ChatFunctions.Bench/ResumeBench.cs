@@ -108,12 +108,13 @@ public static class ResumeBench
             AppEnvironment = new Dictionary<string, string> { ["AzureWebJobsStorage"] = counted },
             BeforeLevel = async (mode, streams) =>
             {
-                // The producers append their last batch within a flush interval after done.
-                await Task.Delay(1_000, cancellationToken);
+                // The producers append their last batch after done (within a flush interval on a quiet machine): the
+                // previous level's requests are all counted once every log created holds its done frame.
+                await proxy.WaitUntilLogsCompleteAsync(options.LevelTimeout, cancellationToken);
                 snapshots.Add((mode, streams, proxy.Snapshot()));
             },
         }, cancellationToken);
-        await Task.Delay(1_000, cancellationToken);
+        await proxy.WaitUntilLogsCompleteAsync(options.LevelTimeout, cancellationToken);
         snapshots.Add(("end", 0, proxy.Snapshot()));
 
         var results = new List<ResumeLevelResult>();
@@ -154,14 +155,14 @@ public static class ResumeBench
                 AppEnvironment = new Dictionary<string, string> { ["AzureWebJobsStorage"] = counted },
                 BeforeLevel = async (mode, _) =>
                 {
-                    await Task.Delay(1_000, cancellationToken);
+                    await proxy.WaitUntilLogsCompleteAsync(options.LevelTimeout, cancellationToken);
                     if (mode == "relay")
                     {
                         before = proxy.Snapshot();
                     }
                 },
             }, cancellationToken);
-            await Task.Delay(1_000, cancellationToken);
+            await proxy.WaitUntilLogsCompleteAsync(options.LevelTimeout, cancellationToken);
             longByKind = Delta(before, proxy.Snapshot()).ToDictionary(kv => kv.Key, kv => kv.Value / (double)options.CostReplies);
             longReply = longByKind.Values.Sum();
             progress($"  {longReply:F1} storage requests per reply ({Describe(longByKind)})");
@@ -507,7 +508,11 @@ public sealed class CountingProxy : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly HttpClient _upstream;
+    /// <summary>How often <see cref="WaitUntilLogsCompleteAsync"/> looks at the count again.</summary>
+    private static readonly TimeSpan LookAgain = TimeSpan.FromMilliseconds(20);
+
     private readonly ConcurrentDictionary<string, long> _counts = new();
+    private long _completedLogs;
 
     private CountingProxy(WebApplication app, HttpClient upstream)
     {
@@ -518,6 +523,25 @@ public sealed class CountingProxy : IAsyncDisposable
     public int Port { get; private set; }
 
     public Dictionary<string, long> Snapshot() => _counts.ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>Appends the service took that carried a stream's done frame: logs the store now holds whole.</summary>
+    public long CompletedLogs => Interlocked.Read(ref _completedLogs);
+
+    /// <summary>Waits until every log created through the proxy holds its done frame, so that a snapshot counts all of
+    /// their requests; <paramref name="bound"/> only ends a run that would hang.</summary>
+    public async Task WaitUntilLogsCompleteAsync(TimeSpan bound, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (CompletedLogs < _counts.GetValueOrDefault("create"))
+        {
+            if (clock.Elapsed > bound)
+            {
+                throw new TimeoutException($"{CompletedLogs} of {_counts.GetValueOrDefault("create")} stream logs got their done frame within {bound.TotalSeconds} s");
+            }
+
+            await Task.Delay(LookAgain, cancellationToken);
+        }
+    }
 
     public static async Task<CountingProxy> StartAsync(int targetPort, CancellationToken cancellationToken)
     {
@@ -558,9 +582,20 @@ public sealed class CountingProxy : IAsyncDisposable
     private async Task ForwardAsync(HttpContext context)
     {
         var request = context.Request;
-        _counts.AddOrUpdate(Kind(request.Method, request.Query), 1, (_, n) => n + 1);
+        var kind = Kind(request.Method, request.Query);
+        _counts.AddOrUpdate(kind, 1, (_, n) => n + 1);
         using var forward = new HttpRequestMessage(new HttpMethod(request.Method), request.Path + request.QueryString);
-        if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
+        var carriesDone = false;
+        if (kind == "append")
+        {
+            // A batch of whole frames: kept to see whether it ends the stream (the done frame).
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, context.RequestAborted);
+            var bytes = body.ToArray();
+            carriesDone = bytes.AsSpan().IndexOf("data: {\"done\":"u8) >= 0;
+            forward.Content = new ByteArrayContent(bytes);
+        }
+        else if (request.ContentLength is > 0 || request.Headers.TransferEncoding.Count > 0)
         {
             forward.Content = new StreamContent(request.Body);
         }
@@ -585,6 +620,11 @@ public sealed class CountingProxy : IAsyncDisposable
         }
 
         using var response = await _upstream.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
+        if (carriesDone && response.IsSuccessStatusCode)
+        {
+            Interlocked.Increment(ref _completedLogs);
+        }
+
         context.Response.StatusCode = (int)response.StatusCode;
         foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
         {
