@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using ChatFunctions.Resumption;
+using ChatFunctions.Streaming;
 using ChatFunctions.Tests.TestInfrastructure;
 using FakeAzureOpenAI;
 using Microsoft.Extensions.DependencyInjection;
