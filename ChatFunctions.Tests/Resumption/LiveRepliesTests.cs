@@ -598,10 +598,7 @@ public class LiveRepliesTests
         using var replies = Create(store.Object, new Frames(5));
         var reply = replies.Start("r", Request, Anonymous);
         int Appends() => store.Invocations.Count(i => i.Method.Name == "AppendAsync");
-        while (Appends() < 3) // the persister gives up after the third
-        {
-            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => Appends() >= 3);
-        }
+        await AdvanceUntilAsync(() => Appends() >= 3); // the persister gives up after the third
 
         // Having given up, the persister arms no timer; the reply arms the grace window it stays in memory for.
         await WaitUntilAsync(() => _time.CreatedWithDue(_options.Grace) == 1);
@@ -679,18 +676,12 @@ public class LiveRepliesTests
 
         reply.Stop(StreamStopReason.Cancelled);
         await WaitUntilAsync(() => reply.Log.IsCompleted);
-        while (!client.IsFinished)
-        {
-            client.TryCopy(received, int.MaxValue);
-        }
+        CopyToTheEnd(client, received, int.MaxValue);
 
         var whole = received.WrittenSpan.ToArray();
         foreach (var (sequence, source, bytes) in resumed)
         {
-            while (!source.IsFinished)
-            {
-                source.TryCopy(bytes, 333);
-            }
+            CopyToTheEnd(source, bytes, 333);
 
             Assert.Equal(whole[OffsetAfter(whole, sequence)..], bytes.WrittenSpan.ToArray());
             source.Dispose();
@@ -701,14 +692,29 @@ public class LiveRepliesTests
         Assert.Equal(RefusalKind.Invalid, beyond.Rejection?.Kind);
     }
 
+    /// <summary>Steps the clock a flush interval at a time until <paramref name="condition"/> holds, at most 400 steps.
+    /// A step that woke no timer returns at once, so each step also yields: the work the condition waits for may be
+    /// queued behind this loop (a continuation that has not armed its timer yet), and a loop that never yields would
+    /// spin on a core instead of letting it run.</summary>
     private async Task AdvanceUntilAsync(Func<bool> condition)
     {
         for (var i = 0; i < 400 && !condition(); i++)
         {
             await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: condition);
+            await Task.Yield();
         }
 
         Assert.True(condition());
+    }
+
+    /// <summary>Copies what a finished log holds until the source says it is finished: a few copies, since nothing is
+    /// written any more; a source that stops copying before its end fails the test instead of spinning.</summary>
+    private static void CopyToTheEnd(IStreamSource source, System.Buffers.ArrayBufferWriter<byte> destination, int maxBytes)
+    {
+        while (!source.IsFinished)
+        {
+            Assert.True(source.TryCopy(destination, maxBytes), "the source is not finished but has nothing more to copy");
+        }
     }
 
     private static int FramesIn(ReadOnlySpan<byte> bytes) => bytes.Count("\n\n"u8);
