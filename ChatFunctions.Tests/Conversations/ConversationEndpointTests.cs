@@ -11,41 +11,12 @@ namespace ChatFunctions.Tests.Conversations;
 
 /// <summary>
 /// /api/conversations against the real app, its conversations in Azurite's blobs, signed in through the fake
-/// authority. Every test signs in users of its own (fresh object ids), so tests sharing the Azurite never meet.
+/// authority.
 /// </summary>
 [Trait("Category", "Infrastructure")]
 [Collection(UsesAzurite.Name)]
-public sealed class ConversationEndpointTests(AzuriteServer azurite) : IAsyncLifetime
+public sealed class ConversationEndpointTests(AzuriteServer azurite) : SignedInEndpointTests(azurite)
 {
-    private TestAuthority _authority = null!;
-    private AppServer _app = null!;
-
-    public async Task InitializeAsync()
-    {
-        _authority = await TestAuthority.StartAsync();
-        _app = await StartAppAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        await _authority.DisposeAsync();
-    }
-
-    private Task<AppServer> StartAppAsync(Dictionary<string, string>? extra = null)
-    {
-        var settings = _authority.Settings();
-        settings["AzureWebJobsStorage"] = azurite.ConnectionString();
-        foreach (var (key, value) in extra ?? [])
-        {
-            settings[key] = value;
-        }
-
-        return AppServer.StartAsync(settings);
-    }
-
-    private string NewUser() => TestAuthority.Mint(_authority.UserToken(objectId: Guid.NewGuid().ToString()));
-
     private static string NewId() => Guid.NewGuid().ToString();
 
     internal static string Document(string id, string title = "A chat", long updatedAt = 1_765_000_000_000, string messages = "[{\"id\":\"m1\",\"role\":\"user\",\"content\":\"hello\"}]") =>
@@ -80,7 +51,7 @@ public sealed class ConversationEndpointTests(AzuriteServer azurite) : IAsyncLif
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? user, string? body = null, string? ifMatch = null, bool create = false)
     {
         using var request = Request(method, path, user, body, ifMatch, create);
-        return await _app.Client.SendAsync(request);
+        return await App.Client.SendAsync(request);
     }
 
     /// <summary>Creates the conversation and returns its ETag.</summary>
@@ -145,7 +116,7 @@ public sealed class ConversationEndpointTests(AzuriteServer azurite) : IAsyncLif
         Assert.Contains("Alice's", await aliceReads.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         // Stored under a hash of tenant and object id: neither appears in clear in any blob name.
-        var container = new BlobServiceClient(azurite.ConnectionString()).GetBlobContainerClient(BlobConversationStore.ContainerName);
+        var container = new BlobServiceClient(Azurite.ConnectionString()).GetBlobContainerClient(BlobConversationStore.ContainerName);
         var names = new List<string>();
         await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, null, default))
         {
@@ -239,7 +210,7 @@ public sealed class ConversationEndpointTests(AzuriteServer azurite) : IAsyncLif
     [Fact]
     public async Task With_sign_in_off_conversation_requests_are_404_problems_saying_sync_needs_sign_in()
     {
-        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["AzureWebJobsStorage"] = azurite.ConnectionString() });
+        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["AzureWebJobsStorage"] = Azurite.ConnectionString() });
         var id = NewId();
 
         using var list = await app.Client.GetAsync(new Uri("/api/conversations", UriKind.Relative));
@@ -369,13 +340,13 @@ public sealed class ConversationEndpointTests(AzuriteServer azurite) : IAsyncLif
         using var notJson = new HttpRequestMessage(HttpMethod.Put, $"/api/conversations/{id}") { Content = new StringContent(Document(id), Encoding.UTF8, "text/plain") };
         notJson.Headers.Authorization = new("Bearer", alice);
         notJson.Headers.TryAddWithoutValidation("If-None-Match", "*");
-        using var text = await _app.Client.SendAsync(notJson);
+        using var text = await App.Client.SendAsync(notJson);
         using var unquoted = await SendAsync(HttpMethod.Put, $"/api/conversations/{id}", alice, Document(id), ifMatch: "abc");
         using var both = Request(HttpMethod.Put, $"/api/conversations/{id}", alice, Document(id), ifMatch: "\"abc\"", create: true);
-        using var bothResponse = await _app.Client.SendAsync(both);
+        using var bothResponse = await App.Client.SendAsync(both);
         using var noneMatchTag = Request(HttpMethod.Put, $"/api/conversations/{id}", alice, Document(id));
         noneMatchTag.Headers.TryAddWithoutValidation("If-None-Match", "\"abc\"");
-        using var noneMatchResponse = await _app.Client.SendAsync(noneMatchTag);
+        using var noneMatchResponse = await App.Client.SendAsync(noneMatchTag);
 
         await TitleEndpointTests.AssertProblemAsync(text, HttpStatusCode.UnsupportedMediaType, "content-type");
         await TitleEndpointTests.AssertProblemAsync(unquoted, HttpStatusCode.BadRequest, "If-Match");

@@ -11,42 +11,12 @@ using ChatFunctions.Tests.Wire;
 namespace ChatFunctions.Tests.Shares;
 
 /// <summary>
-/// /api/shares against the real app, its shares in Azurite's blobs, signed in through the fake authority. Every test
-/// signs in users of its own (fresh object ids), so tests sharing the Azurite never meet.
+/// /api/shares against the real app, its shares in Azurite's blobs, signed in through the fake authority.
 /// </summary>
 [Trait("Category", "Infrastructure")]
 [Collection(UsesAzurite.Name)]
-public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
+public sealed class ShareEndpointTests(AzuriteServer azurite) : SignedInEndpointTests(azurite)
 {
-    private TestAuthority _authority = null!;
-    private AppServer _app = null!;
-
-    public async Task InitializeAsync()
-    {
-        _authority = await TestAuthority.StartAsync();
-        _app = await StartAppAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        await _authority.DisposeAsync();
-    }
-
-    private Task<AppServer> StartAppAsync(Dictionary<string, string>? extra = null)
-    {
-        var settings = _authority.Settings();
-        settings["AzureWebJobsStorage"] = azurite.ConnectionString();
-        foreach (var (key, value) in extra ?? [])
-        {
-            settings[key] = value;
-        }
-
-        return AppServer.StartAsync(settings);
-    }
-
-    private string NewUser() => TestAuthority.Mint(_authority.UserToken(objectId: Guid.NewGuid().ToString()));
-
     internal static string Snapshot(string conversationId, string title = "Trip to Lisbon ✈", string? messages = null) =>
         $$"""{"conversationId":"{{conversationId}}","title":"{{title}}","messages":{{messages ?? """[{"role":"user","content":"Where should I eat?","reasoning":"secret"},{"role":"assistant","content":"**Time Out Market**, then <img src=x onerror=alert(1)>","reasoning":"private thoughts","metrics":{"outputTokens":9}}]"""}}}""";
 
@@ -69,7 +39,7 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? user, string? body = null, AppServer? app = null)
     {
         using var request = Request(method, path, user, body);
-        return await (app ?? _app).Client.SendAsync(request);
+        return await (app ?? App).Client.SendAsync(request);
     }
 
     private async Task<JsonNode> CreateAsync(string user, string? body = null, AppServer? app = null)
@@ -120,7 +90,7 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
         using var again = new HttpRequestMessage(HttpMethod.Get, $"/api/shares/{id}");
         again.Headers.IfNoneMatch.Add(first.Headers.ETag!);
 
-        using var revalidated = await _app.Client.SendAsync(again);
+        using var revalidated = await App.Client.SendAsync(again);
 
         Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
         Assert.Equal(first.Headers.ETag, revalidated.Headers.ETag);
@@ -193,7 +163,7 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
     [Fact]
     public async Task With_sign_in_off_a_create_is_refused_with_a_problem_saying_a_share_needs_an_owner()
     {
-        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["AzureWebJobsStorage"] = azurite.ConnectionString() });
+        await using var app = await AppServer.StartAsync(new Dictionary<string, string> { ["AzureWebJobsStorage"] = Azurite.ConnectionString() });
 
         using var create = await SendAsync(HttpMethod.Post, "/api/shares", user: null, Snapshot("c1"), app);
 
@@ -232,7 +202,7 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
         using var request = Request(HttpMethod.Post, "/api/shares", NewUser());
         request.Content = new StringContent(Snapshot("c1"), Encoding.UTF8, "text/plain");
 
-        using var response = await _app.Client.SendAsync(request);
+        using var response = await App.Client.SendAsync(request);
 
         await TitleEndpointTests.AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "content-type");
     }
@@ -295,7 +265,7 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
         var alice = NewUser();
         var id = (await CreateAsync(alice))["id"]!.GetValue<string>();
 
-        var container = new BlobServiceClient(azurite.ConnectionString()).GetBlobContainerClient(BlobShareStore.ContainerName);
+        var container = new BlobServiceClient(Azurite.ConnectionString()).GetBlobContainerClient(BlobShareStore.ContainerName);
         var names = new List<string>();
         await foreach (var blob in container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, null, default))
         {
@@ -312,8 +282,8 @@ public sealed class ShareEndpointTests(AzuriteServer azurite) : IAsyncLifetime
     {
         const string Marker = "zqx-shared-secret-5b1e";
         var logs = new CapturedLogs();
-        var settings = _authority.Settings();
-        settings["AzureWebJobsStorage"] = azurite.ConnectionString();
+        var settings = Authority.Settings();
+        settings["AzureWebJobsStorage"] = Azurite.ConnectionString();
         await using var app = await AppServer.StartAsync(settings, logs.Register);
         var alice = NewUser();
         var body = Snapshot("c1", title: $"title {Marker}", messages: $$"""[{"role":"user","content":"ask {{Marker}}"},{"role":"assistant","content":"answer {{Marker}}"}]""");
