@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Azure.Core;
-using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
 using ChatFunctions.Conversations;
 using ChatFunctions.Tests.TestInfrastructure;
@@ -18,31 +16,13 @@ namespace ChatFunctions.Tests.Conversations;
 [Collection(UsesAzurite.Name)]
 public sealed class BlobConversationStoreRequestTests(AzuriteServer azurite)
 {
-    private sealed class CountingPolicy : HttpPipelineSynchronousPolicy
-    {
-        private readonly ConcurrentQueue<string> _requests = new();
-
-        public List<string> Take()
-        {
-            var taken = new List<string>();
-            while (_requests.TryDequeue(out var request))
-            {
-                taken.Add(request);
-            }
-
-            return taken;
-        }
-
-        public override void OnSendingRequest(HttpMessage message) => _requests.Enqueue(message.Request.Method.ToString());
-    }
-
     private static ConversationDocument Document(string id, string text) =>
         new(id, "A chat", 1_765_000_000_000, false, Encoding.UTF8.GetBytes($$"""{"id":"{{id}}","updatedAt":1765000000000,"messages":[{"id":"m1","content":"{{text}}"}]}"""));
 
     [Fact]
     public async Task Create_save_list_read_and_conflict_cost_the_documented_storage_requests()
     {
-        var counter = new CountingPolicy();
+        var counter = new StorageRequestRecorder();
         var options = BlobConversationStore.CreateClientOptions();
         options.AddPolicy(counter, HttpPipelinePosition.PerRetry);
         var store = new BlobConversationStore(new BlobServiceClient(azurite.ConnectionString(), options), createContainer: true);

@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Azure.Core;
-using Azure.Core.Pipeline;
 using Azure.Storage.Blobs;
 using ChatFunctions.Conversations;
 using ChatFunctions.Shares;
@@ -17,24 +15,6 @@ namespace ChatFunctions.Tests.Shares;
 [Collection(UsesAzurite.Name)]
 public sealed class BlobShareStoreRequestTests(AzuriteServer azurite)
 {
-    private sealed class CountingPolicy : HttpPipelineSynchronousPolicy
-    {
-        private readonly ConcurrentQueue<string> _requests = new();
-
-        public List<string> Take()
-        {
-            var taken = new List<string>();
-            while (_requests.TryDequeue(out var request))
-            {
-                taken.Add(request);
-            }
-
-            return taken;
-        }
-
-        public override void OnSendingRequest(HttpMessage message) => _requests.Enqueue(message.Request.Method.ToString());
-    }
-
     private static ShareSummary Share(string title = "Trip ✈") => new(ShareId.New(), Guid.NewGuid().ToString(), title, 1_765_000_000_000);
 
     private static byte[] Snapshot(string id) => Encoding.UTF8.GetBytes($$"""{"id":"{{id}}","title":"t","createdAt":1,"messages":[]}""");
@@ -42,7 +22,7 @@ public sealed class BlobShareStoreRequestTests(AzuriteServer azurite)
     [Fact]
     public async Task Create_read_list_and_revoke_cost_the_documented_storage_requests_and_keep_owners_apart()
     {
-        var counter = new CountingPolicy();
+        var counter = new StorageRequestRecorder();
         var options = BlobConversationStore.CreateClientOptions();
         options.AddPolicy(counter, HttpPipelinePosition.PerRetry);
         var store = new BlobShareStore(new BlobServiceClient(azurite.ConnectionString(), options), createContainer: true);
