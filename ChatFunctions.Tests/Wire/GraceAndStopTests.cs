@@ -131,6 +131,15 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
 
         public int StopsRequested => _wire.Logs.Entries.Count(e => e.EventId.Name == StopRequestedEvent);
 
+        /// <summary>The chunks the app had relayed when it cancelled request <paramref name="requestId"/>'s reply, from
+        /// its "cancelled after N chunks" log event.</summary>
+        public int CancelledAfterChunks(string requestId)
+        {
+            var entry = Assert.Single(_wire.Logs.Entries, e => e.EventId.Name == "StreamCancelled"
+                && e.State.Any(kv => kv.Key == "RequestId" && Equals(kv.Value, requestId)));
+            return Assert.IsType<int>(entry.State.Single(kv => kv.Key == "Chunks").Value);
+        }
+
         public string StreamLogLines() => string.Join('\n', _wire.Logs.Entries.Where(e => e.Message.StartsWith("Chat stream", StringComparison.Ordinal)));
 
         public ValueTask DisposeAsync() => _wire.DisposeAsync();
@@ -184,8 +193,15 @@ public sealed class GraceAndStopTests(ITestOutputHelper output)
         var replay = WireHost.ParseFrames(await RawSse.ReadAllAsync(client, RawSse.Resume(streamId, null), cts.Token));
         SseClient.AssertWellFormed(replay);
         FrameAssert.Done(replay[^1], "cancelled");
-        // Every token the app read is in the log; the one in flight when the abort landed may not be.
-        Assert.InRange(replay.Count(f => f.IsChunk), request.TokenSentTimestamps.Count - 1, request.TokenSentTimestamps.Count);
+        // Every token the app read is in the log, in the model's order: the replayed chunks are exactly the chunks the
+        // app counted when it stopped, and the model's first ones. Tokens the fake wrote after those were still on their
+        // way (socket buffers, a busy machine's scheduler) when the abort landed: the app never read them.
+        var relayed = host.CancelledAfterChunks(reply.RequestId);
+        var replayed = replay.Where(f => f.IsChunk).Select(f => f.Chunk).ToList();
+        Assert.Equal(relayed, replayed.Count);
+        Assert.Equal(PacedReply(tokens, 100).Tokens.Take(relayed), replayed);
+        // At least the chunk the client saw before it left (its third frame, after meta and thinking).
+        Assert.InRange(relayed, 1, request.TokenSentTimestamps.Count);
         await host.WaitForAbandonedAsync(2);
         Assert.Single(host.Requests);
     }
