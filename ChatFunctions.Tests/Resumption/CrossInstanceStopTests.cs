@@ -78,7 +78,7 @@ public sealed class CrossInstanceStopTests(AzuriteServer azurite, ITestOutputHel
 
         Assert.Equal(HttpStatusCode.NoContent, status);
         await AssertStoredEndingIsCancelledAsync(store, streamId, cts.Token);
-        var aborted = await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
+        var aborted = await WireHost.WaitForAbortAsync(request, WireHost.AbortHangBound);
         var abortAfter = Stopwatch.GetElapsedTime(deleteSent, aborted);
         output.WriteLine($"DELETE on B (client attached on A, model {(modelSilent ? "silent" : "streaming")}): A's upstream aborted {abortAfter.TotalMilliseconds:F0} ms after it was sent, 204 after {Stopwatch.GetElapsedTime(deleteSent, answered).TotalMilliseconds:F0} ms (bound {bound.TotalMilliseconds:F0} ms)");
         Assert.True(abortAfter < bound, $"A's upstream was aborted {abortAfter.TotalMilliseconds:F0} ms after the DELETE (bound {bound.TotalMilliseconds:F0} ms)");
@@ -113,7 +113,7 @@ public sealed class CrossInstanceStopTests(AzuriteServer azurite, ITestOutputHel
         Assert.Equal(HttpStatusCode.NoContent, status);
         var store = new BlobStreamLogStore(new BlobServiceClient(azurite.ConnectionString(), BlobStreamLogStore.CreateClientOptions()), TimeProvider.System);
         await AssertStoredEndingIsCancelledAsync(store, streamId, cts.Token);
-        var aborted = await WireHost.WaitForAbortAsync(request, TimeSpan.FromSeconds(10));
+        var aborted = await WireHost.WaitForAbortAsync(request, WireHost.AbortHangBound);
         var abortAfter = Stopwatch.GetElapsedTime(deleteSent, aborted);
         output.WriteLine($"DELETE on B (no client attached): A's upstream aborted {abortAfter.TotalMilliseconds:F0} ms after it was sent (bound {bound.TotalMilliseconds:F0} ms)");
         Assert.True(abortAfter < bound, $"aborted {abortAfter.TotalMilliseconds:F0} ms after the DELETE (bound {bound.TotalMilliseconds:F0} ms)");

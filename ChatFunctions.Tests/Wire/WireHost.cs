@@ -85,17 +85,38 @@ public sealed class WireHost : IAsyncDisposable
     public Task<List<ReceivedFrame>> StreamAsync(string message, object? history, CancellationToken cancellationToken) =>
         SseClient.ReadAllAsync(App.Client, SseClient.Post(message, history), cancellationToken);
 
-    /// <summary>Waits for the fake to see its request <paramref name="request"/> aborted by the app.</summary>
+    /// <summary>How long a wait for an abort may last before the test fails: it ends a test that would hang and times
+    /// nothing (a test that times the abort measures it from the fake's own timestamp). On two loaded cores the thread
+    /// pool was seen to take over 15 s to run a continuation.</summary>
+    public static readonly TimeSpan AbortHangBound = TimeSpan.FromSeconds(60);
+
+    /// <summary>Waits for the fake to see its request <paramref name="request"/> aborted by the app. A failure says
+    /// whether the app's end of the connection was still open then (the app kept the model call) or already gone
+    /// (the fake had yet to notice).</summary>
     public static async Task<long> WaitForAbortAsync(RecordedRequest request, TimeSpan timeout)
     {
         var stopwatch = Stopwatch.StartNew();
         while (request.AbortedTimestamp is null)
         {
-            Assert.True(stopwatch.Elapsed < timeout, $"the fake server did not see its request aborted within {timeout.TotalSeconds} s");
+            if (stopwatch.Elapsed >= timeout)
+            {
+                Assert.Fail($"the fake server did not see its request aborted within {timeout.TotalSeconds} s; the app's end of that connection is {AppSideStateOf(request)}");
+            }
+
             await Task.Delay(Poll.StateInterval);
         }
 
         return request.AbortedTimestamp.Value;
+    }
+
+    /// <summary>The state of the app's end of <paramref name="request"/>'s connection in this machine's socket table.</summary>
+    public static string AppSideStateOf(RecordedRequest request)
+    {
+        var states = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
+            .Where(c => c.LocalEndPoint.Port == request.ClientPort && c.RemoteEndPoint.Port == request.ServerPort)
+            .Select(c => c.State.ToString())
+            .ToList();
+        return states.Count == 0 ? $"gone (port {request.ClientPort})" : $"{string.Join(", ", states)} (port {request.ClientPort})";
     }
 
     /// <summary>Parses a raw SSE body with SseParser, the way <see cref="SseClient"/> reads a live stream.</summary>

@@ -116,6 +116,7 @@ public sealed partial class FakeAzureOpenAIServer : IAsyncDisposable
             Protocol = context.Request.Protocol,
             ConnectionId = context.Connection.Id,
             ClientPort = context.Connection.RemotePort,
+            ServerPort = context.Connection.LocalPort,
         };
         _requests.Enqueue(recorded);
         var script = _scripts.TryDequeue(out var queued) ? queued : DefaultScript;
@@ -520,6 +521,10 @@ public sealed class RecordedRequest(string pathAndQuery, string? deployment, IRe
 
     /// <summary>The caller's port on this connection: with the server's port, it names the one TCP connection the request came on.</summary>
     public int ClientPort { get; init; }
+
+    /// <summary>The fake's own port of the request's connection: with <see cref="ClientPort"/>, the connection in the
+    /// machine's socket table.</summary>
+    public int ServerPort { get; init; }
 
     private long _abortedTimestamp;
 
