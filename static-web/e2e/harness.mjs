@@ -173,7 +173,7 @@ export async function openChat(context, baseUrl, { query = "", config } = {}) {
   }
   // Only the HTML document is intercepted: routing the SSE request would buffer the stream.
   await page.route((url) => url.origin === baseUrl && (url.pathname === "/" || url.pathname === "/index.html"), async (route) => {
-    const response = await route.fetch();
+    const response = await fetchDocument(route);
     await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": csp } });
   });
   await page.addInitScript(() => {
@@ -185,6 +185,19 @@ export async function openChat(context, baseUrl, { query = "", config } = {}) {
   await page.goto(`${baseUrl}/${query}`);
   await page.waitForSelector("#composer-input");
   return { page, problems };
+}
+
+/**
+ * The intercepted document, fetched by the test. A GET that meets a reset on a reused keep-alive connection is sent
+ * once more, as a browser does; route.fetch itself does not, and an unhandled failure here leaves the navigation waiting.
+ */
+async function fetchDocument(route) {
+  try {
+    return await route.fetch();
+  } catch (error) {
+    if (!/ECONNRESET|socket hang up/.test(String(error))) throw error;
+    return route.fetch();
+  }
 }
 
 /**
