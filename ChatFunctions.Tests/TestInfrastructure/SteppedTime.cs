@@ -184,7 +184,9 @@ public sealed class SteppedTime : FakeTimeProvider
 
     /// <summary>Moves the clock on, then waits until every loop whose timer fired has armed its next one (it is waiting
     /// again), or until <paramref name="until"/> holds (a woken loop that ends arms no timer). A timer armed by other
-    /// code does not count. Periodic timers are not waited for: their callbacks ran within the move.</summary>
+    /// code does not count. Periodic timers are not waited for: their callbacks ran within the move. A step that fires
+    /// no timer returns at once, so a loop still busy when it came (not waiting yet) misses it: wait until the loop
+    /// waits (<see cref="Created"/>) before stepping it.</summary>
     public async Task AdvanceAsync(TimeSpan by, Func<bool>? until = null)
     {
         var mark = Now();
