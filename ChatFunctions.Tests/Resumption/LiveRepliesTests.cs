@@ -56,16 +56,20 @@ public class LiveRepliesTests
     }
 
     /// <summary>Until the producer has written its meta frame and, with a shared store, the persister waits for its
-    /// first beat: from here on each step of the clock is a beat both have seen.</summary>
+    /// first beat: from here on each step of the clock is a beat both have seen. A step taken before the persister
+    /// waits fires nothing and returns at once: the clock would run ahead of a persister that has not looked yet.</summary>
     private async Task StartedAsync(LiveReply reply, bool sharedStore)
     {
         await WaitUntilAsync(() => reply.Log.Published > 0);
         if (sharedStore)
         {
-            // The persister waits for its stream's next beat (FlushCadence), at most one interval away.
-            await WaitUntilAsync(() => _time.CreatedWithDueWithin(_options.FlushInterval) >= 1);
+            await WaitUntilAsync(() => PersisterWaits() >= 1);
         }
     }
+
+    /// <summary>The waits the persister armed: for its stream's next beat (FlushCadence), at most one interval away.</summary>
+    private int PersisterWaits() =>
+        _time.Created(t => t.IsArmedBy<ReplyPersister>() && t.DueTime > TimeSpan.Zero && t.DueTime <= _options.FlushInterval);
 
     [Fact]
     public async Task AReplyWhoseReaderLeft_GoesOnForTheGraceWindow_ThenIsStopped()
@@ -95,7 +99,7 @@ public class LiveRepliesTests
 
         back.Dispose();
         // Whichever way the woken watcher and this detach interleave, one watcher arms the new window's timer.
-        await _time.WaitForTimersAsync(mark, 1, until: () => reply.StopReason != StreamStopReason.None);
+        await _time.WaitForTimersAsync(mark, 1, t => t.IsArmedBy<GraceWatcher>(), until: () => reply.StopReason != StreamStopReason.None);
         Assert.Equal(StreamStopReason.None, reply.StopReason);
         await _time.AdvanceAsync(TimeSpan.FromSeconds(29), until: () => reply.StopReason != StreamStopReason.None);
         Assert.Equal(StreamStopReason.None, reply.StopReason);
@@ -197,7 +201,7 @@ public class LiveRepliesTests
         }
 
         // A mark older than the grace window no longer counts: back to the attached cadence.
-        _time.Advance(_options.Grace);
+        await _time.AdvanceAsync(_options.Grace);
         await StoredChunksAfterBeatsAsync(ReplyPersister.ContactBeats + 1);
         Assert.True(await StoredChunksAfterBeatsAsync(8) >= 8 / ReplyPersister.ContactBeats - 1);
         reply.Stop(StreamStopReason.Cancelled);
@@ -309,13 +313,16 @@ public class LiveRepliesTests
         using var replies = Create(store.Object, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         using var reader = new LiveLogSource(reply.Log, 0);
+        await StartedAsync(reply, sharedStore: true);
 
+        // Once it has given up, the persister arms no timer; the reply arms the grace window it stays in memory for.
+        bool GaveUp() => _time.Created(t => t.IsArmedBy<ReplyProducer>() && t.DueTime == _options.Grace) == 1;
         var received = new System.Buffers.ArrayBufferWriter<byte>();
         while (!reader.IsFinished)
         {
             for (var i = 0; i < 4; i++)
             {
-                await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => replies.Find(reply.StreamId) is null);
+                await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: GaveUp);
             }
 
             reader.TryCopy(received, int.MaxValue);
@@ -326,11 +333,11 @@ public class LiveRepliesTests
         Assert.Equal(100, Encoding.UTF8.GetString(received.WrittenSpan).Split("\"chunk\"").Length - 1);
         for (var i = 0; i < 100; i++)
         {
-            // The persister tries once per flush interval and waits for the next; once it has given up it arms no timer,
-            // nor does the reply once it has lingered and left memory.
-            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: () => replies.Find(reply.StreamId) is null);
+            // The persister tries once per flush interval and waits for the next, until it gives up.
+            await _time.AdvanceAsync(TimeSpan.FromMilliseconds(250), until: GaveUp);
         }
 
+        Assert.True(GaveUp());
         Assert.Equal(3, store.Invocations.Count(i => i.Method.Name == "AppendAsync")); // gives up after three
         _observer.Verify(o => o.StoreFailed("append"), Times.Exactly(3));
     }
@@ -390,10 +397,16 @@ public class LiveRepliesTests
     public async Task AReaderThatStaysToTheEnd_CostsNoMoreStorageRequestsThanTheUndisturbedBudget_TheDetachAfterDoneAddsNone()
     {
         var store = SharedStore(cancelRequested: false, readerSeenAt: null);
+        // The persister first looks once the log is created. A look while nobody reads here stores the meta frame at
+        // once (a request the budget does not hold); the reader attaches first, as a request's does unless its thread
+        // is held up between starting the reply and attaching.
+        var created = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Setup(s => s.CreateAsync(It.IsAny<string>(), It.IsAny<string?>(), It.IsAny<CancellationToken>())).Returns(created.Task);
         using var streamer = new Trickle();
         using var replies = Create(store.Object, streamer);
         var reply = replies.Start("r", Request, Anonymous);
         using var reader = new LiveLogSource(reply.Log, 0);
+        created.SetResult("v");
         var received = new System.Buffers.ArrayBufferWriter<byte>();
         await StartedAsync(reply, sharedStore: true);
 
@@ -557,11 +570,10 @@ public class LiveRepliesTests
         {
             await WaitUntilAsync(() => reply.Log.IsCompleted);
             var expected = reply.Log.Copy(0, reply.Log.Published).ToArray();
-            await WaitUntilAsync(() =>
-            {
-                _time.Advance(TimeSpan.FromMilliseconds(250)); // the persister's beat
-                return replies.Find(reply.StreamId) is null;
-            });
+            // The persister's beats, each taken once it waits for it (or it stored the whole reply at its first look):
+            // the clock does not run on while it is busy.
+            await WaitUntilAsync(() => PersisterWaits() >= 1 || replies.Find(reply.StreamId) is null);
+            await AdvanceUntilAsync(() => replies.Find(reply.StreamId) is null);
 
             // Not kept for the grace window: the store has every byte, and the reader still attached reads on.
             Assert.Equal(expected.Length, inner.TotalBytes);
@@ -597,6 +609,7 @@ public class LiveRepliesTests
             .ThrowsAsync(new StreamLogUnavailableException("down"));
         using var replies = Create(store.Object, new Frames(5));
         var reply = replies.Start("r", Request, Anonymous);
+        await StartedAsync(reply, sharedStore: true);
         int Appends() => store.Invocations.Count(i => i.Method.Name == "AppendAsync");
         await AdvanceUntilAsync(() => Appends() >= 3); // the persister gives up after the third
 
