@@ -138,9 +138,10 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
     /// </summary>
     private static readonly TimeSpan ResumeBound = BlobStreamLogStore.DefaultOperationTimeout + new ResumeOptions().FlushInterval + ResumeAllowance;
 
-    /// <summary>The request to B and its answer (routing, the problem body) on a machine whose cores other processes
-    /// keep busy.</summary>
-    private static readonly TimeSpan ResumeAllowance = TimeSpan.FromSeconds(3);
+    /// <summary>The request to B and its answer (routing, the problem body), and the operation deadline's timer firing
+    /// late, on a machine whose cores other processes keep busy (measured there: 9.4 s in all, the read ending at its
+    /// deadline).</summary>
+    private static readonly TimeSpan ResumeAllowance = TimeSpan.FromSeconds(5);
 
     /// <summary>Listens to chatfunctions.stream.store_failures of one app (its meter factory), not of others in this process.</summary>
     private sealed class StoreFailureCounter : IDisposable
