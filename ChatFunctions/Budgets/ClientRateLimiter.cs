@@ -13,6 +13,12 @@ namespace ChatFunctions.Budgets;
 /// </summary>
 public sealed class ClientRateLimiter : IDisposable
 {
+    /// <summary>The sliding window the per-minute limit counts over.</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+
+    /// <summary>The window's segments: a refused client waits at most one of them.</summary>
+    public const int SegmentsPerWindow = 6;
+
     private readonly PartitionedRateLimiter<string>? _limiter;
 
     public ClientRateLimiter(IOptions<ChatServiceOptions> options)
@@ -25,8 +31,8 @@ public sealed class ClientRateLimiter : IDisposable
                 new SlidingWindowRateLimiterOptions
                 {
                     PermitLimit = perMinute,
-                    Window = TimeSpan.FromMinutes(1),
-                    SegmentsPerWindow = 6,
+                    Window = Window,
+                    SegmentsPerWindow = SegmentsPerWindow,
                     QueueLimit = 0,
                     AutoReplenishment = true,
                 }));
@@ -56,7 +62,7 @@ public sealed class ClientRateLimiter : IDisposable
             return null;
         }
 
-        return lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(10);
+        return lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : Window / SegmentsPerWindow;
     }
 
     public void Dispose() => _limiter?.Dispose();

@@ -50,6 +50,13 @@ public sealed record MemoryProbeResult(int Streams, IReadOnlyDictionary<string, 
 /// </summary>
 public static class MemoryBench
 {
+    /// <summary>Between looks at the app's holders while waiting for it to settle.</summary>
+    private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Ends a wait for the app to settle that would hang. A reply the store refused stays in memory for the
+    /// grace window (30 s by default) before it leaves.</summary>
+    private static readonly TimeSpan SettleBound = TimeSpan.FromMinutes(2);
+
     public static async Task<IReadOnlyList<MemoryProbeResult>> RunAsync(MemoryBenchOptions options, CancellationToken cancellationToken)
     {
         using var certificate = options.UpstreamTls ? LoopbackCertificate() : null;
@@ -97,10 +104,12 @@ public static class MemoryBench
                     .Select(i => StreamClient.RelayAsync(client, $"finished {i}", options.Tokens, cancellationToken)).ToArray();
                 await Task.WhenAll(batch);
             }
-
-            // The last batches reach the store; then the probe sees what the app still keeps of them.
-            await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
         }
+
+        // A client has its done frame before the app has stored the reply (the store takes it after its last frame)
+        // and let it leave memory: the baseline waits until no finished reply is left in memory, so it counts what
+        // the app keeps of them for good.
+        await SettleAsync("every finished reply left memory", holders => holders.GetProperty("liveReplies").GetDouble() == 0);
 
         fake.DefaultScript = new FakeScript { Tokens = tokens, TokenInterval = interval, FilterChunkEvery = 10, StallAfterTokens = options.Tokens };
         var results = new List<MemoryProbeResult> { await ProbeAsync(0) };
@@ -137,8 +146,10 @@ public static class MemoryBench
                     await Task.Delay(100, cancellationToken);
                 }
 
-                // Let the last flushes, persister batches and pool returns settle.
-                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+                // A shared store takes each open reply's last tokens at the persister's next contact with it, and only
+                // then may the log drop them: the probe waits for that. (What the GC would collect later, the probe's
+                // forced compacting collections collect now.)
+                await SettleAsync("the store holds every token the open streams delivered", holders => holders.GetProperty("logUnstoredBytes").GetDouble() == 0);
                 results.Add(await ProbeAsync(level));
             }
         }
@@ -151,6 +162,32 @@ public static class MemoryBench
         }
 
         return results;
+
+        // Polls the app's holders (no GC, cheap) until the condition holds; the bound only ends a run that would hang.
+        async Task SettleAsync(string condition, Func<JsonElement, bool> settled)
+        {
+            var waiting = Stopwatch.StartNew();
+            while (true)
+            {
+                var holders = await MemoryProbe.AskAsync(probePath, cancellationToken, holdersOnly: true);
+                if (holders.TryGetProperty("holdersError", out _) || !holders.TryGetProperty("liveReplies", out _))
+                {
+                    throw new InvalidOperationException($"the memory probe cannot read the app's holders: {holders}");
+                }
+
+                if (settled(holders))
+                {
+                    return;
+                }
+
+                if (waiting.Elapsed > SettleBound)
+                {
+                    throw new InvalidOperationException($"not settled within {SettleBound.TotalSeconds} s ({condition}): {holders}");
+                }
+
+                await Task.Delay(SettlePoll, cancellationToken);
+            }
+        }
 
         async Task<MemoryProbeResult> ProbeAsync(int streams)
         {

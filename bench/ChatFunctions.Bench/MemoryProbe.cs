@@ -29,6 +29,10 @@ namespace ChatFunctions.Bench
     {
         public const string SocketVariable = "CHAT_BENCH_MEMORY_PROBE";
 
+        /// <summary>The request for the holders alone, without the full GCs: cheap enough to poll while waiting for the
+        /// app to settle. Any other request line asks for the full measurement.</summary>
+        public const string HoldersOnly = "holders";
+
         private static IServiceProvider? _services;
 
         public static void Start()
@@ -62,7 +66,8 @@ namespace ChatFunctions.Bench
                 while (true)
                 {
                     using var connection = listener.Accept();
-                    var reply = Encoding.UTF8.GetBytes(Measure() + "\n");
+                    using var request = new StreamReader(new NetworkStream(connection, ownsSocket: false), Encoding.UTF8);
+                    var reply = Encoding.UTF8.GetBytes((request.ReadLine() == HoldersOnly ? HoldersJson() : Measure()) + "\n");
                     connection.Send(reply);
                     connection.Shutdown(SocketShutdown.Both);
                 }
@@ -106,6 +111,19 @@ namespace ChatFunctions.Bench
             return Encoding.UTF8.GetString(buffer.ToArray());
         }
 
+        private static string HoldersJson()
+        {
+            var buffer = new MemoryStream();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                Holders(json);
+                json.WriteEndObject();
+            }
+
+            return Encoding.UTF8.GetString(buffer.ToArray());
+        }
+
         /// <summary>Our own holders, walked by field name (bench-only knowledge of the app's internals).</summary>
         private static void Holders(Utf8JsonWriter json)
         {
@@ -120,7 +138,7 @@ namespace ChatFunctions.Bench
                 var app = Assembly.Load("ChatFunctions");
                 var liveType = app.GetType("ChatFunctions.Resumption.LiveReplies", throwOnError: true)!;
                 var live = _services.GetService(liveType);
-                long replies = 0, segments = 0, segmentBytes = 0, segmentUsed = 0;
+                long replies = 0, segments = 0, segmentBytes = 0, segmentUsed = 0, unstored = 0;
                 if (live is not null && Field(live, "_streams") is IEnumerable streams)
                 {
                     foreach (var entry in streams)
@@ -128,6 +146,7 @@ namespace ChatFunctions.Bench
                         var reply = entry.GetType().GetProperty("Value")!.GetValue(entry)!;
                         var log = reply.GetType().GetProperty("Log")!.GetValue(reply)!;
                         replies++;
+                        unstored += Unstored(log);
                         foreach (var segment in (IEnumerable)Field(log, "_segments")!)
                         {
                             segments++;
@@ -145,6 +164,9 @@ namespace ChatFunctions.Bench
                 var storeType = app.GetType("ChatFunctions.Resumption.IStreamLogStore", throwOnError: true)!;
                 var store = _services.GetService(storeType);
                 json.WriteString("store", store?.GetType().Name);
+                // A store only this instance reads takes each reply once, complete: an open reply has nothing pending there.
+                var shared = store is not null && (bool)storeType.GetProperty("IsShared")!.GetValue(store)!;
+                json.WriteNumber("logUnstoredBytes", shared ? unstored : 0);
                 long storeLogs = 0, storeBytes = 0, storeUsed = 0;
                 if (store is not null && Field(store, "_logs") is IEnumerable logs)
                 {
@@ -164,6 +186,23 @@ namespace ChatFunctions.Bench
             catch (Exception ex) when (ex is TypeLoadException or NullReferenceException or InvalidCastException or TargetException or FileNotFoundException)
             {
                 json.WriteString("holdersError", ex.GetType().Name + ": " + ex.Message);
+            }
+        }
+
+        /// <summary>What a live log published that the store does not hold yet: the bytes past the end of the last
+        /// append the persister reported (<c>StreamLog.Release</c>), released or not.</summary>
+        private static long Unstored(object log)
+        {
+            var published = (long)log.GetType().GetProperty("Published")!.GetValue(log)!;
+            lock (Field(log, "_sync")!)
+            {
+                var stored = (long)Field(log, "_start")!;
+                foreach (var entry in (IEnumerable)Field(log, "_stored")!)
+                {
+                    stored = Math.Max(stored, (long)entry.GetType().GetField("Item1")!.GetValue(entry)!);
+                }
+
+                return published - stored;
             }
         }
 
@@ -194,11 +233,12 @@ namespace ChatFunctions.Bench
         }
 
         /// <summary>Asks the probe in the app's process (bench side).</summary>
-        public static async Task<JsonElement> AskAsync(string path, CancellationToken cancellationToken)
+        public static async Task<JsonElement> AskAsync(string path, CancellationToken cancellationToken, bool holdersOnly = false)
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
             await using var stream = new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(Encoding.UTF8.GetBytes((holdersOnly ? HoldersOnly : "measure") + "\n"), cancellationToken);
             using var reader = new StreamReader(stream, Encoding.UTF8);
             var line = await reader.ReadLineAsync(cancellationToken) ?? throw new InvalidOperationException("the memory probe closed without an answer");
             return JsonDocument.Parse(line).RootElement.Clone();

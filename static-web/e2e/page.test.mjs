@@ -324,6 +324,7 @@ describe("chat page: sign-in configured", () => {
     await page.fill("#composer-input", "Hello?");
     assert.ok(await page.getByRole("button", { name: "Send message" }).isDisabled());
     await page.press("#composer-input", "Enter");
+    await settled(page); // a send the key started has rendered its message by now
     assert.equal(await page.locator("article.message").count(), 0, "nothing was sent");
     await assertAccessible(page, "signed out");
     assert.deepEqual(problems, []);
