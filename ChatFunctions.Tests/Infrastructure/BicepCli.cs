@@ -14,27 +14,48 @@ internal static class BicepCli
 
     private static readonly Lazy<string> PathLazy = new(Locate);
 
-    private static readonly Lazy<Task<JsonObject>> MainTemplateLazy = new(CompileMainAsync);
+    private static readonly Lazy<Task<BicepBuild>> BuildLazy = new(BuildEveryFileAsync);
 
     public static string InfraDirectory => RepoFiles.PathOf("infra");
 
     public static string ExecutablePath => PathLazy.Value;
 
-    /// <summary>infra/main.bicep compiled to ARM JSON, once per test run.</summary>
-    public static Task<JsonObject> MainTemplateAsync() => MainTemplateLazy.Value;
+    /// <summary>Every file under infra/ compiled by one `bicep build`, once per test run: each compile starts the CLI
+    /// afresh (seconds of CPU, mostly its start-up), and the build test and every template test read the same
+    /// output.</summary>
+    public static Task<BicepBuild> BuildAsync() => BuildLazy.Value;
+
+    /// <summary>infra/main.bicep compiled to ARM JSON, from <see cref="BuildAsync"/>.</summary>
+    public static async Task<JsonObject> MainTemplateAsync()
+    {
+        var build = await BuildAsync();
+        if (build.Result.ExitCode != 0 || !string.IsNullOrWhiteSpace(build.Result.StandardError) || build.Main is null)
+        {
+            throw new InvalidOperationException($"bicep build of main.bicep failed: {build.Result.Describe()}");
+        }
+
+        return build.Main;
+    }
 
     public static Task<ProcessResult> RunAsync(params string[] arguments) =>
         ProcessRunner.RunAsync(ExecutablePath, arguments, InfraDirectory, TimeSpan.FromMinutes(3));
 
-    private static async Task<JsonObject> CompileMainAsync()
+    private static async Task<BicepBuild> BuildEveryFileAsync()
     {
-        var result = await RunAsync("build", "main.bicep", "--stdout");
-        if (result.ExitCode != 0 || !string.IsNullOrWhiteSpace(result.StandardError))
+        var outDir = Directory.CreateTempSubdirectory("bicep-build-").FullName;
+        try
         {
-            throw new InvalidOperationException($"bicep build main.bicep failed: {result.Describe()}");
+            var result = await RunAsync("build", "--pattern", "**/*.bicep", "--outdir", outDir);
+            var compiled = Directory.EnumerateFiles(outDir, "*.json", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(outDir, f))
+                .ToHashSet(StringComparer.Ordinal);
+            var main = Path.Combine(outDir, "main.json");
+            return new BicepBuild(result, compiled, File.Exists(main) ? JsonNode.Parse(await File.ReadAllTextAsync(main))!.AsObject() : null);
         }
-
-        return JsonNode.Parse(result.StandardOutput)!.AsObject();
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
     }
 
     private static string Locate()
@@ -104,3 +125,7 @@ internal static class BicepCli
         }
     }
 }
+
+/// <summary>What one `bicep build` of every file under infra/ printed, the ARM JSON files it wrote (relative to its
+/// output folder, which mirrors infra/), and main.json parsed.</summary>
+internal sealed record BicepBuild(ProcessResult Result, IReadOnlySet<string> Compiled, JsonObject? Main);

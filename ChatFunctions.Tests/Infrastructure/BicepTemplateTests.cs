@@ -25,22 +25,15 @@ public sealed class BicepTemplateTests
     {
         var files = BicepFiles();
         Assert.NotEmpty(files);
-        var outDir = Directory.CreateTempSubdirectory("bicep-build-").FullName;
-        try
-        {
-            var result = await BicepCli.RunAsync("build", "--pattern", "**/*.bicep", "--outdir", outDir);
+        var build = await BicepCli.BuildAsync();
+        var result = build.Result;
 
-            Assert.True(result.ExitCode == 0, result.Describe());
-            Assert.True(string.IsNullOrWhiteSpace(result.StandardError + result.StandardOutput), $"bicep build printed diagnostics:\n{result.Describe()}");
-            foreach (var file in files)
-            {
-                var json = Path.Combine(outDir, Path.ChangeExtension(file, ".json"));
-                Assert.True(File.Exists(json), $"{file} was not compiled ({json} missing).");
-            }
-        }
-        finally
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.True(string.IsNullOrWhiteSpace(result.StandardError + result.StandardOutput), $"bicep build printed diagnostics:\n{result.Describe()}");
+        foreach (var file in files)
         {
-            Directory.Delete(outDir, recursive: true);
+            var json = Path.ChangeExtension(file, ".json");
+            Assert.True(build.Compiled.Contains(json), $"{file} was not compiled ({json} missing).");
         }
     }
 
