@@ -65,7 +65,13 @@ wait_all
 [ "$built" -eq 0 ] || { echo ".NET build failed ($built)" >&2; exit "$built"; }
 
 step ".NET: tests"
-dotnet test ChatFunctions.sln -c "$configuration" --no-build --nologo --logger "console;verbosity=normal"
+# A test host that reports no test starting or ending for 5 minutes is stopped, and the run fails naming the tests it
+# was running (and writes their order to a Sequence_*.xml under TestResults/). 5 minutes is above every bound a test sets
+# itself (the longest, 3 minutes, for the Bicep CLI and for Azurite to listen; a whole run takes about 3 minutes), so a
+# test that is only slow still fails with its own message; a hang costs 5 minutes instead of the CI job's timeout.
+# No dump: the names are what the log needs, and a test host's dump is hundreds of MB.
+dotnet test ChatFunctions.sln -c "$configuration" --no-build --nologo --logger "console;verbosity=normal" \
+  --blame-hang-timeout 5m --blame-hang-dump-type none
 
 step "Page: browser tests against the real backend (demo model)"
 # The page was built above (the backend serves static-web/dist) and nothing has changed it since.

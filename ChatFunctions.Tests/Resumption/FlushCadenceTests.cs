@@ -1,4 +1,5 @@
 using ChatFunctions.Resumption;
+using ChatFunctions.Tests.TestInfrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ChatFunctions.Tests.Resumption;
@@ -26,5 +27,39 @@ public class FlushCadenceTests
         // 64 random ids over the interval's eighths: not all on one instant (as without a phase they would be).
         var eighths = ids.Select(id => new FlushCadence(Interval, time, id).Phase / (Interval / 8)).Select(e => (int)e).Distinct().Count();
         Assert.True(eighths >= 4, $"{eighths} of 8 eighths used");
+    }
+
+    [Fact]
+    public async Task A_rest_of_part_of_a_millisecond_is_waited_on_a_timer_not_by_going_round_without_yielding()
+    {
+        // Beats fall on any tick (the phase) and Task.Delay counts whole milliseconds: 10.5 ms before a beat, a wait of
+        // 10 ms and then Task.Delay(0), done at once, over and over, would hold its thread until the clock moved on.
+        var time = new SteppedTime();
+        var cadence = new FlushCadence(Interval, time);
+        var due = time.GetUtcNow() + TimeSpan.FromTicks((10 * TimeSpan.TicksPerMillisecond) + (TimeSpan.TicksPerMillisecond / 2));
+        var mark = time.Now();
+        using var stop = new CancellationTokenSource();
+        var waiting = Task.Run(() => cadence.WaitUntilAsync(due, interrupt: null, stop.Token));
+        try
+        {
+            await time.WaitForTimersAsync(mark, 1);
+
+            // A fired timer's continuation runs inside the move: moved off this thread, a wait that never yields fails
+            // the test instead of hanging it.
+            await Task.Run(() => time.Advance(TimeSpan.FromMilliseconds(10))).WaitAsync(SteppedTime.StepBound);
+            // Every timer that fired was followed by a new one: the wait is waiting again, not going round.
+            await time.WaitForTimersAsync(mark, 1 + (time.Now().Fired - mark.Fired), until: () => waiting.IsCompleted);
+            Assert.False(waiting.IsCompleted, "the wait ended before its instant");
+
+            await time.AdvanceAsync(TimeSpan.FromMilliseconds(1), until: () => waiting.IsCompleted);
+            await waiting.WaitAsync(SteppedTime.StepBound);
+            Assert.True(time.GetUtcNow() >= due);
+        }
+        finally
+        {
+            // A cancelled delay throws: this ends a wait that went round without yielding, so a failure does not leave it
+            // holding a core for the rest of the run.
+            await stop.CancelAsync();
+        }
     }
 }

@@ -65,8 +65,8 @@ public sealed class FlushCadence
     /// at <paramref name="beat"/> even with a reader keeping up here.</summary>
     public static bool IsContactDue(long beat, long lastContact) => beat - lastContact >= ContactBeats;
 
-    /// <summary>Waits until <paramref name="due"/> by this clock (a timer that fires early waits the rest), or until
-    /// <paramref name="interrupt"/> completes.</summary>
+    /// <summary>Waits until <paramref name="due"/> by this clock (a timer that fires early waits the rest, never less
+    /// than a millisecond: <see cref="ClockDelay"/>), or until <paramref name="interrupt"/> completes.</summary>
     public async Task WaitUntilAsync(DateTimeOffset due, Task? interrupt, CancellationToken cancellationToken)
     {
         while (true)
@@ -77,7 +77,7 @@ public sealed class FlushCadence
                 return;
             }
 
-            var delay = Task.Delay(remaining, _time, cancellationToken);
+            var delay = ClockDelay.ForAsync(remaining, _time, cancellationToken);
             if (interrupt is null)
             {
                 await delay;

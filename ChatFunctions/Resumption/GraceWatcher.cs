@@ -68,7 +68,7 @@ public sealed class GraceWatcher(
 
                 // With a shared store the persister may learn of a reader elsewhere meanwhile: look again each interval.
                 var wait = store.IsShared && _options.FlushInterval < remaining ? _options.FlushInterval : remaining;
-                await Task.Delay(wait, time, stream.Stopping);
+                await ClockDelay.ForAsync(wait, time, stream.Stopping);
             }
         }
         catch (OperationCanceledException) when (stream.Stopping.IsCancellationRequested)
