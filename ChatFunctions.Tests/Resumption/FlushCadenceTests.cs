@@ -42,13 +42,12 @@ public class FlushCadenceTests
         var waiting = Task.Run(() => cadence.WaitUntilAsync(due, interrupt: null, stop.Token));
         try
         {
-            await time.WaitForTimersAsync(mark, 1);
+            await time.WaitForTimersAsync(mark, 1, t => t.IsArmedBy<FlushCadence>());
 
-            // A fired timer's continuation runs inside the move: moved off this thread, a wait that never yields fails
-            // the test instead of hanging it.
-            await Task.Run(() => time.Advance(TimeSpan.FromMilliseconds(10))).WaitAsync(SteppedTime.StepBound);
-            // Every timer that fired was followed by a new one: the wait is waiting again, not going round.
-            await time.WaitForTimersAsync(mark, 1 + (time.Now().Fired - mark.Fired), until: () => waiting.IsCompleted);
+            // The step moves the clock on a thread of its own and a fired timer's continuation runs inside the move: a
+            // wait that never yields holds that thread, and the bound fails the test instead of hanging it. Otherwise
+            // the step returns once the woken wait is waiting again, on a timer of its own, not going round.
+            await time.AdvanceAsync(TimeSpan.FromMilliseconds(10), until: () => waiting.IsCompleted).WaitAsync(SteppedTime.StepBound * 2);
             Assert.False(waiting.IsCompleted, "the wait ended before its instant");
 
             await time.AdvanceAsync(TimeSpan.FromMilliseconds(1), until: () => waiting.IsCompleted);
