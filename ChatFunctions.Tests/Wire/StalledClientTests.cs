@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
 using ChatFunctions.Streaming;
@@ -89,7 +88,7 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         // With no grace window their replies end once the app sees the drops: the app closes both model connections
         // (watched on the sockets, as below: the fake can miss an abort that lands while it is blocked on a zero window).
         var settling = Stopwatch.StartNew();
-        while (fake.Requests.Any(r => IsOpen((fake.Endpoint.Port, r.ClientPort))))
+        while (fake.Requests.Any(WireHost.IsAppSideOpen))
         {
             Assert.True(settling.Elapsed < TimeSpan.FromSeconds(30), "the warm-up's model connections stay open after its clients were dropped");
             await Task.Delay(Poll.StateInterval);
@@ -153,8 +152,7 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         var request = await WaitForRequestAsync(host.Fake);
         // The reply's own connection to the model, named by both ports: the app may hold other, idle connections to
         // the same server in its pool (the start-up warm-up opens one), and those are not the reply's upstream.
-        var upstream = (ModelPort: host.Fake.Endpoint.Port, AppPort: request.ClientPort);
-        Assert.True(IsOpen(upstream), "the app's connection to the model is not seen: the close below would prove nothing");
+        Assert.True(WireHost.IsAppSideOpen(request), "the app's connection to the model is not seen: the close below would prove nothing");
 
         // The upstream call is aborted when the app's end of its connection to the model closes. That is asserted on
         // the socket, not on the fake's record of the abort: with a 20 MB reply the fake can be mid-flush on a zero
@@ -175,7 +173,7 @@ public sealed class StalledClientTests(ITestOutputHelper output)
                 growth.Add(Stopwatch.GetTimestamp());
             }
 
-            if (!IsOpen(upstream))
+            if (!WireHost.IsAppSideOpen(request))
             {
                 closedAt = Stopwatch.GetTimestamp();
                 break;
@@ -220,11 +218,6 @@ public sealed class StalledClientTests(ITestOutputHelper output)
         // The client's connection is closed: what it had buffered, then the end.
         Assert.True(await IsClosedAsync(socket, TimeSpan.FromSeconds(5)), "the stalled client's connection is still open");
     }
-
-    /// <summary>Whether the app's end of one TCP connection to the fake model (on this machine) is still open.</summary>
-    private static bool IsOpen((int ModelPort, int AppPort) connection) => IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
-        .Any(c => c.RemoteEndPoint.Port == connection.ModelPort && c.LocalEndPoint.Port == connection.AppPort &&
-            c.State is TcpState.Established or TcpState.CloseWait or TcpState.SynSent);
 
     private static async Task<List<Socket>> OpenStalledAsync(Uri baseAddress, int count) =>
         [.. (await OpenStalledWithIdsAsync(baseAddress, count)).Select(s => s.Socket)];

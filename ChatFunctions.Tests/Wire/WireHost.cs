@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.NetworkInformation;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -109,15 +110,19 @@ public sealed class WireHost : IAsyncDisposable
         return request.AbortedTimestamp.Value;
     }
 
-    /// <summary>The state of the app's end of <paramref name="request"/>'s connection in this machine's socket table.</summary>
-    public static string AppSideStateOf(RecordedRequest request)
-    {
-        var states = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
-            .Where(c => c.LocalEndPoint.Port == request.ClientPort && c.RemoteEndPoint.Port == request.ServerPort)
-            .Select(c => c.State.ToString())
-            .ToList();
-        return states.Count == 0 ? $"gone (port {request.ClientPort})" : $"{string.Join(", ", states)} (port {request.ClientPort})";
-    }
+    /// <summary>The states of the app's end of <paramref name="request"/>'s connection in this machine's socket table
+    /// (none once it is gone).</summary>
+    public static List<TcpState> AppSideStates(RecordedRequest request) => [.. IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections()
+        .Where(c => c.LocalEndPoint.Port == request.ClientPort && c.RemoteEndPoint.Port == request.ServerPort)
+        .Select(c => c.State)];
+
+    /// <summary>Whether the app's end of <paramref name="request"/>'s connection is still open (or opening).</summary>
+    public static bool IsAppSideOpen(RecordedRequest request) =>
+        AppSideStates(request).Any(state => state is TcpState.Established or TcpState.CloseWait or TcpState.SynSent);
+
+    private static string AppSideStateOf(RecordedRequest request) => AppSideStates(request) is { Count: > 0 } states
+        ? $"{string.Join(", ", states)} (port {request.ClientPort})"
+        : $"gone (port {request.ClientPort})";
 
     /// <summary>Parses a raw SSE body with SseParser, the way <see cref="SseClient"/> reads a live stream.</summary>
     public static List<ReceivedFrame> ParseFrames(string rawBody)
