@@ -6,7 +6,7 @@
 // "Signed-in browser tests").
 import { createSign, generateKeyPairSync, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
-import { TEST_KEEP_ALIVE_MS } from "./proxy.mjs";
+import { keepIdleConnections } from "./proxy.mjs";
 
 export const TENANT_ID = "6a3f0c1e-2b4d-4e5f-8a9b-0c1d2e3f4a5b";
 export const CLIENT_ID = "2f6e8d4c-1a3b-4c5d-9e7f-a1b2c3d4e5f6";
@@ -41,9 +41,7 @@ export async function startAuthority() {
     }
     res.writeHead(404).end();
   });
-  // See proxy.mjs: no idle keep-alive connection is closed under a client that is about to reuse it.
-  server.keepAliveTimeout = TEST_KEEP_ALIVE_MS;
-  server.headersTimeout = TEST_KEEP_ALIVE_MS + 1_000;
+  keepIdleConnections(server);
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   instance = `http://127.0.0.1:${server.address().port}/`;
 

@@ -12,8 +12,16 @@
 import { randomBytes } from "node:crypto";
 import { createServer, request } from "node:http";
 
-/** How long the test servers keep an idle keep-alive connection: longer than any test file runs. */
-export const TEST_KEEP_ALIVE_MS = 15 * 60_000;
+/**
+ * Node closes a keep-alive connection after 5 s idle; a client that reuses it at that moment gets a reset (Playwright's
+ * route.fetch does not retry one, as a browser would). A test server keeps its idle connections longer than any test
+ * file runs, until it is stopped.
+ */
+export function keepIdleConnections(server) {
+  const keepAliveMs = 15 * 60_000;
+  server.keepAliveTimeout = keepAliveMs;
+  server.headersTimeout = keepAliveMs + 1_000;
+}
 
 /** Reply scripts by message content: the text chunks, one per token. */
 export function scriptFor(message) {
@@ -146,10 +154,7 @@ export function startProxy(backendUrl, { tokenDelayMs = 1 } = {}) {
     upstream.end(payload);
   });
 
-  // Node closes a keep-alive connection after 5 s idle; a client that reuses it at that moment gets a reset (Playwright's
-  // route.fetch does not retry one, as a browser would). The test's clients keep theirs until stop() closes them all.
-  server.keepAliveTimeout = TEST_KEEP_ALIVE_MS;
-  server.headersTimeout = TEST_KEEP_ALIVE_MS + 1_000;
+  keepIdleConnections(server);
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       resolve({
